@@ -1,0 +1,261 @@
+//! The paper store: one row per paper (metadata and blob references) and one per recorded run.
+//! The embedded backend is a SQLite file (rusqlite, bundled); it is opened in WAL mode with a busy
+//! timeout so that `annapurna paper add` and running workers can share it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use workflows::types::BlobRef;
+
+/// A stored paper's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaperRecord {
+    /// Content-derived id.
+    pub id: String,
+    /// Title found in the paper.
+    pub title: String,
+    /// Where it came from (path or URI as given).
+    pub source: String,
+    /// Format: pdf, tex, md or txt.
+    pub format: String,
+    /// SHA-256 of the original file.
+    pub sha256: String,
+    /// Characters of extracted text.
+    pub characters: u64,
+    /// Section headings found.
+    pub sections: Vec<String>,
+    /// The extracted text.
+    pub text: BlobRef,
+    /// The sections as JSON.
+    pub sections_blob: BlobRef,
+    /// The original file.
+    pub original: BlobRef,
+    /// `added`, or the outcome of the latest run.
+    pub status: String,
+    /// When added (RFC 3339, UTC).
+    pub added_at: String,
+}
+
+/// A recorded run of PaperToCode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The paper.
+    pub paper_id: String,
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Workflow run id.
+    pub run_id: String,
+    /// Outcome.
+    pub outcome: String,
+    /// Results directory URI.
+    pub results: String,
+}
+
+/// What went wrong with the paper store.
+#[derive(Debug, thiserror::Error)]
+pub enum PaperStoreError {
+    /// SQLite failed.
+    #[error("paper store {path} failed: {source}")]
+    Sqlite {
+        /// The database file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored row could not be decoded.
+    #[error("paper store {path} holds an unreadable row for {id}: {reason}")]
+    Corrupt {
+        /// The database file.
+        path: String,
+        /// The row's id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The embedded SQLite paper store.
+#[derive(Clone)]
+pub struct SqlitePaperStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS papers (
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    format TEXT NOT NULL,
+    characters INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    status TEXT NOT NULL,
+    added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS runs (
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    paper_id TEXT NOT NULL REFERENCES papers(id),
+    outcome TEXT NOT NULL,
+    results TEXT NOT NULL,
+    recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    PRIMARY KEY (workflow_id, run_id)
+);
+";
+
+impl SqlitePaperStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub fn open(path: &Path) -> Result<Self, PaperStoreError> {
+        let err = |source| PaperStoreError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_owned(),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, PaperStoreError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn).map_err(|source| PaperStoreError::Sqlite {
+            path: self.path.display().to_string(),
+            source,
+        })
+    }
+
+    fn decode(&self, id: String, json: String, status: String, added_at: String) -> Result<PaperRecord, PaperStoreError> {
+        let mut record: PaperRecord =
+            serde_json::from_str(&json).map_err(|e| PaperStoreError::Corrupt {
+                path: self.path.display().to_string(),
+                id,
+                reason: e.to_string(),
+            })?;
+        record.status = status;
+        record.added_at = added_at;
+        Ok(record)
+    }
+
+    /// Inserts a paper unless one with the same content is stored; returns the stored record and
+    /// whether it was new.
+    pub fn insert(&self, record: &PaperRecord) -> Result<(PaperRecord, bool), PaperStoreError> {
+        if let Some(existing) = self.get_by_sha256(&record.sha256)? {
+            return Ok((existing, false));
+        }
+        let json = serde_json::to_string(record).expect("a paper record serialises");
+        let inserted = self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO papers (id, sha256, title, source, format, characters, record, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'added')",
+                params![
+                    record.id,
+                    record.sha256,
+                    record.title,
+                    record.source,
+                    record.format,
+                    record.characters as i64,
+                    json
+                ],
+            )
+        })?;
+        let stored = self
+            .get_by_sha256(&record.sha256)?
+            .expect("the row was just inserted or already there");
+        Ok((stored, inserted == 1))
+    }
+
+    /// The paper with this id.
+    pub fn get(&self, id: &str) -> Result<Option<PaperRecord>, PaperStoreError> {
+        self.get_where("id", id)
+    }
+
+    /// The paper with this content hash.
+    pub fn get_by_sha256(&self, sha256: &str) -> Result<Option<PaperRecord>, PaperStoreError> {
+        self.get_where("sha256", sha256)
+    }
+
+    fn get_where(&self, column: &str, value: &str) -> Result<Option<PaperRecord>, PaperStoreError> {
+        let sql = format!("SELECT id, record, status, added_at FROM papers WHERE {column} = ?1");
+        let row = self.with(|c| {
+            c.query_row(&sql, [value], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+        })?;
+        row.map(|(id, json, status, added)| self.decode(id, json, status, added))
+            .transpose()
+    }
+
+    /// All papers, newest first.
+    pub fn list(&self) -> Result<Vec<PaperRecord>, PaperStoreError> {
+        let rows = self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, record, status, added_at FROM papers ORDER BY added_at DESC, id",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<rusqlite::Result<Vec<(String, String, String, String)>>>()
+        })?;
+        rows.into_iter()
+            .map(|(id, json, status, added)| self.decode(id, json, status, added))
+            .collect()
+    }
+
+    /// Number of papers stored.
+    pub fn count(&self) -> Result<u64, PaperStoreError> {
+        self.with(|c| c.query_row("SELECT COUNT(*) FROM papers", [], |r| r.get::<_, i64>(0)))
+            .map(|n| n as u64)
+    }
+
+    /// Records a run and sets the paper's status to its outcome (idempotent per run).
+    pub fn record_run(&self, run: &RunRecord) -> Result<(), PaperStoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO runs (workflow_id, run_id, paper_id, outcome, results)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run.workflow_id, run.run_id, run.paper_id, run.outcome, run.results],
+            )?;
+            c.execute(
+                "UPDATE papers SET status = ?2 WHERE id = ?1",
+                params![run.paper_id, run.outcome],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Runs recorded for a paper, oldest first.
+    pub fn runs(&self, paper_id: &str) -> Result<Vec<RunRecord>, PaperStoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT paper_id, workflow_id, run_id, outcome, results FROM runs
+                 WHERE paper_id = ?1 ORDER BY recorded_at, run_id",
+            )?;
+            stmt.query_map([paper_id], |r| {
+                Ok(RunRecord {
+                    paper_id: r.get(0)?,
+                    workflow_id: r.get(1)?,
+                    run_id: r.get(2)?,
+                    outcome: r.get(3)?,
+                    results: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+    }
+}

@@ -1,0 +1,451 @@
+//! The activity implementations, in two groups that match the definitions in
+//! `workflows::activities`: [`PaperWork`] for the `annapurna` queue and [`LlmWork`] for
+//! `annapurna-llm`. Each reads its inputs from blobs, writes its outputs to blobs under keys that
+//! derive from (paper, step, input hash), and returns references.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use workflows::activities::defs;
+use workflows::decisions::chunk_bytes_for_tokens;
+use workflows::types::*;
+
+use crate::check::check_python;
+use crate::chunking;
+use crate::clients::blobs::{BlobStore, sha256_hex};
+use crate::clients::llm::{LlmClient, LlmRequest, LlmResponse, Role};
+use crate::clients::papers::{PaperRecord, RunRecord, SqlitePaperStore};
+use crate::failure::{Classified, permanent};
+use crate::ingest::add_paper;
+use crate::prompts::{self, PROMPT_VERSION};
+use crate::results;
+use crate::settings::Settings;
+
+/// Everything the activities use.
+pub struct Deps {
+    /// Blobs: papers, chunks, summaries, code, the LLM answer cache.
+    pub blobs: BlobStore,
+    /// Results directories.
+    pub results: BlobStore,
+    /// Paper metadata.
+    pub papers: SqlitePaperStore,
+    /// The model provider.
+    pub llm: Arc<dyn LlmClient>,
+    /// Models and budgets.
+    pub settings: Settings,
+}
+
+/// How often a waiting activity tells the server it is alive (the workflow's heartbeat timeout
+/// is 15 s, so a lost worker's task moves elsewhere within that).
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(3);
+
+/// Runs `work`, heartbeating while it runs; stops early when the activity is cancelled.
+async fn heartbeating<T>(
+    ctx: &ActivityContext,
+    work: impl Future<Output = Result<T, ActivityError>>,
+) -> Result<T, ActivityError> {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = ctx.cancelled() => return Err(ActivityError::cancelled()),
+            _ = tick.tick() => {
+                let _ = ctx.record_heartbeat(()).await;
+            }
+        }
+    }
+}
+
+pub(crate) fn paper_ref(p: &PaperRecord) -> PaperRef {
+    PaperRef {
+        paper_id: p.id.clone(),
+        title: p.title.clone(),
+        text: p.text.clone(),
+        sections: p.sections_blob.clone(),
+        section_count: p.sections.len() as u32,
+        characters: p.characters,
+    }
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..16.min(hash.len())]
+}
+
+/// Activities on the `annapurna` task queue.
+pub struct PaperWork {
+    deps: Arc<Deps>,
+}
+
+impl PaperWork {
+    /// Activities over these dependencies.
+    pub fn new(deps: Arc<Deps>) -> Self {
+        Self { deps }
+    }
+}
+
+#[activities]
+impl PaperWork {
+    /// LoadPaper: the stored paper for an id, or a source added (idempotently) to the store.
+    #[activity(definition = defs::LoadPaper)]
+    pub async fn load_paper(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: LoadPaperInput,
+    ) -> Result<PaperRef, ActivityError> {
+        heartbeating(&ctx, async {
+            let d = &self.deps;
+            let record = match (&input.paper_id, &input.source) {
+                (Some(id), _) => d.papers.get(id).map_err(Classified::from)?.ok_or_else(|| {
+                    permanent(
+                        "PaperNotFound",
+                        format!("no paper with id {id:?} in the paper store; add it with `annapurna paper add FILE`"),
+                    )
+                })?,
+                (None, Some(source)) => {
+                    add_paper(&d.blobs, &d.papers, source).await.map_err(Classified::from)?.0
+                }
+                (None, None) => {
+                    return Err(permanent("InvalidInput", "LoadPaper needs a paper_id or a source"));
+                }
+            };
+            Ok(paper_ref(&record))
+        })
+        .await
+    }
+
+    /// PlanChunks: cut at section boundaries within the budget; write each chunk as a blob.
+    #[activity(definition = defs::PlanChunks)]
+    pub async fn plan_chunks(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: PlanChunksInput,
+    ) -> Result<ChunkPlan, ActivityError> {
+        heartbeating(&ctx, async {
+            let d = &self.deps;
+            let text = d.blobs.get_text(&input.paper.text).await.map_err(Classified::from)?;
+            let sections: Vec<Section> =
+                serde_json::from_slice(&d.blobs.get(&input.paper.sections).await.map_err(Classified::from)?)
+                    .map_err(|e| permanent("UnparseablePaper", format!("sections of {}: {e}", input.paper.paper_id)))?;
+            let max_tokens = input.max_chunk_tokens.unwrap_or(d.settings.max_chunk_tokens).max(100);
+            let planned = chunking::plan(&text, &sections, chunk_bytes_for_tokens(max_tokens));
+            let mut chunks = Vec::with_capacity(planned.len());
+            for (index, c) in planned.iter().enumerate() {
+                let piece = &text[c.start..c.end];
+                let key = format!(
+                    "chunks/{}/{}.txt",
+                    input.paper.paper_id,
+                    short(&sha256_hex(piece.as_bytes()))
+                );
+                let blob = d.blobs.put(&key, piece.to_owned()).await.map_err(Classified::from)?;
+                chunks.push(ChunkRef {
+                    index: index as u32,
+                    text: blob,
+                    section_titles: c
+                        .section_titles
+                        .iter()
+                        .take(6)
+                        .map(|t| t.chars().take(80).collect())
+                        .collect(),
+                    characters: piece.chars().count() as u64,
+                });
+            }
+            Ok(ChunkPlan { chunks, max_chunk_tokens: max_tokens })
+        })
+        .await
+    }
+
+    /// CheckCode: Python's own parser, plus the run-contract checks.
+    #[activity(definition = defs::CheckCode)]
+    pub async fn check_code(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: CheckCodeInput,
+    ) -> Result<CheckReport, ActivityError> {
+        heartbeating(&ctx, async {
+            let code = self.deps.blobs.get_text(&input.code).await.map_err(Classified::from)?;
+            let mut report = check_python(&self.deps.settings.python, &code)
+                .await
+                .map_err(Classified::from)?;
+            report.findings.truncate(100);
+            Ok(report)
+        })
+        .await
+    }
+
+    /// RecordResults: the results directory and the paper's status.
+    #[activity(definition = defs::RecordResults)]
+    pub async fn record_results(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: RecordResultsInput,
+    ) -> Result<ResultsRef, ActivityError> {
+        heartbeating(&ctx, async {
+            let d = &self.deps;
+            let out = results::write(&d.blobs, &d.results, &input).await.map_err(Classified::from)?;
+            d.papers
+                .record_run(&RunRecord {
+                    paper_id: input.paper.paper_id.clone(),
+                    workflow_id: input.workflow_id.clone(),
+                    run_id: input.run_id.clone(),
+                    outcome: input.outcome.clone(),
+                    results: out.dir.clone(),
+                })
+                .map_err(Classified::from)?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// Activities on the `annapurna-llm` task queue.
+pub struct LlmWork {
+    deps: Arc<Deps>,
+}
+
+impl LlmWork {
+    /// Activities over these dependencies.
+    pub fn new(deps: Arc<Deps>) -> Self {
+        Self { deps }
+    }
+}
+
+/// A cached model answer: the blob `llm-cache/<key>.json`.
+#[derive(Serialize, Deserialize)]
+struct CachedAnswer {
+    text: String,
+    input_tokens: u64,
+    output_tokens: u64,
+    truncated: bool,
+    standin: bool,
+    model: String,
+}
+
+impl Deps {
+    /// One model call through the answer cache: the key covers the prompt version, the model and
+    /// the whole request, so a retried or replayed activity reuses the answer instead of paying
+    /// twice. Usage counts only calls actually made.
+    async fn converse(&self, request: &LlmRequest, usage: &mut LlmUsage) -> Result<LlmResponse, Classified> {
+        let mut h = format!(
+            "{PROMPT_VERSION}\n{}\n{}\n{}\n",
+            request.model, request.max_tokens, request.system
+        );
+        for (role, text) in &request.messages {
+            h.push_str(if *role == Role::User { "\nuser:" } else { "\nassistant:" });
+            h.push_str(text);
+        }
+        let key = format!("llm-cache/{}.json", sha256_hex(h.as_bytes()));
+        usage.model = request.model.clone();
+        if let Some(bytes) = self.blobs.try_get_uri(&self.blobs.uri_of(&key)).await?
+            && let Ok(hit) = serde_json::from_slice::<CachedAnswer>(&bytes)
+        {
+            usage.standin |= hit.standin;
+            return Ok(LlmResponse {
+                text: hit.text,
+                input_tokens: hit.input_tokens,
+                output_tokens: hit.output_tokens,
+                truncated: hit.truncated,
+                latency: Duration::ZERO,
+                standin: hit.standin,
+            });
+        }
+        let response = self.llm.converse(request).await?;
+        usage.calls += 1;
+        usage.input_tokens += response.input_tokens;
+        usage.output_tokens += response.output_tokens;
+        usage.latency_ms += response.latency.as_millis() as u64;
+        usage.standin |= response.standin;
+        let cached = CachedAnswer {
+            text: response.text.clone(),
+            input_tokens: response.input_tokens,
+            output_tokens: response.output_tokens,
+            truncated: response.truncated,
+            standin: response.standin,
+            model: request.model.clone(),
+        };
+        self.blobs
+            .put(&key, serde_json::to_vec(&cached).expect("answer serialises"))
+            .await?;
+        Ok(response)
+    }
+
+    /// A code answer, continued while it stops at the token limit.
+    async fn converse_code(&self, mut request: LlmRequest, usage: &mut LlmUsage) -> Result<String, Classified> {
+        let mut answer = String::new();
+        for _ in 0..=self.settings.max_continuations {
+            let part = self.converse(&request, usage).await?;
+            answer.push_str(&part.text);
+            if !part.truncated {
+                break;
+            }
+            request.messages.push((Role::Assistant, part.text));
+            request.messages.push((Role::User, prompts::CONTINUE.to_owned()));
+        }
+        Ok(prompts::code_block(&answer))
+    }
+
+    async fn put_code(&self, paper_id: &str, step: &str, code: &str) -> Result<BlobRef, Classified> {
+        let key = format!("code/{paper_id}/{step}-{}.py", short(&sha256_hex(code.as_bytes())));
+        Ok(self.blobs.put(&key, code.to_owned()).await?)
+    }
+}
+
+/// The review JSON the model must answer with.
+#[derive(Debug, Serialize, Deserialize)]
+struct ReviewAnswer {
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    findings: Vec<Finding>,
+}
+
+fn parse_review(answer: &str) -> Option<ReviewAnswer> {
+    let start = answer.find('{')?;
+    let end = answer.rfind('}')?;
+    serde_json::from_str(answer.get(start..=end)?).ok()
+}
+
+#[activities]
+impl LlmWork {
+    /// SummarizeChunk: one chunk through the fast model.
+    #[activity(definition = defs::SummarizeChunk)]
+    pub async fn summarize_chunk(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: SummarizeChunkInput,
+    ) -> Result<SummaryRef, ActivityError> {
+        heartbeating(&ctx, async {
+            let d = &self.deps;
+            let chunk = d.blobs.get_text(&input.chunk.text).await.map_err(Classified::from)?;
+            let (system, user) = prompts::summarize(
+                &input.title,
+                input.chunk.index,
+                input.chunk_count,
+                &input.chunk.section_titles,
+                &chunk,
+            );
+            let request = LlmRequest {
+                model: input.model.clone().unwrap_or_else(|| d.settings.summary_model.clone()),
+                system,
+                messages: vec![(Role::User, user)],
+                max_tokens: d.settings.summary_max_tokens,
+                temperature: 0.2,
+            };
+            let mut usage = LlmUsage::default();
+            let answer = d.converse(&request, &mut usage).await?;
+            let key = format!(
+                "summaries/{}/{:04}-{}.md",
+                input.paper_id,
+                input.chunk.index,
+                short(&sha256_hex(answer.text.as_bytes()))
+            );
+            let summary = d.blobs.put(&key, answer.text).await.map_err(Classified::from)?;
+            Ok(SummaryRef { index: input.chunk.index, summary, usage })
+        })
+        .await
+    }
+
+    /// GenerateCode: the summaries through the strong model, continued past the token limit.
+    #[activity(definition = defs::GenerateCode)]
+    pub async fn generate_code(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: GenerateCodeInput,
+    ) -> Result<CodeRef, ActivityError> {
+        heartbeating(&ctx, async {
+            let d = &self.deps;
+            let mut summaries = Vec::with_capacity(input.summaries.len());
+            for s in &input.summaries {
+                summaries.push(d.blobs.get_text(s).await.map_err(Classified::from)?);
+            }
+            let (system, user) = prompts::generate(&input.title, &input.target, &summaries);
+            let request = LlmRequest {
+                model: input.model.clone().unwrap_or_else(|| d.settings.code_model.clone()),
+                system,
+                messages: vec![(Role::User, user)],
+                max_tokens: d.settings.code_max_tokens,
+                temperature: 0.2,
+            };
+            let mut usage = LlmUsage::default();
+            let code = d.converse_code(request, &mut usage).await?;
+            let code = d.put_code(&input.paper_id, "generated", &code).await?;
+            Ok(CodeRef { code, usage })
+        })
+        .await
+    }
+
+    /// ReviewCode: findings as strict JSON; one repair request for an answer that is not JSON.
+    #[activity(definition = defs::ReviewCode)]
+    pub async fn review_code(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: ReviewCodeInput,
+    ) -> Result<ReviewRef, ActivityError> {
+        heartbeating(&ctx, async {
+            let d = &self.deps;
+            let code = d.blobs.get_text(&input.code).await.map_err(Classified::from)?;
+            let (system, user) = prompts::review(&input.title, &input.target, &code, &input.check.findings);
+            let mut request = LlmRequest {
+                model: input.model.clone().unwrap_or_else(|| d.settings.code_model.clone()),
+                system,
+                messages: vec![(Role::User, user)],
+                max_tokens: 2_000,
+                temperature: 0.0,
+            };
+            let mut usage = LlmUsage::default();
+            let first = d.converse(&request, &mut usage).await?;
+            let parsed = match parse_review(&first.text) {
+                Some(p) => p,
+                None => {
+                    request.messages.push((Role::Assistant, first.text.clone()));
+                    request.messages.push((Role::User, prompts::review_repair(&first.text)));
+                    let second = d.converse(&request, &mut usage).await?;
+                    parse_review(&second.text).ok_or_else(|| {
+                        permanent(
+                            "ReviewNotJson",
+                            format!(
+                                "model {} answered the review twice without the required JSON",
+                                request.model
+                            ),
+                        )
+                    })?
+                }
+            };
+            let json = serde_json::to_vec_pretty(&parsed).expect("review serialises");
+            let key = format!("reviews/{}/round-{}-{}.json", input.paper_id, input.round, short(&sha256_hex(&json)));
+            let review = d.blobs.put(&key, json).await.map_err(Classified::from)?;
+            Ok(ReviewRef { review, findings: parsed.findings, usage })
+        })
+        .await
+    }
+
+    /// FixCode: the whole fixed file.
+    #[activity(definition = defs::FixCode)]
+    pub async fn fix_code(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: FixCodeInput,
+    ) -> Result<CodeRef, ActivityError> {
+        heartbeating(&ctx, async {
+            let d = &self.deps;
+            let code = d.blobs.get_text(&input.code).await.map_err(Classified::from)?;
+            let (system, user) = prompts::fix(&input.target, &code, &input.findings);
+            let request = LlmRequest {
+                model: input.model.clone().unwrap_or_else(|| d.settings.code_model.clone()),
+                system,
+                messages: vec![(Role::User, user)],
+                max_tokens: d.settings.code_max_tokens,
+                temperature: 0.0,
+            };
+            let mut usage = LlmUsage::default();
+            let fixed = d.converse_code(request, &mut usage).await?;
+            let code = d.put_code(&input.paper_id, &format!("fix-{}", input.round), &fixed).await?;
+            Ok(CodeRef { code, usage })
+        })
+        .await
+    }
+}

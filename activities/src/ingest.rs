@@ -1,0 +1,198 @@
+//! Adding a paper: read the file, extract its text, store the original, the text and the sections
+//! as blobs and the metadata in the paper store. Extraction happens before anything is written,
+//! so a file that cannot be read leaves nothing behind. The id derives from the content, so the
+//! same file twice is the same paper.
+
+use std::path::{Path, PathBuf};
+
+use crate::clients::blobs::{BlobError, BlobStore, sha256_hex};
+use crate::clients::papers::{PaperRecord, PaperStoreError, SqlitePaperStore};
+use crate::extract::{ExtractError, Format, extract};
+
+/// Largest file accepted (a 20-million-character paper as text is about 20 MB; PDFs are larger).
+pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Why a paper could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// No such file.
+    #[error("paper file {path} does not exist; check the path")]
+    NotFound {
+        /// The path given.
+        path: String,
+    },
+    /// Not a regular file.
+    #[error("{path} is not a regular file; give the paper's file")]
+    NotAFile {
+        /// The path given.
+        path: String,
+    },
+    /// Extension not supported.
+    #[error("{path}: unsupported format {ext:?}; give a .pdf, .tex, .md or .txt file")]
+    Unsupported {
+        /// The path given.
+        path: String,
+        /// Its extension.
+        ext: String,
+    },
+    /// Too large.
+    #[error("{path} is {bytes} bytes, over the {max}-byte limit")]
+    TooLarge {
+        /// The path given.
+        path: String,
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The content could not be read as a paper.
+    #[error("{path}: {source}")]
+    Unreadable {
+        /// The path given.
+        path: String,
+        /// Why.
+        #[source]
+        source: ExtractError,
+    },
+    /// Reading the file failed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path given.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Storing the blobs failed.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// Storing the metadata failed.
+    #[error(transparent)]
+    Store(#[from] PaperStoreError),
+}
+
+impl IngestError {
+    /// A type name for the Web UI.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            IngestError::NotFound { .. } | IngestError::NotAFile { .. } => "PaperNotFound",
+            IngestError::Unsupported { .. } => "UnsupportedPaperFormat",
+            IngestError::TooLarge { .. } => "PaperTooLarge",
+            IngestError::Unreadable { .. } => "UnparseablePaper",
+            IngestError::Io { .. } | IngestError::Blob(_) | IngestError::Store(_) => "StorageError",
+        }
+    }
+    /// Whether trying again may help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            IngestError::Io { .. } | IngestError::Store(_) => true,
+            IngestError::Blob(b) => b.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
+/// A readable id: the title's slug and the start of the content hash.
+pub fn paper_id(title: &str, sha256: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_matches('-');
+    let slug = if slug.is_empty() { "paper" } else { slug };
+    format!("{slug}-{}", &sha256[..10])
+}
+
+/// Adds the paper at `source` (a path or `file://` URI). Returns the record and whether it is new.
+pub async fn add_paper(
+    blobs: &BlobStore,
+    papers: &SqlitePaperStore,
+    source: &str,
+) -> Result<(PaperRecord, bool), IngestError> {
+    let path_str = source.strip_prefix("file://").unwrap_or(source);
+    let path = PathBuf::from(path_str);
+    let shown = source.to_owned();
+    let meta = match tokio::fs::metadata(&path).await {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(IngestError::NotFound { path: shown });
+        }
+        Err(source) => return Err(IngestError::Io { path: shown, source }),
+    };
+    if !meta.is_file() {
+        return Err(IngestError::NotAFile { path: shown });
+    }
+    let format = Format::from_path(path_str).ok_or_else(|| IngestError::Unsupported {
+        path: shown.clone(),
+        ext: Path::new(path_str)
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    })?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(IngestError::TooLarge {
+            path: shown,
+            bytes: meta.len(),
+            max: MAX_FILE_BYTES,
+        });
+    }
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|source| IngestError::Io { path: shown.clone(), source })?;
+    let sha256 = sha256_hex(&bytes);
+    if let Some(existing) = papers.get_by_sha256(&sha256)? {
+        return Ok((existing, false));
+    }
+    let (bytes, extracted) = tokio::task::spawn_blocking(move || {
+        let r = extract(&bytes, format);
+        (bytes, r)
+    })
+    .await
+    .expect("extraction does not panic past catch_unwind");
+    let extracted = extracted.map_err(|source| IngestError::Unreadable {
+        path: shown.clone(),
+        source,
+    })?;
+    let id = paper_id(&extracted.title, &sha256);
+    let original = blobs
+        .put(&format!("papers/{id}/original.{}", format.as_str()), bytes)
+        .await?;
+    let characters = extracted.text.chars().count() as u64;
+    let text = blobs.put(&format!("papers/{id}/text.txt"), extracted.text).await?;
+    let sections_json = serde_json::to_vec(&extracted.sections).expect("sections serialise");
+    let sections_blob = blobs.put(&format!("papers/{id}/sections.json"), sections_json).await?;
+    let record = PaperRecord {
+        id,
+        title: extracted.title,
+        source: shown,
+        format: format.as_str().to_owned(),
+        sha256,
+        characters,
+        sections: extracted.sections.iter().map(|s| s.title.clone()).collect(),
+        text,
+        sections_blob,
+        original,
+        status: "added".into(),
+        added_at: String::new(),
+    };
+    Ok(papers.insert(&record)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_readable_and_stable() {
+        let sha = "0123456789abcdef";
+        assert_eq!(paper_id("Attention Is All You Need", sha), "attention-is-all-you-need-0123456789");
+        assert_eq!(paper_id("∑∑∑", sha), "paper-0123456789");
+    }
+}

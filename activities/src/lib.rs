@@ -1,0 +1,26 @@
+//! Every side effect of Annapurna: the activity implementations and the clients they use.
+//!
+//! Layout:
+//! - [`impls`]: the activities (`PaperWork` on `annapurna`, `LlmWork` on `annapurna-llm`)
+//! - [`clients`]: `blobs` (object_store), `papers` (SQLite), `llm` (Bedrock Converse + test double)
+//! - [`extract`]: text, title and sections from PDF, LaTeX, Markdown and plain text
+//! - [`ingest`]: adding a paper to the store (used by `annapurna paper add` and `LoadPaper`)
+//! - [`chunking`]: cut points and chunk ranges (the choice is `workflows::decisions::plan_spans`)
+//! - [`prompts`]: the prompts, versioned
+//! - [`check`]: static checks of generated Python
+//! - [`results`]: the results directory of a run
+//! - [`failure`]: errors → retryable or non-retryable Temporal failures
+//! - [`settings`]: models and budgets
+
+pub mod check;
+pub mod chunking;
+pub mod clients;
+pub mod extract;
+pub mod failure;
+pub mod impls;
+pub mod ingest;
+pub mod prompts;
+pub mod results;
+pub mod settings;
+
+pub use impls::{Deps, LlmWork, PaperWork};

@@ -1,0 +1,118 @@
+//! The results directory of one run: `<paper-id>/<run-id>/` in the results store, holding the
+//! chunk summaries, the generated and final code, each review round, the final check and
+//! `metadata.json` (models, tokens, timings, provenance).
+
+use serde_json::json;
+use workflows::types::{RecordResultsInput, ResultsRef};
+
+use crate::clients::blobs::{BlobError, BlobStore};
+use crate::clients::llm::STANDIN_MARKER;
+
+/// What every result touched by the Bedrock stand-in says.
+pub const STANDIN_NOTICE: &str = "Model answers in this run came from the Annapurna Bedrock stand-in: \
+templates, not generation. Configure AWS credentials to use Bedrock.";
+
+/// Writes the run's results; returns the directory and the files written.
+pub async fn write(
+    blobs: &BlobStore,
+    results: &BlobStore,
+    input: &RecordResultsInput,
+) -> Result<ResultsRef, BlobError> {
+    let dir = format!("{}/{}", input.paper.paper_id, input.run_id);
+    let mut files = Vec::new();
+    let mut put = async |name: String, data: Vec<u8>| -> Result<(), BlobError> {
+        results.put(&format!("{dir}/{name}"), data).await?;
+        files.push(name);
+        Ok(())
+    };
+    let standin = input.summaries.iter().any(|s| s.usage.standin)
+        || input.generated.usage.standin
+        || input.rounds.iter().any(|r| {
+            r.review.as_ref().is_some_and(|v| v.usage.standin)
+                || r.fixed.as_ref().is_some_and(|f| f.usage.standin)
+        });
+    for s in &input.summaries {
+        let mut text = blobs.get(&s.summary).await?.to_vec();
+        if s.usage.standin && !String::from_utf8_lossy(&text).contains(STANDIN_MARKER) {
+            text.splice(0..0, format!("<!-- {STANDIN_NOTICE} -->\n").into_bytes());
+        }
+        put(format!("summaries/chunk-{:04}.md", s.index), text).await?;
+    }
+    let stamp = |code: Vec<u8>| -> Vec<u8> {
+        if standin && !String::from_utf8_lossy(&code).contains(STANDIN_MARKER) {
+            let mut out = format!("# {STANDIN_MARKER}: {STANDIN_NOTICE}\n").into_bytes();
+            out.extend(code);
+            out
+        } else {
+            code
+        }
+    };
+    put("generated.py".into(), stamp(blobs.get(&input.generated.code).await?.to_vec())).await?;
+    let code_name = "code.py".to_owned();
+    put(code_name.clone(), stamp(blobs.get(&input.code).await?.to_vec())).await?;
+    for r in &input.rounds {
+        let review = match &r.review {
+            Some(v) => serde_json::from_slice::<serde_json::Value>(&blobs.get(&v.review).await?)
+                .unwrap_or(serde_json::Value::Null),
+            None => serde_json::Value::Null,
+        };
+        let round = json!({
+            "round": r.round,
+            "code": r.code,
+            "static_findings": r.check.findings,
+            "review": review,
+            "review_findings": r.review.as_ref().map(|v| &v.findings),
+            "fixed_code": r.fixed.as_ref().map(|f| &f.code),
+            "standin": r.review.as_ref().is_some_and(|v| v.usage.standin),
+        });
+        put(format!("review/round-{}.json", r.round), serde_json::to_vec_pretty(&round).unwrap()).await?;
+    }
+    put("check.json".into(), serde_json::to_vec_pretty(&input.final_check).unwrap()).await?;
+    let mut usage = vec![];
+    for s in &input.summaries {
+        usage.push(json!({"step": format!("SummarizeChunk {}", s.index), "usage": s.usage}));
+    }
+    usage.push(json!({"step": "GenerateCode", "usage": input.generated.usage}));
+    for r in &input.rounds {
+        if let Some(v) = &r.review {
+            usage.push(json!({"step": format!("ReviewCode {}", r.round), "usage": v.usage}));
+        }
+        if let Some(f) = &r.fixed {
+            usage.push(json!({"step": format!("FixCode {}", r.round), "usage": f.usage}));
+        }
+    }
+    let total_in: u64 = usage.iter().filter_map(|u| u["usage"]["input_tokens"].as_u64()).sum();
+    let total_out: u64 = usage.iter().filter_map(|u| u["usage"]["output_tokens"].as_u64()).sum();
+    let models: std::collections::BTreeSet<String> = usage
+        .iter()
+        .filter_map(|u| u["usage"]["model"].as_str().map(str::to_owned))
+        .filter(|m| !m.is_empty())
+        .collect();
+    let metadata = json!({
+        "paper": {
+            "id": input.paper.paper_id,
+            "title": input.paper.title,
+            "characters": input.paper.characters,
+            "sections": input.paper.section_count,
+            "text": input.paper.text,
+        },
+        "workflow_id": input.workflow_id,
+        "run_id": input.run_id,
+        "target": input.target,
+        "outcome": input.outcome,
+        "chunks": input.summaries.len(),
+        "review_rounds": input.rounds.len(),
+        "models": models,
+        "tokens": {"input": total_in, "output": total_out},
+        "usage": usage,
+        "timings": input.timings,
+        "code": code_name,
+        "standin": standin,
+        "notice": if standin { Some(STANDIN_NOTICE) } else { None },
+    });
+    put("metadata.json".into(), serde_json::to_vec_pretty(&metadata).unwrap()).await?;
+    Ok(ResultsRef {
+        dir: results.uri_of(&dir),
+        files,
+    })
+}

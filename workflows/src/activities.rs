@@ -1,0 +1,77 @@
+//! Activity definitions: names and types only. The implementations live in the `activities`
+//! crate (`#[activity(definition = …)]`), so this crate never links anything that does I/O.
+//!
+//! Two groups, because each group is registered on its own task queue: `PaperActivities` on
+//! `annapurna` (local work), `LlmActivities` on `annapurna-llm` (model calls, rate limited).
+
+#![allow(unused_variables, clippy::unimplemented)]
+
+use crate::types::*;
+use temporalio_common::ActivityError;
+use temporalio_macros::activity_definitions;
+
+/// Activities on the `annapurna` task queue.
+pub struct PaperActivities;
+
+#[activity_definitions]
+impl PaperActivities {
+    /// Resolve a paper id or add a source; returns the stored paper.
+    #[activity(name = "LoadPaper")]
+    pub fn load_paper(input: LoadPaperInput) -> Result<PaperRef, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Cut the paper into chunks at section boundaries and store them.
+    #[activity(name = "PlanChunks")]
+    pub fn plan_chunks(input: PlanChunksInput) -> Result<ChunkPlan, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Static checks of the code.
+    #[activity(name = "CheckCode")]
+    pub fn check_code(input: CheckCodeInput) -> Result<CheckReport, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Write the results directory and the paper's status.
+    #[activity(name = "RecordResults")]
+    pub fn record_results(input: RecordResultsInput) -> Result<ResultsRef, ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// Activities on the `annapurna-llm` task queue.
+pub struct LlmActivities;
+
+#[activity_definitions]
+impl LlmActivities {
+    /// Summarise one chunk with the fast model.
+    #[activity(name = "SummarizeChunk")]
+    pub fn summarize_chunk(input: SummarizeChunkInput) -> Result<SummaryRef, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Write the code from the summaries with the strong model.
+    #[activity(name = "GenerateCode")]
+    pub fn generate_code(input: GenerateCodeInput) -> Result<CodeRef, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Review the code; findings in a strict JSON shape.
+    #[activity(name = "ReviewCode")]
+    pub fn review_code(input: ReviewCodeInput) -> Result<ReviewRef, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Return the whole fixed code.
+    #[activity(name = "FixCode")]
+    pub fn fix_code(input: FixCodeInput) -> Result<CodeRef, ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// The generated definition types, for `#[activity(definition = …)]` in the implementations.
+pub mod defs {
+    pub use super::llm_activities::{FixCode, GenerateCode, ReviewCode, SummarizeChunk};
+    pub use super::paper_activities::{CheckCode, LoadPaper, PlanChunks, RecordResults};
+}

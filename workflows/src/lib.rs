@@ -1,0 +1,18 @@
+//! Deterministic orchestration for Annapurna. Nothing in this crate does I/O, reads a clock or
+//! draws a random number; it depends only on the Temporal workflow crates and serde.
+//!
+//! Layout:
+//! - [`names`]: pinned names (workflow types, activities, task queues, search attributes, queries)
+//! - [`types`]: workflow and activity inputs/outputs; blobs travel as [`types::BlobRef`]
+//! - [`activities`]: activity *definitions* (the implementations are in the `activities` crate)
+//! - [`decisions`]: pure decision functions (chunk spans, review-loop steps, stages)
+//! - [`paper_to_code`]: the `PaperToCode` workflow
+
+pub mod activities;
+pub mod decisions;
+pub mod names;
+pub mod paper_to_code;
+pub mod types;
+
+pub use decisions::Stage;
+pub use paper_to_code::PaperToCode;

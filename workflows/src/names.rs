@@ -1,0 +1,59 @@
+//! Names that are a contract: they appear in the Web UI, in `temporal` CLI commands that users
+//! type, and in recorded histories. Changing one breaks replay of running workflows and every
+//! script that starts work, so they are pinned here once and never derived from Rust type names.
+
+/// Workflow type of the per-paper pipeline.
+pub const PAPER_TO_CODE: &str = "PaperToCode";
+
+/// Task queue of the workflows and the cheap, local activities.
+pub const TASK_QUEUE: &str = "annapurna";
+/// Task queue of every activity that calls a model; its server-side rate limit is the
+/// cross-worker bound on model calls.
+pub const LLM_TASK_QUEUE: &str = "annapurna-llm";
+
+/// Activity names, verb + object.
+pub mod activity {
+    /// Resolve a paper id or source into a stored paper.
+    pub const LOAD_PAPER: &str = "LoadPaper";
+    /// Cut the paper into chunks at section boundaries.
+    pub const PLAN_CHUNKS: &str = "PlanChunks";
+    /// Summarise one chunk with the fast model.
+    pub const SUMMARIZE_CHUNK: &str = "SummarizeChunk";
+    /// Write the PyTorch code from the summaries with the strong model.
+    pub const GENERATE_CODE: &str = "GenerateCode";
+    /// Static checks of the code.
+    pub const CHECK_CODE: &str = "CheckCode";
+    /// Model review of the code.
+    pub const REVIEW_CODE: &str = "ReviewCode";
+    /// Model fix of the code from the findings.
+    pub const FIX_CODE: &str = "FixCode";
+    /// Write results and the paper's status.
+    pub const RECORD_RESULTS: &str = "RecordResults";
+}
+
+/// Query names.
+pub mod query {
+    /// Stage and counts of a running PaperToCode.
+    pub const PROGRESS: &str = "progress";
+}
+
+/// Custom search attributes (all Keyword). `annapurna dev` registers them; on a cluster,
+/// register them once with `temporal operator search-attribute create`.
+pub mod search_attribute {
+    /// The paper's id.
+    pub const PAPER_ID: &str = "PaperId";
+    /// The stage the pipeline is in (see [`crate::Stage`]).
+    pub const PAPER_STAGE: &str = "PaperStage";
+    /// How the run ended: `succeeded`, `succeeded-with-findings`, `failed`.
+    pub const PAPER_OUTCOME: &str = "PaperOutcome";
+    /// The dataset the generated code trains on.
+    pub const DATASET: &str = "Dataset";
+    /// All of them, for registration.
+    pub const ALL: [&str; 4] = [PAPER_ID, PAPER_STAGE, PAPER_OUTCOME, DATASET];
+}
+
+/// The workflow id of a paper's run: a business key, so starting the same paper twice while one
+/// run is open is refused by the server instead of paying twice.
+pub fn paper_workflow_id(paper_id: &str) -> String {
+    format!("paper/{paper_id}")
+}

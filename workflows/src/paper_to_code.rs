@@ -1,0 +1,402 @@
+//! `PaperToCode`: one paper, from text to reviewed code, as a durable workflow.
+//!
+//! Activities, in order: `LoadPaper` → `PlanChunks` → `SummarizeChunk` × N (in lanes, on
+//! `annapurna-llm`) → `GenerateCode` → (`CheckCode` → `ReviewCode` → `FixCode`) × rounds →
+//! `CheckCode` → `RecordResults`.
+//! Ids: the workflow id is `paper/<paper-id>` (see [`crate::names::paper_workflow_id`]); activity
+//! ids are readable (`summarize-3`, `review-1`) so the Web UI's event list reads as the pipeline.
+//! Search attributes: `PaperId`, `PaperStage` (per stage) and `PaperOutcome` (at the end).
+//! Query: `progress`.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use temporalio_common::RetryPolicy;
+use temporalio_common::error::ApplicationFailure;
+use temporalio_common::search_attributes::SearchAttributeKey;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_workflow::{
+    ActivityExecutionError, ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult,
+    WorkflowTermination, join_all,
+};
+
+use crate::activities::{LlmActivities, PaperActivities};
+use crate::decisions::{ReviewStep, Stage, next_review_step};
+use crate::names::{LLM_TASK_QUEUE, search_attribute};
+use crate::types::*;
+
+const PAPER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword(search_attribute::PAPER_ID);
+const PAPER_STAGE: SearchAttributeKey<String> =
+    SearchAttributeKey::keyword(search_attribute::PAPER_STAGE);
+const PAPER_OUTCOME: SearchAttributeKey<String> =
+    SearchAttributeKey::keyword(search_attribute::PAPER_OUTCOME);
+
+/// How long an activity may go without a heartbeat before the server gives its task to another
+/// worker. Activities heartbeat every few seconds while they wait, so a killed worker's work is
+/// retried after this long rather than after the whole start-to-close timeout.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The workflow's state: its input and the progress the `progress` query reports.
+#[workflow]
+pub struct PaperToCode {
+    input: PaperToCodeInput,
+    progress: Progress,
+    timings: Vec<StageTiming>,
+}
+
+#[workflow_methods]
+impl PaperToCode {
+    /// Keeps the input; nothing else happens before `run`.
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: PaperToCodeInput) -> Self {
+        Self {
+            progress: Progress {
+                review_rounds: input.review_rounds(),
+                ..Progress::default()
+            },
+            input,
+            timings: Vec::new(),
+        }
+    }
+
+    /// Runs the pipeline; on failure, marks `PaperOutcome=failed` before failing.
+    #[run(name = "PaperToCode")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<PaperToCodeOutput> {
+        let result = pipeline(ctx).await;
+        if result.is_err() {
+            ctx.upsert_search_attributes([PAPER_OUTCOME.value_set("failed".to_owned())]);
+        }
+        result
+    }
+
+    /// Stage and counts, for `annapurna run --follow` and `temporal workflow query`.
+    #[query(name = "progress")]
+    pub fn progress(&self, _ctx: &WorkflowContextView) -> Progress {
+        self.progress.clone()
+    }
+}
+
+fn now_ms(ctx: &WorkflowContext<PaperToCode>) -> u64 {
+    ctx.workflow_time()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Moves to `stage`: closes the previous stage's timing, updates the search attribute and the
+/// progress query.
+fn enter(ctx: &WorkflowContext<PaperToCode>, stage: Stage) {
+    let now = now_ms(ctx);
+    ctx.state_mut(|s| {
+        if let Some(last) = s.timings.last_mut()
+            && last.ended_ms == 0
+        {
+            last.ended_ms = now;
+        }
+        if stage != Stage::Done {
+            s.timings.push(StageTiming {
+                stage: stage.as_str().to_owned(),
+                started_ms: now,
+                ended_ms: 0,
+            });
+        }
+        s.progress.stage = stage.as_str().to_owned();
+    });
+    ctx.upsert_search_attributes([PAPER_STAGE.value_set(stage.as_str().to_owned())]);
+}
+
+fn add_usage(ctx: &WorkflowContext<PaperToCode>, usage: &LlmUsage) {
+    ctx.state_mut(|s| {
+        s.progress.input_tokens += usage.input_tokens;
+        s.progress.output_tokens += usage.output_tokens;
+    });
+}
+
+/// Options for activities on the `annapurna` queue.
+fn local_options(id: String, start_to_close: Duration) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(start_to_close)
+        .activity_id(id)
+        .heartbeat_timeout(HEARTBEAT_TIMEOUT)
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .maximum_interval(Duration::from_secs(30))
+                .maximum_attempts(5)
+                .build(),
+        )
+        .build()
+}
+
+/// Options for model calls on the `annapurna-llm` queue. Throttling is retried with the
+/// provider's delay (the activity sets `next_retry_delay`), so attempts are generous; bad input
+/// and refusals are non-retryable and stop at once.
+fn llm_options(id: String) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
+        .activity_id(id)
+        .task_queue(LLM_TASK_QUEUE.to_owned())
+        .heartbeat_timeout(HEARTBEAT_TIMEOUT)
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(2))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(60))
+                .maximum_attempts(20)
+                .build(),
+        )
+        .build()
+}
+
+fn invalid_input(message: &str) -> WorkflowTermination {
+    WorkflowTermination::failed_application(
+        ApplicationFailure::builder(message.to_owned())
+            .type_name("InvalidInput".to_owned())
+            .non_retryable(true)
+            .build(),
+    )
+}
+
+async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToCodeOutput> {
+    let input = ctx.state(|s| s.input.clone());
+    if input.paper_id.is_none() && input.source.is_none() {
+        return Err(invalid_input(
+            "PaperToCode needs {\"paper_id\": \"…\"} or {\"source\": \"path-or-uri\"}; got neither",
+        ));
+    }
+    let target = input.target();
+    if !matches!(target.as_str(), "cpu" | "cuda" | "trainium") {
+        return Err(invalid_input(&format!(
+            "target {target:?} is not one of cpu, cuda, trainium"
+        )));
+    }
+
+    enter(ctx, Stage::Loading);
+    let paper = ctx
+        .execute_activity(
+            PaperActivities::load_paper,
+            LoadPaperInput {
+                paper_id: input.paper_id.clone(),
+                source: input.source.clone(),
+            },
+            local_options("load".into(), Duration::from_secs(600)),
+        )
+        .await?;
+    ctx.upsert_search_attributes([PAPER_ID.value_set(paper.paper_id.clone())]);
+
+    enter(ctx, Stage::Planning);
+    let plan = ctx
+        .execute_activity(
+            PaperActivities::plan_chunks,
+            PlanChunksInput {
+                paper: paper.clone(),
+                max_chunk_tokens: input.max_chunk_tokens,
+            },
+            local_options("plan".into(), Duration::from_secs(600)),
+        )
+        .await?;
+    let chunk_count = plan.chunks.len() as u32;
+
+    enter(ctx, Stage::Summarizing);
+    ctx.state_mut(|s| s.progress.chunks_total = chunk_count);
+    let summaries = summarize(ctx, &input, &paper, &plan).await?;
+
+    enter(ctx, Stage::Generating);
+    let generated = ctx
+        .execute_activity(
+            LlmActivities::generate_code,
+            GenerateCodeInput {
+                paper_id: paper.paper_id.clone(),
+                title: paper.title.clone(),
+                summaries: summaries.iter().map(|s| s.summary.clone()).collect(),
+                target: target.clone(),
+                model: input.code_model.clone(),
+            },
+            llm_options("generate".into()),
+        )
+        .await?;
+    add_usage(ctx, &generated.usage);
+
+    enter(ctx, Stage::Reviewing);
+    let (code, final_check, rounds) = review_loop(ctx, &input, &paper, &generated).await?;
+    let outcome = if final_check.is_blocking() {
+        "succeeded-with-findings"
+    } else {
+        "succeeded"
+    };
+
+    enter(ctx, Stage::Recording);
+    let (workflow_id, run_id) = (ctx.workflow_id().to_owned(), ctx.run_id().to_owned());
+    let mut timings = ctx.state(|s| s.timings.clone());
+    if let Some(last) = timings.last_mut() {
+        last.ended_ms = now_ms(ctx);
+    }
+    let results = ctx
+        .execute_activity(
+            PaperActivities::record_results,
+            RecordResultsInput {
+                paper: paper.clone(),
+                workflow_id,
+                run_id,
+                target: target.clone(),
+                summaries: summaries.clone(),
+                generated: generated.clone(),
+                code: code.clone(),
+                final_check,
+                rounds: rounds.clone(),
+                timings,
+                outcome: outcome.to_owned(),
+            },
+            local_options("record".into(), Duration::from_secs(300)),
+        )
+        .await?;
+
+    enter(ctx, Stage::Done);
+    ctx.upsert_search_attributes([PAPER_OUTCOME.value_set(outcome.to_owned())]);
+    let (input_tokens, output_tokens) =
+        ctx.state(|s| (s.progress.input_tokens, s.progress.output_tokens));
+    let standin = summaries.iter().any(|s| s.usage.standin)
+        || generated.usage.standin
+        || rounds.iter().any(|r| {
+            r.review.as_ref().is_some_and(|v| v.usage.standin)
+                || r.fixed.as_ref().is_some_and(|f| f.usage.standin)
+        });
+    Ok(PaperToCodeOutput {
+        paper_id: paper.paper_id,
+        outcome: outcome.to_owned(),
+        results: results.dir,
+        code,
+        chunks: chunk_count,
+        input_tokens,
+        output_tokens,
+        standin,
+    })
+}
+
+/// Summarises every chunk in a fixed number of lanes: lane `k` takes chunks `k, k+L, k+2L, …` one
+/// after another, and the lanes run side by side under the SDK's deterministic `join_all`.
+async fn summarize(
+    ctx: &WorkflowContext<PaperToCode>,
+    input: &PaperToCodeInput,
+    paper: &PaperRef,
+    plan: &ChunkPlan,
+) -> Result<Vec<SummaryRef>, ActivityExecutionError> {
+    let count = plan.chunks.len();
+    let lanes = (input.lanes() as usize).min(count.max(1));
+    let lane_futures = (0..lanes).map(|lane| {
+        let chunks: Vec<ChunkRef> = plan.chunks.iter().skip(lane).step_by(lanes).cloned().collect();
+        async move {
+            let mut done = Vec::with_capacity(chunks.len());
+            for chunk in chunks {
+                let index = chunk.index;
+                let summary = ctx
+                    .execute_activity(
+                        LlmActivities::summarize_chunk,
+                        SummarizeChunkInput {
+                            paper_id: paper.paper_id.clone(),
+                            title: paper.title.clone(),
+                            chunk,
+                            chunk_count: count as u32,
+                            model: input.summary_model.clone(),
+                        },
+                        llm_options(format!("summarize-{index}")),
+                    )
+                    .await?;
+                add_usage(ctx, &summary.usage);
+                ctx.state_mut(|s| s.progress.chunks_done += 1);
+                done.push(summary);
+            }
+            Ok::<_, ActivityExecutionError>(done)
+        }
+    });
+    let mut summaries = Vec::with_capacity(count);
+    for lane in join_all(lane_futures).await {
+        summaries.extend(lane?);
+    }
+    summaries.sort_by_key(|s| s.index);
+    Ok(summaries)
+}
+
+/// Check → review → fix, round after round, as `next_review_step` decides; then a final check.
+async fn review_loop(
+    ctx: &WorkflowContext<PaperToCode>,
+    input: &PaperToCodeInput,
+    paper: &PaperRef,
+    generated: &CodeRef,
+) -> Result<(BlobRef, CheckReport, Vec<ReviewRound>), ActivityExecutionError> {
+    let target = input.target();
+    let mut code = generated.code.clone();
+    let mut rounds: Vec<ReviewRound> = Vec::new();
+    let mut check_no = 0u32;
+    let check_target = target.clone();
+    let mut check = move |code: BlobRef| {
+        check_no += 1;
+        ctx.execute_activity(
+            PaperActivities::check_code,
+            CheckCodeInput {
+                paper_id: paper.paper_id.clone(),
+                code,
+                target: check_target.clone(),
+            },
+            local_options(format!("check-{check_no}"), Duration::from_secs(120)),
+        )
+    };
+    let mut latest = check(code.clone()).await?;
+    loop {
+        let round = match next_review_step(&rounds, &latest, input.review_rounds()) {
+            ReviewStep::Stop { .. } => break,
+            ReviewStep::Review { round } => round,
+        };
+        ctx.state_mut(|s| s.progress.review_round = round);
+        let review = ctx
+            .execute_activity(
+                LlmActivities::review_code,
+                ReviewCodeInput {
+                    paper_id: paper.paper_id.clone(),
+                    title: paper.title.clone(),
+                    code: code.clone(),
+                    check: latest.clone(),
+                    target: target.clone(),
+                    model: input.code_model.clone(),
+                    round,
+                },
+                llm_options(format!("review-{round}")),
+            )
+            .await?;
+        add_usage(ctx, &review.usage);
+        let mut findings: Vec<Finding> = latest.findings.clone();
+        findings.extend(review.findings.iter().cloned());
+        let fixed = if findings.iter().any(Finding::is_blocking) {
+            let fixed = ctx
+                .execute_activity(
+                    LlmActivities::fix_code,
+                    FixCodeInput {
+                        paper_id: paper.paper_id.clone(),
+                        code: code.clone(),
+                        findings,
+                        target: target.clone(),
+                        model: input.code_model.clone(),
+                        round,
+                    },
+                    llm_options(format!("fix-{round}")),
+                )
+                .await?;
+            add_usage(ctx, &fixed.usage);
+            Some(fixed)
+        } else {
+            None
+        };
+        rounds.push(ReviewRound {
+            round,
+            code: code.clone(),
+            check: latest.clone(),
+            review: Some(review),
+            fixed: fixed.clone(),
+        });
+        match fixed {
+            Some(fixed) => {
+                code = fixed.code;
+                latest = check(code.clone()).await?;
+            }
+            None => break,
+        }
+    }
+    Ok((code, latest, rounds))
+}

@@ -1,0 +1,383 @@
+//! Inputs and outputs of the workflows and activities. Every one of them carries references to
+//! blobs (`BlobRef`), never paper, chunk or code text, so that payloads stay small whatever the
+//! size of the paper (claim check).
+
+use serde::{Deserialize, Serialize};
+
+/// A reference to an immutable blob in the blob store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobRef {
+    /// Where the blob lives: `file:///…` or `s3://bucket/key`.
+    pub uri: String,
+    /// Hex SHA-256 of the content; readers verify it.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// What a user passes to `PaperToCode`. Only one of `paper_id` or `source` is needed; every other
+/// field has a default, so `{"paper_id": "…"}` is a complete input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct PaperToCodeInput {
+    /// Id of a paper already in the paper store (`annapurna paper add` prints it).
+    pub paper_id: Option<String>,
+    /// A path or `file://` URI of a .pdf/.tex/.md/.txt paper, added to the store if new.
+    pub source: Option<String>,
+    /// Where the code will run: `cpu`, `cuda` or `trainium`. Default `cpu`.
+    pub target: Option<String>,
+    /// Model for chunk summaries; the worker's configured default when absent.
+    pub summary_model: Option<String>,
+    /// Model for code generation, review and fixes; the worker's default when absent.
+    pub code_model: Option<String>,
+    /// Largest chunk, in estimated tokens; the worker's default when absent.
+    pub max_chunk_tokens: Option<u64>,
+    /// How many chunk summaries run at once (lanes). Default 4.
+    pub parallel_chunks: Option<u32>,
+    /// Review/fix rounds at most. Default 1.
+    pub review_rounds: Option<u32>,
+}
+
+impl PaperToCodeInput {
+    /// The target, defaulted.
+    pub fn target(&self) -> String {
+        self.target.clone().unwrap_or_else(|| "cpu".to_owned())
+    }
+    /// The number of summary lanes, defaulted and at least one.
+    pub fn lanes(&self) -> u32 {
+        self.parallel_chunks.unwrap_or(4).max(1)
+    }
+    /// The number of review rounds, defaulted.
+    pub fn review_rounds(&self) -> u32 {
+        self.review_rounds.unwrap_or(1)
+    }
+}
+
+/// What `PaperToCode` returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaperToCodeOutput {
+    /// The paper's id.
+    pub paper_id: String,
+    /// `succeeded` or `succeeded-with-findings` (blocking findings left after the last round).
+    pub outcome: String,
+    /// Directory (URI) holding this run's results.
+    pub results: String,
+    /// The final code.
+    pub code: BlobRef,
+    /// Number of chunks summarised.
+    pub chunks: u32,
+    /// Tokens in and out across all model calls.
+    pub input_tokens: u64,
+    /// Tokens out across all model calls.
+    pub output_tokens: u64,
+    /// True when any model answer came from the Bedrock stand-in (templates, not generation).
+    pub standin: bool,
+}
+
+/// Input of `LoadPaper`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadPaperInput {
+    /// A stored paper's id.
+    pub paper_id: Option<String>,
+    /// Or a source to add.
+    pub source: Option<String>,
+}
+
+/// A stored paper, by reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaperRef {
+    /// Content-derived id (stable: the same file always gets the same id).
+    pub paper_id: String,
+    /// Title, as found in the paper.
+    pub title: String,
+    /// The extracted text (UTF-8).
+    pub text: BlobRef,
+    /// The sections (a JSON array of [`Section`]).
+    pub sections: BlobRef,
+    /// Number of sections.
+    pub section_count: u32,
+    /// Characters of extracted text.
+    pub characters: u64,
+}
+
+/// A section heading found in the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Section {
+    /// Heading text.
+    pub title: String,
+    /// 1 for a section, 2 for a subsection, …
+    pub level: u8,
+    /// Byte offset in the extracted text where the heading's line starts.
+    pub offset: u64,
+}
+
+/// Input of `PlanChunks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanChunksInput {
+    /// The paper.
+    pub paper: PaperRef,
+    /// Largest chunk in estimated tokens; `None` for the worker's default.
+    pub max_chunk_tokens: Option<u64>,
+}
+
+/// One chunk of a paper, by reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkRef {
+    /// Position in the paper, from 0.
+    pub index: u32,
+    /// The chunk's text.
+    pub text: BlobRef,
+    /// Titles of the sections the chunk covers (the first few, shortened).
+    pub section_titles: Vec<String>,
+    /// Characters in the chunk.
+    pub characters: u64,
+}
+
+/// What `PlanChunks` returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkPlan {
+    /// The chunks in paper order.
+    pub chunks: Vec<ChunkRef>,
+    /// The budget the plan was made for, in estimated tokens.
+    pub max_chunk_tokens: u64,
+}
+
+/// Token usage and provenance of model calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LlmUsage {
+    /// Model id used.
+    pub model: String,
+    /// Input tokens, as the provider reported.
+    pub input_tokens: u64,
+    /// Output tokens, as the provider reported.
+    pub output_tokens: u64,
+    /// Model calls made.
+    pub calls: u32,
+    /// Wall time of the calls in milliseconds.
+    pub latency_ms: u64,
+    /// True when the answer came from the Bedrock stand-in.
+    pub standin: bool,
+}
+
+/// Input of `SummarizeChunk`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummarizeChunkInput {
+    /// The paper's id.
+    pub paper_id: String,
+    /// The paper's title, for context.
+    pub title: String,
+    /// The chunk.
+    pub chunk: ChunkRef,
+    /// How many chunks the paper has.
+    pub chunk_count: u32,
+    /// Model; `None` for the worker's default.
+    pub model: Option<String>,
+}
+
+/// A chunk's summary, by reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryRef {
+    /// Index of the chunk summarised.
+    pub index: u32,
+    /// The summary text.
+    pub summary: BlobRef,
+    /// What it cost.
+    pub usage: LlmUsage,
+}
+
+/// Input of `GenerateCode`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerateCodeInput {
+    /// The paper's id.
+    pub paper_id: String,
+    /// The paper's title.
+    pub title: String,
+    /// Chunk summaries in paper order.
+    pub summaries: Vec<BlobRef>,
+    /// `cpu`, `cuda` or `trainium`.
+    pub target: String,
+    /// Model; `None` for the worker's default.
+    pub model: Option<String>,
+}
+
+/// Code, by reference, with what it cost to produce.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeRef {
+    /// The Python source.
+    pub code: BlobRef,
+    /// What it cost.
+    pub usage: LlmUsage,
+}
+
+/// One finding of a static check or review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable rule id, e.g. `syntax-error`.
+    pub rule: String,
+    /// `error` blocks; `warning` and `info` do not.
+    pub severity: String,
+    /// 1-based line, 0 when not tied to a line.
+    pub line: u32,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl Finding {
+    /// Whether this finding must be fixed before the code is accepted.
+    pub fn is_blocking(&self) -> bool {
+        self.severity == "error"
+    }
+}
+
+/// Input of `CheckCode`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckCodeInput {
+    /// The paper's id.
+    pub paper_id: String,
+    /// The code to check.
+    pub code: BlobRef,
+    /// `cpu`, `cuda` or `trainium`.
+    pub target: String,
+}
+
+/// What `CheckCode` returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CheckReport {
+    /// Findings, most severe first (at most 100 kept).
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    /// Whether any finding blocks.
+    pub fn is_blocking(&self) -> bool {
+        self.findings.iter().any(Finding::is_blocking)
+    }
+}
+
+/// Input of `ReviewCode`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewCodeInput {
+    /// The paper's id.
+    pub paper_id: String,
+    /// The paper's title.
+    pub title: String,
+    /// The code to review.
+    pub code: BlobRef,
+    /// The static findings, for the reviewer to confirm or add to.
+    pub check: CheckReport,
+    /// `cpu`, `cuda` or `trainium`.
+    pub target: String,
+    /// Model; `None` for the worker's default.
+    pub model: Option<String>,
+    /// Round number, from 1.
+    pub round: u32,
+}
+
+/// What `ReviewCode` returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewRef {
+    /// The whole review, as JSON.
+    pub review: BlobRef,
+    /// The reviewer's findings.
+    pub findings: Vec<Finding>,
+    /// What it cost.
+    pub usage: LlmUsage,
+}
+
+/// Input of `FixCode`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixCodeInput {
+    /// The paper's id.
+    pub paper_id: String,
+    /// The code to fix.
+    pub code: BlobRef,
+    /// Findings to fix (static and review).
+    pub findings: Vec<Finding>,
+    /// `cpu`, `cuda` or `trainium`.
+    pub target: String,
+    /// Model; `None` for the worker's default.
+    pub model: Option<String>,
+    /// Round number, from 1.
+    pub round: u32,
+}
+
+/// One review round as it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewRound {
+    /// Round number, from 1.
+    pub round: u32,
+    /// Code reviewed in this round.
+    pub code: BlobRef,
+    /// Static findings on it.
+    pub check: CheckReport,
+    /// The model's review.
+    pub review: Option<ReviewRef>,
+    /// The fixed code, when a fix was made.
+    pub fixed: Option<CodeRef>,
+}
+
+/// When a stage started and ended, in milliseconds since the Unix epoch of workflow time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageTiming {
+    /// The stage.
+    pub stage: String,
+    /// Start, workflow time.
+    pub started_ms: u64,
+    /// End, workflow time.
+    pub ended_ms: u64,
+}
+
+/// Input of `RecordResults`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordResultsInput {
+    /// The paper.
+    pub paper: PaperRef,
+    /// The workflow id.
+    pub workflow_id: String,
+    /// The workflow run id, which names the results directory.
+    pub run_id: String,
+    /// `cpu`, `cuda` or `trainium`.
+    pub target: String,
+    /// Chunk summaries in order.
+    pub summaries: Vec<SummaryRef>,
+    /// Code as first generated.
+    pub generated: CodeRef,
+    /// Final code.
+    pub code: BlobRef,
+    /// Static findings on the final code.
+    pub final_check: CheckReport,
+    /// Review rounds.
+    pub rounds: Vec<ReviewRound>,
+    /// Stage timings.
+    pub timings: Vec<StageTiming>,
+    /// `succeeded` or `succeeded-with-findings`.
+    pub outcome: String,
+}
+
+/// What `RecordResults` returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsRef {
+    /// The results directory (URI).
+    pub dir: String,
+    /// Files written, relative to `dir`.
+    pub files: Vec<String>,
+}
+
+/// Answer of the `progress` query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Progress {
+    /// Current stage (see [`crate::Stage`]).
+    pub stage: String,
+    /// Chunks planned.
+    pub chunks_total: u32,
+    /// Chunks summarised.
+    pub chunks_done: u32,
+    /// Current review round (0 before review).
+    pub review_round: u32,
+    /// Review rounds allowed.
+    pub review_rounds: u32,
+    /// Tokens in so far.
+    pub input_tokens: u64,
+    /// Tokens out so far.
+    pub output_tokens: u64,
+}
