@@ -1,3 +1,155 @@
-fn main() {
-    println!("Hello, world!");
+//! `annapurna`: the binary is only wiring. Load configuration, build clients from it, register
+//! workflows and activities, run.
+//!
+//! Layout:
+//! - `config`: defaults → annapurna.toml → ANNAPURNA_* variables
+//! - `telemetry`: tracing (RUST_LOG) and the optional OTLP exporter
+//! - `wiring`: Temporal client, Bedrock client, activity dependencies, the two workers
+//! - `dev`: the embedded stack (`annapurna dev`)
+//! - `standin`: the Bedrock stand-in server (`annapurna standin bedrock`)
+//! - `papers_cmd`, `run_cmd`: `annapurna paper …`, `annapurna run …`
+
+mod config;
+mod dev;
+mod papers_cmd;
+mod run_cmd;
+mod standin;
+mod telemetry;
+mod wiring;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, StandinMode};
+
+/// Turns machine-learning papers into reviewed, runnable PyTorch code, one durable Temporal
+/// workflow per paper.
+#[derive(Parser)]
+#[command(name = "annapurna", version)]
+struct Cli {
+    /// Configuration file (default: ./annapurna.toml when present).
+    #[arg(long, global = true, env = "ANNAPURNA_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the embedded stack in the foreground: Temporal dev server + Web UI, the Bedrock
+    /// stand-in when no AWS credentials are configured, and a worker.
+    Dev {
+        /// Temporal's gRPC port.
+        #[arg(long, default_value_t = 7233)]
+        port: u16,
+        /// The Web UI's port.
+        #[arg(long, default_value_t = 8233)]
+        ui_port: u16,
+        /// Use the Bedrock stand-in: auto (when no AWS credentials), always, never.
+        #[arg(long, value_parser = ["auto", "always", "never"])]
+        standin: Option<String>,
+    },
+    /// Run a worker (task queues annapurna and annapurna-llm) against the Temporal server that
+    /// TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / temporal.toml name.
+    Worker,
+    /// Add, list and show papers.
+    Paper {
+        #[command(subcommand)]
+        command: PaperCommand,
+    },
+    /// Start PaperToCode for a paper file or stored paper id.
+    Run(run_cmd::RunArgs),
+    /// Stand-ins for services that cannot be reached.
+    Standin {
+        #[command(subcommand)]
+        service: StandinCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PaperCommand {
+    /// Add a .pdf, .tex, .md or .txt paper; prints its id on the last line.
+    Add {
+        /// The paper file.
+        file: String,
+        /// Print the whole record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List stored papers.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a paper and its runs, as JSON.
+    Show {
+        /// The paper's id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StandinCommand {
+    /// Serve the Bedrock Converse API with template answers.
+    Bedrock {
+        /// Port on 127.0.0.1.
+        #[arg(long, default_value_t = 8788)]
+        port: u16,
+        #[command(flatten)]
+        options: standin::StandinOptions,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut config = Config::load(cli.config.as_deref())?;
+    let _telemetry = telemetry::init(&config.telemetry)?;
+    match cli.command {
+        Command::Dev { port, ui_port, standin } => {
+            if let Some(mode) = standin {
+                config.bedrock.standin = match mode.as_str() {
+                    "always" => StandinMode::Always,
+                    "never" => StandinMode::Never,
+                    _ => StandinMode::Auto,
+                };
+            }
+            dev::run(config, port, ui_port).await
+        }
+        Command::Worker => {
+            let standin_url = (config.bedrock.standin == StandinMode::Always)
+                .then(|| config.bedrock.endpoint_url.clone())
+                .filter(|u| !u.is_empty());
+            if config.bedrock.standin == StandinMode::Always && standin_url.is_none() {
+                anyhow::bail!("bedrock.standin = \"always\" needs bedrock.endpoint-url set to the stand-in's URL");
+            }
+            if standin_url.is_some() {
+                tracing::warn!(url = ?standin_url, "model calls go to the Bedrock STAND-IN: template answers, not generation");
+            }
+            let llm = wiring::bedrock(&config, standin_url.as_deref()).await;
+            let deps = wiring::deps(&config, llm)?;
+            let client = wiring::temporal_client(None).await?;
+            wiring::run_workers(client, &config, deps, wiring::shutdown_signal()).await
+        }
+        Command::Paper { command } => match command {
+            PaperCommand::Add { file, json } => papers_cmd::add(&config, &file, json).await.map(|_| ()),
+            PaperCommand::List { json } => papers_cmd::list(&config, json),
+            PaperCommand::Show { id } => papers_cmd::show(&config, &id),
+        },
+        Command::Run(args) => run_cmd::run(&config, args).await,
+        Command::Standin { service: StandinCommand::Bedrock { port, options } } => {
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let (bound, task) = standin::start(addr, options).await?;
+            eprintln!("Bedrock stand-in (template answers, not generation) on http://{bound}");
+            tokio::select! {
+                r = task => r.context("the stand-in stopped")?,
+                _ = wiring::shutdown_signal() => {}
+            }
+            Ok(())
+        }
+    }
 }

@@ -1,0 +1,205 @@
+//! Configuration: defaults → `annapurna.toml` (or the file named by `--config` /
+//! `ANNAPURNA_CONFIG`) → `ANNAPURNA_*` environment variables, where `__` separates sections and `_`
+//! stands for `-` (`ANNAPURNA_STORAGE__BLOBS`, `ANNAPURNA_MODELS__SUMMARY_MODEL`). The Temporal
+//! connection is not here: it follows Temporal's own conventions (`TEMPORAL_ADDRESS`,
+//! `TEMPORAL_NAMESPACE`, `temporal.toml` profiles). AWS credentials are never here either: the
+//! standard AWS chain provides them.
+
+use std::path::{Path, PathBuf};
+
+use activities::settings::Settings;
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything configurable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct Config {
+    /// Where papers, blobs and results live.
+    pub storage: Storage,
+    /// The Bedrock connection.
+    pub bedrock: Bedrock,
+    /// Models and budgets of the activities.
+    pub models: Settings,
+    /// Worker concurrency and shutdown.
+    pub worker: WorkerConfig,
+    /// Logs and traces.
+    pub telemetry: Telemetry,
+    /// The embedded stack of `annapurna dev`.
+    pub dev: Dev,
+}
+
+/// Storage locations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct Storage {
+    /// Blob store: a directory, or `s3://bucket/prefix`.
+    pub blobs: String,
+    /// Results: a directory, or `s3://bucket/prefix`; a run writes `<paper-id>/<run-id>/`.
+    pub results: String,
+    /// The SQLite paper store.
+    pub papers: PathBuf,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Self {
+            blobs: ".annapurna/blobs".into(),
+            results: "results".into(),
+            papers: ".annapurna/papers.db".into(),
+        }
+    }
+}
+
+/// When to use the Bedrock stand-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StandinMode {
+    /// `annapurna dev` uses it when no AWS credentials are configured; `annapurna worker` never.
+    Auto,
+    /// Always (tests, demos).
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The Bedrock connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct Bedrock {
+    /// AWS region; when empty, `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub region: String,
+    /// Endpoint override (a VPC endpoint, or the stand-in's URL). Empty: the region's endpoint.
+    pub endpoint_url: String,
+    /// Whether the endpoint is the Bedrock stand-in (its answers are then marked as such).
+    pub standin: StandinMode,
+    /// Seconds a model call may take before it counts as failed.
+    pub timeout_secs: u64,
+}
+
+impl Default for Bedrock {
+    fn default() -> Self {
+        Self {
+            region: String::new(),
+            endpoint_url: String::new(),
+            standin: StandinMode::Auto,
+            timeout_secs: 300,
+        }
+    }
+}
+
+/// Worker concurrency and shutdown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct WorkerConfig {
+    /// Activities at once on the `annapurna` queue.
+    pub max_concurrent_activities: usize,
+    /// Model calls at once on the `annapurna-llm` queue.
+    pub max_concurrent_llm_activities: usize,
+    /// Server-side limit on `annapurna-llm` activity dispatches per second across all workers
+    /// (0 = none).
+    pub llm_activities_per_second: f64,
+    /// On SIGTERM, how long in-flight activities get to finish before they are cancelled.
+    pub graceful_shutdown_secs: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_activities: 16,
+            max_concurrent_llm_activities: 16,
+            llm_activities_per_second: 0.0,
+            graceful_shutdown_secs: 30,
+        }
+    }
+}
+
+/// Logs and traces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct Telemetry {
+    /// OTLP/gRPC endpoint for traces (e.g. `http://localhost:4317`); empty: no export.
+    pub otlp_endpoint: String,
+    /// Log lines as JSON instead of text.
+    pub json_logs: bool,
+}
+
+/// The embedded stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct Dev {
+    /// State directory (the Temporal SQLite file lives here).
+    pub home: PathBuf,
+    /// The `temporal` CLI; when empty, `temporal` on PATH or in the set-up venv.
+    pub temporal_bin: String,
+    /// Port of the Bedrock stand-in.
+    pub standin_port: u16,
+}
+
+impl Default for Dev {
+    fn default() -> Self {
+        Self {
+            home: ".annapurna".into(),
+            temporal_bin: String::new(),
+            standin_port: 8788,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the layers; `file` overrides the default `annapurna.toml` (which may be absent).
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(f) => {
+                anyhow::ensure!(f.is_file(), "configuration file {} does not exist", f.display());
+                figment = figment.merge(Toml::file(f));
+            }
+            None => figment = figment.merge(Toml::file("annapurna.toml")),
+        }
+        figment = figment.merge(
+            Env::prefixed("ANNAPURNA_")
+                .ignore(&["CONFIG"])
+                .map(|k| k.as_str().replace("__", ".").replace('_', "-").into()),
+        );
+        figment
+            .extract()
+            .context("reading configuration (annapurna.toml and ANNAPURNA_* variables)")
+    }
+
+    /// The region, resolved.
+    pub fn region(&self) -> String {
+        if !self.bedrock.region.is_empty() {
+            return self.bedrock.region.clone();
+        }
+        std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|_| "us-east-1".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_defaults_file_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.toml");
+        std::fs::write(&file, "[storage]\nblobs = \"/from/file\"\nresults = \"/r\"\n[models]\nsummary-model = \"m-file\"\n").unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ANNAPURNA_STORAGE__RESULTS", "/from/env");
+            jail.set_env("ANNAPURNA_MODELS__MAX_CHUNK_TOKENS", "1234");
+            let c = Config::load(Some(&file)).unwrap();
+            assert_eq!(c.storage.blobs, "/from/file");
+            assert_eq!(c.storage.results, "/from/env");
+            assert_eq!(c.models.summary_model, "m-file");
+            assert_eq!(c.models.max_chunk_tokens, 1234);
+            assert_eq!(c.worker, WorkerConfig::default());
+            Ok(())
+        });
+        assert!(Config::load(Some(Path::new("/no/such.toml"))).is_err());
+    }
+}

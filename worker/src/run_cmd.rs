@@ -1,0 +1,116 @@
+//! `annapurna run FILE|PAPER_ID [--follow]`: adds the paper if needed and starts `PaperToCode`
+//! with workflow id `paper/<paper-id>`, exactly as `temporal workflow start` would.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions};
+use workflows::PaperToCode;
+use workflows::names::{TASK_QUEUE, paper_workflow_id};
+use workflows::types::{PaperToCodeInput, PaperToCodeOutput};
+
+use crate::config::Config;
+use crate::papers_cmd;
+
+/// Options of `annapurna run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// A paper file (.pdf, .tex, .md, .txt) or the id of a stored paper.
+    pub paper: String,
+    /// Show progress until the run ends, then where the results are.
+    #[arg(long)]
+    pub follow: bool,
+    /// cpu, cuda or trainium.
+    #[arg(long, default_value = "cpu")]
+    pub target: String,
+    /// Largest chunk in estimated tokens (default: models.max-chunk-tokens).
+    #[arg(long)]
+    pub max_chunk_tokens: Option<u64>,
+    /// Chunk summaries at once.
+    #[arg(long)]
+    pub parallel_chunks: Option<u32>,
+    /// Review/fix rounds at most.
+    #[arg(long)]
+    pub review_rounds: Option<u32>,
+    /// The Web UI's address, for the link printed at the end.
+    #[arg(long, default_value = "http://localhost:8233", env = "ANNAPURNA_WEB_UI")]
+    pub web_ui: String,
+}
+
+/// Starts (and with `--follow`, follows) a paper's run.
+pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
+    let paper_id = if std::path::Path::new(&args.paper).is_file() {
+        papers_cmd::add(config, &args.paper, false).await?.id
+    } else {
+        let (_, papers) = papers_cmd::stores(config)?;
+        if papers.get(&args.paper)?.is_none() {
+            bail!(
+                "{:?} is neither a file nor the id of a stored paper; give a .pdf/.tex/.md/.txt path or see `annapurna paper list`",
+                args.paper
+            );
+        }
+        args.paper.clone()
+    };
+    let client = crate::wiring::temporal_client(None).await?;
+    let workflow_id = paper_workflow_id(&paper_id);
+    let input = PaperToCodeInput {
+        paper_id: Some(paper_id.clone()),
+        target: Some(args.target.clone()),
+        max_chunk_tokens: args.max_chunk_tokens,
+        parallel_chunks: args.parallel_chunks,
+        review_rounds: args.review_rounds,
+        ..Default::default()
+    };
+    let handle = client
+        .start_workflow(PaperToCode::run, input, WorkflowStartOptions::new(TASK_QUEUE, &workflow_id).build())
+        .await
+        .with_context(|| {
+            format!("starting {workflow_id}; if it is already running, follow it in the Web UI or wait for it to end")
+        })?;
+    let link = format!(
+        "{}/namespaces/default/workflows/{}",
+        args.web_ui.trim_end_matches('/'),
+        workflow_id.replace('/', "%2F")
+    );
+    eprintln!("started {workflow_id} (run {})", handle.run_id().unwrap_or_default());
+    if !args.follow {
+        println!("{workflow_id}");
+        eprintln!("Web UI: {link}");
+        return Ok(());
+    }
+    let bars = MultiProgress::new();
+    let stage = bars.add(ProgressBar::new_spinner());
+    stage.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap());
+    let chunks = bars.add(ProgressBar::new(0));
+    chunks.set_style(
+        ProgressStyle::with_template("  chunks  [{bar:30}] {pos}/{len}").unwrap().progress_chars("=> "),
+    );
+    let result = handle.get_result(WorkflowGetResultOptions::default());
+    tokio::pin!(result);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let output: PaperToCodeOutput = loop {
+        tokio::select! {
+            r = &mut result => break r.with_context(|| format!("{workflow_id} failed; see {link}"))?,
+            _ = tick.tick() => {
+                if let Ok(p) = handle.query(PaperToCode::progress, (), WorkflowQueryOptions::default()).await {
+                    stage.set_message(format!(
+                        "{workflow_id}: {} (review round {}/{}, tokens {} in / {} out)",
+                        p.stage, p.review_round, p.review_rounds, p.input_tokens, p.output_tokens
+                    ));
+                    chunks.set_length(p.chunks_total as u64);
+                    chunks.set_position(p.chunks_done as u64);
+                }
+                stage.tick();
+            }
+        }
+    };
+    stage.finish_and_clear();
+    chunks.finish_and_clear();
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    if output.standin {
+        eprintln!("NOTE: model answers came from the Bedrock stand-in (templates, not generation).");
+    }
+    eprintln!("outcome: {}\nresults: {}\nWeb UI:  {link}", output.outcome, output.results);
+    Ok(())
+}

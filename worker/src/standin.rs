@@ -1,0 +1,301 @@
+//! The Bedrock stand-in: an HTTP server that answers `POST /model/{modelId}/converse` in Bedrock's
+//! Converse wire format, so the real AWS SDK client is what runs when no AWS account is at hand.
+//! Its answers are templates chosen by the `annapurna-task:` line of the system prompt, not
+//! generation, and every one carries the `ANNAPURNA-STANDIN` marker so that whatever it touches
+//! says so. It can throttle (HTTP 429 with `x-amzn-ErrorType: ThrottlingException`, as Bedrock
+//! does) and counts requests by kind and outcome at `GET /_standin/stats`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use activities::clients::blobs::sha256_hex;
+use activities::clients::llm::STANDIN_MARKER;
+use activities::prompts::kind;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// How the stand-in behaves.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct StandinOptions {
+    /// Milliseconds every answer takes.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Percentage of requests answered with a throttling error (deterministic: spread evenly).
+    #[arg(long, default_value_t = 0)]
+    pub throttle_percent: u32,
+    /// Generated code has a syntax error until a fix request (to exercise the review loop).
+    #[arg(long)]
+    pub broken_code: bool,
+}
+
+/// Request counts, as served at `/_standin/stats`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Stats {
+    /// All requests.
+    pub requests: u64,
+    /// By request kind (`summarize-chunk`, `generate-code`, …).
+    pub by_kind: BTreeMap<String, u64>,
+    /// By outcome (`ok`, `throttled`, `bad-request`).
+    pub by_outcome: BTreeMap<String, u64>,
+    /// Answered summary requests per chunk (first 16 hex of the SHA-256 of the request's text).
+    pub summaries_by_chunk: BTreeMap<String, u64>,
+}
+
+struct Shared {
+    options: StandinOptions,
+    stats: Mutex<Stats>,
+}
+
+/// Starts the stand-in on `addr`; returns the bound address and the server task.
+pub async fn start(
+    addr: SocketAddr,
+    options: StandinOptions,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let shared = Arc::new(Shared {
+        options,
+        stats: Mutex::new(Stats::default()),
+    });
+    let app = Router::new()
+        .route("/model/{model_id}/converse", post(converse))
+        .route("/_standin/stats", get(stats))
+        .route("/_standin/health", get(|| async { "ok" }))
+        .with_state(shared);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("the Bedrock stand-in cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the Bedrock stand-in stopped");
+        }
+    });
+    Ok((bound, task))
+}
+
+async fn stats(State(shared): State<Arc<Shared>>) -> Json<Stats> {
+    Json(shared.stats.lock().unwrap().clone())
+}
+
+fn bedrock_error(status: StatusCode, error_type: &str, message: &str) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-amzn-ErrorType", HeaderValue::from_str(error_type).unwrap());
+    (status, headers, Json(json!({ "message": message }))).into_response()
+}
+
+fn text_of(blocks: &Value) -> String {
+    blocks
+        .as_array()
+        .map(|a| a.iter().filter_map(|b| b["text"].as_str()).collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default()
+}
+
+async fn converse(
+    State(shared): State<Arc<Shared>>,
+    Path(model_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            shared.count("invalid", "bad-request");
+            return bedrock_error(StatusCode::BAD_REQUEST, "ValidationException", &format!("malformed request body: {e}"));
+        }
+    };
+    let system = text_of(&request["system"]);
+    let messages = request["messages"].as_array().cloned().unwrap_or_default();
+    let Some(first_user) = messages.first().map(|m| text_of(&m["content"])) else {
+        shared.count("invalid", "bad-request");
+        return bedrock_error(StatusCode::BAD_REQUEST, "ValidationException", "messages must not be empty");
+    };
+    let last_user = messages.last().map(|m| text_of(&m["content"])).unwrap_or_default();
+    let task = system
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("annapurna-task: "))
+        .unwrap_or("unknown")
+        .trim()
+        .to_owned();
+
+    // Throttle a steady share of requests: request n is throttled when the running count of
+    // throttles, n * p / 100, steps up.
+    let n = {
+        let mut s = shared.stats.lock().unwrap();
+        s.requests += 1;
+        s.requests
+    };
+    let p = shared.options.throttle_percent.min(100) as u64;
+    if p > 0 && (n * p) / 100 > ((n - 1) * p) / 100 {
+        shared.count(&task, "throttled");
+        return bedrock_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ThrottlingException",
+            "Too many requests, please wait before trying again.",
+        );
+    }
+    if shared.options.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(shared.options.latency_ms)).await;
+    }
+    let answer = match task.as_str() {
+        kind::SUMMARIZE => summary(&first_user),
+        kind::GENERATE => {
+            let target = field(&first_user, "Target: ").unwrap_or_else(|| "cpu".into());
+            let title = field(&first_user, "Paper: ").unwrap_or_default();
+            fenced(&template_code(&title, &target, shared.options.broken_code))
+        }
+        kind::FIX => {
+            let target = if first_user.contains("torch_xla") { "trainium" } else { "cpu" };
+            fenced(&template_code("(fixed by the stand-in)", target, false))
+        }
+        kind::REVIEW => json!({
+            "summary": format!("{STANDIN_MARKER}: template review from the Bedrock stand-in; no model read this code."),
+            "findings": []
+        })
+        .to_string(),
+        kind::DATASET => json!({
+            "dataset": "synthetic",
+            "reasons": [format!("{STANDIN_MARKER}: template answer from the Bedrock stand-in")]
+        })
+        .to_string(),
+        _ => format!("{STANDIN_MARKER}: the stand-in has no template for this request."),
+    };
+    if task == kind::SUMMARIZE {
+        let key = sha256_hex(last_user.as_bytes())[..16].to_owned();
+        *shared.stats.lock().unwrap().summaries_by_chunk.entry(key).or_default() += 1;
+    }
+    shared.count(&task, "ok");
+    let input_tokens = (system.len() + messages.iter().map(|m| text_of(&m["content"]).len()).sum::<usize>()) / 4;
+    let output_tokens = answer.len() / 4 + 1;
+    let mut response = Json(json!({
+        "output": { "message": { "role": "assistant", "content": [ { "text": answer } ] } },
+        "stopReason": "end_turn",
+        "usage": {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": input_tokens + output_tokens
+        },
+        "metrics": { "latencyMs": shared.options.latency_ms }
+    }))
+    .into_response();
+    // Which model was asked for, for anyone reading the traffic.
+    if let Ok(v) = HeaderValue::from_str(&model_id) {
+        response.headers_mut().insert("x-annapurna-standin-model", v);
+    }
+    response
+}
+
+impl Shared {
+    fn count(&self, task: &str, outcome: &str) {
+        let mut s = self.stats.lock().unwrap();
+        *s.by_kind.entry(task.to_owned()).or_default() += 1;
+        *s.by_outcome.entry(outcome.to_owned()).or_default() += 1;
+    }
+}
+
+fn field(text: &str, prefix: &str) -> Option<String> {
+    text.lines().find_map(|l| l.strip_prefix(prefix)).map(|s| s.trim().to_owned())
+}
+
+fn fenced(code: &str) -> String {
+    format!("```python\n{code}```\n")
+}
+
+fn summary(user: &str) -> String {
+    let title = field(user, "Paper: ").unwrap_or_default();
+    let part = field(user, "Part ").unwrap_or_default();
+    let body = user
+        .split_once("<paper-part>")
+        .map(|(_, b)| b.trim_end_matches("</paper-part>"))
+        .unwrap_or("");
+    let opening: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(240).collect();
+    format!(
+        "{STANDIN_MARKER}: template summary from the Bedrock stand-in, not a model's reading.\n\n\
+         - Paper: {title}\n- Part {part}\n- Opens with: {opening}\n"
+    )
+}
+
+/// A PyTorch script that trains a small model on synthetic data in seconds on a CPU and prints
+/// `METRICS:` lines. `broken` leaves out a closing parenthesis.
+pub fn template_code(title: &str, target: &str, broken: bool) -> String {
+    let title: String = title.chars().filter(|c| !c.is_control()).take(150).collect();
+    let (imports, device, step) = match target {
+        "trainium" => (
+            "import torch_xla.core.xla_model as xm\n",
+            "xm.xla_device()",
+            "        xm.optimizer_step(opt)\n        xm.mark_step()\n",
+        ),
+        "cuda" => ("", "torch.device(\"cuda\" if torch.cuda.is_available() else \"cpu\")", "        opt.step()\n"),
+        _ => ("", "torch.device(\"cpu\")", "        opt.step()\n"),
+    };
+    let script = r#"# MARKER: template code from the Bedrock stand-in, not generated by a model.
+# Paper: TITLE
+"""Trains a small MLP on synthetic data and prints one METRICS line per epoch."""
+import json
+
+import torch
+from torch import nn
+IMPORTS
+
+def main():
+    torch.manual_seed(0)
+    device = DEVICE
+    x = torch.randn(512, 16)
+    y = (x @ torch.randn(16, 1) > 0).float()
+    x, y = x.to(device), y.to(device)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 1)).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    loss_fn = nn.BCEWithLogitsLoss()
+    for epoch in range(3):
+        opt.zero_grad()
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        loss.backward()
+STEP
+        accuracy = ((logits > 0).float() == y).float().mean().item()
+        metrics = {"epoch": epoch, "loss": round(loss.item(), 4), "accuracy": round(accuracy, 4)}
+        print("METRICS: " + json.dumps(metrics), flush=True)
+
+
+if __name__ == "__main__":
+    main()
+"#;
+    let script = script
+        .replace("MARKER", STANDIN_MARKER)
+        .replace("IMPORTS\n", imports)
+        .replace("DEVICE", device)
+        .replace("STEP\n", step)
+        .replace("TITLE", &title); // last, so a title cannot inject a placeholder
+    if broken {
+        // Cut the last print's closing parenthesis: Python reports it as never closed.
+        script.replacen("flush=True)", "flush=True", 1)
+    } else {
+        script
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_code_compiles_and_broken_does_not() {
+        for (target, broken, ok) in [("cpu", false, true), ("cuda", false, true), ("trainium", false, true), ("cpu", true, false)] {
+            let dir = tempfile::tempdir().unwrap();
+            let f = dir.path().join("t.py");
+            std::fs::write(&f, template_code("A \"quoted\" title\nwith newline", target, broken)).unwrap();
+            let status = std::process::Command::new("python3")
+                .args(["-m", "py_compile"])
+                .arg(&f)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert_eq!(status.success(), ok, "{target} broken={broken}");
+        }
+    }
+}

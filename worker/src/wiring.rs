@@ -1,0 +1,161 @@
+//! Building the pieces from configuration: the Temporal client, the Bedrock client, the
+//! activities' dependencies, and the two workers (one per task queue).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use activities::clients::blobs::BlobStore;
+use activities::clients::llm::{BedrockLlm, LlmClient};
+use activities::clients::papers::SqlitePaperStore;
+use activities::{Deps, LlmWork, PaperWork};
+use anyhow::Context;
+use temporalio_client::envconfig::LoadClientConfigProfileOptions;
+use temporalio_client::{Client, ClientOptions, Connection};
+use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use workflows::PaperToCode;
+use workflows::names::{LLM_TASK_QUEUE, TASK_QUEUE};
+
+use crate::config::Config;
+
+/// Connects to Temporal as configured by `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE` and the
+/// `temporal.toml` profile (Temporal's own conventions); `address` overrides the address.
+pub async fn temporal_client(address: Option<&str>) -> anyhow::Result<Client> {
+    let (mut conn, client_opts) = ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "reading the Temporal connection settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, temporal.toml): {e:?}"
+            )
+        })?;
+    if let Some(address) = address {
+        conn.target = url::Url::parse(&format!("http://{address}"))
+            .with_context(|| format!("invalid Temporal address {address}"))?;
+    }
+    let target = conn.target.to_string();
+    let connection = Connection::connect(conn).await.with_context(|| {
+        format!("connecting to Temporal at {target}; is the server running? (`annapurna dev` starts one)")
+    })?;
+    Client::new(connection, client_opts).context("creating the Temporal client")
+}
+
+/// Whether AWS credentials are configured where the standard chain would find them without
+/// asking the instance metadata service (environment, profile files, web identity, containers).
+pub fn aws_credentials_configured() -> bool {
+    let env = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty());
+    if env("AWS_ACCESS_KEY_ID")
+        || env("AWS_PROFILE")
+        || env("AWS_WEB_IDENTITY_TOKEN_FILE")
+        || env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        || env("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    {
+        return true;
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let creds = std::env::var("AWS_SHARED_CREDENTIALS_FILE").unwrap_or(format!("{home}/.aws/credentials"));
+    let conf = std::env::var("AWS_CONFIG_FILE").unwrap_or(format!("{home}/.aws/config"));
+    std::path::Path::new(&creds).is_file() || std::path::Path::new(&conf).is_file()
+}
+
+/// The Bedrock client. With `standin_url`, it talks to the stand-in with placeholder credentials
+/// (requests are still signed with SigV4, as against Bedrock); otherwise the standard AWS chain.
+pub async fn bedrock(config: &Config, standin_url: Option<&str>) -> Arc<dyn LlmClient> {
+    let region = aws_config::Region::new(config.region());
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(Duration::from_secs(config.bedrock.timeout_secs))
+        .connect_timeout(Duration::from_secs(10))
+        .build();
+    // Temporal retries model calls (with the provider's delay); the SDK must not retry inside an
+    // attempt, or throttling would be hidden from the workflow and counted twice.
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(region)
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::disabled());
+    let endpoint = standin_url.unwrap_or(&config.bedrock.endpoint_url);
+    if !endpoint.is_empty() {
+        loader = loader.endpoint_url(endpoint);
+    }
+    if standin_url.is_some() {
+        loader = loader.credentials_provider(aws_credential_types::Credentials::from_keys(
+            "ANNAPURNASTANDIN",
+            "not-a-secret",
+            None,
+        ));
+    }
+    let sdk = loader.load().await;
+    let client = aws_sdk_bedrockruntime::Client::new(&sdk);
+    Arc::new(BedrockLlm::new(client, standin_url.is_some()))
+}
+
+/// The activities' dependencies from configuration.
+pub fn deps(config: &Config, llm: Arc<dyn LlmClient>) -> anyhow::Result<Arc<Deps>> {
+    Ok(Arc::new(Deps {
+        blobs: BlobStore::open(&config.storage.blobs)?,
+        results: BlobStore::open(&config.storage.results)?,
+        papers: SqlitePaperStore::open(&config.storage.papers)?,
+        llm,
+        settings: config.models.clone(),
+    }))
+}
+
+fn tuner(activities: usize) -> TunerHolder {
+    TunerHolder::builder()
+        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(100))
+        .activity_task_slot_supplier(FixedSizeSlotSupplier::new(activities.max(1)))
+        .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+        .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(1))
+        .build()
+}
+
+/// Runs the `annapurna` worker (workflows and local activities) and the `annapurna-llm` worker
+/// (model calls) until `shutdown` resolves; then stops polling and lets in-flight activities
+/// finish within the configured grace period.
+pub async fn run_workers(
+    client: Client,
+    config: &Config,
+    deps: Arc<Deps>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let runtime = Runtime::from_current_tokio(Default::default()).context("starting the Temporal runtime")?;
+    let grace = Duration::from_secs(config.worker.graceful_shutdown_secs);
+    let main_options = WorkerOptions::new(TASK_QUEUE)
+        .register_workflow::<PaperToCode>()
+        .context("registering PaperToCode")?
+        .register_activities(PaperWork::new(deps.clone()))
+        .tuner(tuner(config.worker.max_concurrent_activities))
+        .graceful_shutdown_period(grace)
+        .build();
+    let llm_rate = Some(config.worker.llm_activities_per_second).filter(|r| *r > 0.0);
+    let llm_options = WorkerOptions::new(LLM_TASK_QUEUE)
+        .register_activities(LlmWork::new(deps))
+        .tuner(tuner(config.worker.max_concurrent_llm_activities))
+        .graceful_shutdown_period(grace)
+        .maybe_max_task_queue_activities_per_second(llm_rate)
+        .build();
+    let mut main = Worker::new(&runtime, client.clone(), main_options).context("creating the annapurna worker")?;
+    let mut llm = Worker::new(&runtime, client, llm_options).context("creating the annapurna-llm worker")?;
+    let (stop_main, stop_llm) = (main.shutdown_handle(), llm.shutdown_handle());
+    tracing::info!(queues = ?[TASK_QUEUE, LLM_TASK_QUEUE], "worker polling");
+    let runs = async { tokio::try_join!(main.run(), llm.run()) };
+    tokio::pin!(runs);
+    let result = tokio::select! {
+        r = &mut runs => r,
+        _ = shutdown => {
+            tracing::info!(grace_secs = grace.as_secs(), "shutting down: no new tasks; in-flight activities may finish");
+            stop_main();
+            stop_llm();
+            runs.await
+        }
+    };
+    result.map(|_| ()).context("worker stopped with an error")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
