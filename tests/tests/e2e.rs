@@ -1,0 +1,214 @@
+//! PaperToCode end to end: real Temporal dev server, real `annapurna worker` process, the real AWS
+//! SDK client against the Bedrock stand-in, a real SQLite file and blob directory.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use annapurna_tests::{Stack, real_papers};
+use prost::Message;
+use temporalio_client::{
+    WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowStartOptions,
+};
+use workflows::PaperToCode;
+use workflows::names::{TASK_QUEUE, paper_workflow_id};
+use workflows::types::{PaperToCodeInput, PaperToCodeOutput};
+
+/// Temporal warns at 256 KB per payload; an event holds its payloads, so bounding every event
+/// bounds every payload.
+const PAYLOAD_LIMIT: usize = 256 * 1024;
+
+fn py_compiles(path: &Path) -> bool {
+    Command::new("python3").args(["-m", "py_compile"]).arg(path).status().unwrap().success()
+}
+
+async fn largest_event(stack: &Stack, workflow_id: &str) -> (usize, usize) {
+    let handle = stack.client.get_workflow_handle::<PaperToCode>(workflow_id);
+    let events = handle
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await
+        .unwrap();
+    let sizes: Vec<usize> = events.iter().map(|e| e.encoded_len()).collect();
+    (sizes.iter().copied().max().unwrap_or(0), sizes.iter().sum())
+}
+
+/// Every real paper: added with the CLI (twice: same id, no duplicate), run through PaperToCode
+/// in several chunks, its code compiles, its results say they came from the stand-in, and no
+/// event of its history comes near Temporal's payload limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_real_paper_end_to_end() {
+    let stack = Stack::start(&[]).await;
+    let papers = real_papers();
+    assert!(papers.len() >= 9, "expected the nine papers of ../shared/papers");
+    let mut ids = Vec::new();
+    for p in &papers {
+        let id = stack.add_paper(p);
+        assert_eq!(stack.add_paper(p), id, "{}: adding twice changed the id", p.display());
+        ids.push(id);
+    }
+    let listed = stack.annapurna(&["paper", "list", "--json"]);
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed.len(), papers.len(), "duplicates in the paper store");
+
+    // Start them all, then collect: the papers run side by side on the one worker.
+    let mut handles = Vec::new();
+    for id in &ids {
+        let input = PaperToCodeInput {
+            paper_id: Some(id.clone()),
+            max_chunk_tokens: Some(4_000),
+            ..Default::default()
+        };
+        let options = WorkflowStartOptions::new(TASK_QUEUE, paper_workflow_id(id)).build();
+        handles.push(stack.client.start_workflow(PaperToCode::run, input, options).await.unwrap());
+    }
+    let mut outputs: Vec<PaperToCodeOutput> = Vec::new();
+    for (id, handle) in ids.iter().zip(&handles) {
+        let out = tokio::time::timeout(Duration::from_secs(300), handle.get_result(WorkflowGetResultOptions::default()))
+            .await
+            .unwrap_or_else(|_| panic!("{id} did not finish in 5 minutes"))
+            .unwrap_or_else(|e| panic!("{id} failed: {e:?}"));
+        outputs.push(out);
+    }
+    for (id, out) in ids.iter().zip(&outputs) {
+        assert_eq!(&out.paper_id, id);
+        assert_eq!(out.outcome, "succeeded", "{id}");
+        assert!(out.standin, "{id}: the result must say the stand-in answered");
+        assert!(out.chunks >= 2, "{id}: {} chunks at 4000 tokens", out.chunks);
+        let dir = Stack::path_of(&out.results);
+        let code = dir.join("code.py");
+        assert!(py_compiles(&code), "{id}: generated code does not compile");
+        assert!(std::fs::read_to_string(&code).unwrap().contains("ANNAPURNA-STANDIN"));
+        let summaries = std::fs::read_dir(dir.join("summaries")).unwrap().count();
+        assert_eq!(summaries as u32, out.chunks, "{id}: one summary per chunk");
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("metadata.json")).unwrap()).unwrap();
+        assert_eq!(meta["standin"], true);
+        assert!(meta["notice"].as_str().unwrap().contains("stand-in"));
+        assert_eq!(meta["chunks"], out.chunks);
+        assert!(meta["tokens"]["input"].as_u64().unwrap() > 0);
+        assert!(meta["timings"].as_array().unwrap().len() >= 5);
+        let (largest, total) = largest_event(&stack, &paper_workflow_id(id)).await;
+        assert!(largest < PAYLOAD_LIMIT, "{id}: an event of {largest} bytes");
+        eprintln!("{id}: {} chunks, largest event {largest} B, history {total} B", out.chunks);
+    }
+    // The paper store knows each run's outcome.
+    let shown = stack.annapurna(&["paper", "show", &ids[0]]);
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["paper"]["status"], "succeeded");
+    assert_eq!(shown["runs"].as_array().unwrap().len(), 1);
+}
+
+/// The plain Temporal CLI starts a paper exactly as the README says, and with the stand-in
+/// writing broken code, the review round finds it (truncated code) and the fix repairs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporal_cli_start_and_review_fix_round() {
+    let stack = Stack::start(&["--broken-code"]).await;
+    let paper = stack.dir.path().join("example.md");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"), &paper).unwrap();
+    let id = stack.add_paper(&paper);
+    let workflow_id = paper_workflow_id(&id);
+    let out = Command::new(annapurna_tests::temporal_bin())
+        .args(["workflow", "start", "--type", "PaperToCode", "--task-queue", "annapurna"])
+        .args(["--workflow-id", &workflow_id])
+        .args(["--input", &format!("{{\"paper_id\":\"{id}\"}}")])
+        .args(["--address", &format!("127.0.0.1:{}", stack.port)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "temporal workflow start: {}", String::from_utf8_lossy(&out.stderr));
+    let handle = stack.client.get_workflow_handle::<PaperToCode>(&workflow_id);
+    let result = tokio::time::timeout(Duration::from_secs(180), handle.get_result(WorkflowGetResultOptions::default()))
+        .await
+        .expect("finished in 3 minutes")
+        .expect("succeeded");
+    assert_eq!(result.outcome, "succeeded");
+    let dir = Stack::path_of(&result.results);
+    assert!(!py_compiles(&dir.join("generated.py")), "the stand-in was told to write broken code");
+    assert!(py_compiles(&dir.join("code.py")), "the fix must compile");
+    let round: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("review/round-1.json")).unwrap()).unwrap();
+    assert_eq!(round["static_findings"][0]["rule"], "truncated-code", "{round}");
+    assert!(round["fixed_code"].is_object());
+    let check: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("check.json")).unwrap()).unwrap();
+    assert_eq!(check["findings"].as_array().unwrap().len(), 0, "{check}");
+    // The search attributes show the outcome in the Web UI's list.
+    let listed = Command::new(annapurna_tests::temporal_bin())
+        .args(["workflow", "list", "--query", &format!("PaperId = '{id}' AND PaperOutcome = 'succeeded' AND PaperStage = 'done'")])
+        .args(["--address", &format!("127.0.0.1:{}", stack.port), "--output", "json"])
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap_or(serde_json::Value::Null);
+    assert_eq!(listed.as_array().map(|a| a.len()), Some(1), "search attributes: {listed}");
+}
+
+/// Bad files are refused by `paper add` with a clear error naming the file, and nothing is
+/// stored; bad workflow input fails at once with a non-retryable, named failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_inputs_are_refused_and_nothing_is_stored() {
+    let stack = Stack::start(&[]).await;
+    let d = stack.dir.path().join("bad");
+    std::fs::create_dir_all(&d).unwrap();
+    let write = |name: &str, data: &[u8]| {
+        let p = d.join(name);
+        std::fs::write(&p, data).unwrap();
+        p
+    };
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let cases = [
+        (write("empty.tex", b""), "empty"),
+        (write("corrupt.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\ngarbage"), "PDF could not be parsed"),
+        (write("garbage.txt", &garbage), "not UTF-8 text"),
+        (write("fake.pdf", &garbage), "PDF could not be parsed"),
+        (d.join("missing.md"), "does not exist"),
+        (write("paper.docx", b"some words here"), "unsupported format"),
+    ];
+    for (path, expected) in &cases {
+        let out = stack.annapurna(&["paper", "add", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{} was accepted", path.display());
+        assert!(stderr.contains(path.file_name().unwrap().to_str().unwrap()), "error must name the file: {stderr}");
+        assert!(stderr.contains(expected), "{}: expected {expected:?} in {stderr}", path.display());
+    }
+    let listed = stack.annapurna(&["paper", "list", "--json"]);
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    assert!(listed.is_empty(), "something was stored: {listed:?}");
+    let blobs = stack.dir.path().join("blobs");
+    let stored = walk_files(&blobs);
+    assert!(stored.is_empty(), "blobs were written: {stored:?}");
+
+    // Workflow input without a paper, and with an unknown paper: failed, not retried forever.
+    for (input, failure) in [
+        (PaperToCodeInput::default(), "InvalidInput"),
+        (PaperToCodeInput { paper_id: Some("no-such-paper".into()), ..Default::default() }, "PaperNotFound"),
+        (PaperToCodeInput { source: Some(d.join("empty.tex").display().to_string()), ..Default::default() }, "UnparseablePaper"),
+    ] {
+        let workflow_id = format!("bad-input-{failure}");
+        let handle = stack
+            .client
+            .start_workflow(PaperToCode::run, input, WorkflowStartOptions::new(TASK_QUEUE, &workflow_id).build())
+            .await
+            .unwrap();
+        let err = tokio::time::timeout(Duration::from_secs(60), handle.get_result(WorkflowGetResultOptions::default()))
+            .await
+            .expect("a bad input fails fast")
+            .expect_err("a bad input must fail");
+        let text = format!("{err:?}");
+        assert!(text.contains(failure), "{workflow_id}: expected {failure} in {text}");
+    }
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk_files(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
