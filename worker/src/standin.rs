@@ -44,7 +44,8 @@ pub struct Stats {
     pub by_kind: BTreeMap<String, u64>,
     /// By outcome (`ok`, `throttled`, `bad-request`).
     pub by_outcome: BTreeMap<String, u64>,
-    /// Answered summary requests per chunk (first 16 hex of the SHA-256 of the request's text).
+    /// Summary requests per chunk, counted on arrival (first 16 hex of the SHA-256 of the
+    /// request's text).
     pub summaries_by_chunk: BTreeMap<String, u64>,
 }
 
@@ -139,6 +140,11 @@ async fn converse(
             "Too many requests, please wait before trying again.",
         );
     }
+    // Counted on arrival, as a provider bills: a request cut off by a dying worker still counts.
+    if task == kind::SUMMARIZE {
+        let key = sha256_hex(last_user.as_bytes())[..16].to_owned();
+        *shared.stats.lock().unwrap().summaries_by_chunk.entry(key).or_default() += 1;
+    }
     if shared.options.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(shared.options.latency_ms)).await;
     }
@@ -165,10 +171,6 @@ async fn converse(
         .to_string(),
         _ => format!("{STANDIN_MARKER}: the stand-in has no template for this request."),
     };
-    if task == kind::SUMMARIZE {
-        let key = sha256_hex(last_user.as_bytes())[..16].to_owned();
-        *shared.stats.lock().unwrap().summaries_by_chunk.entry(key).or_default() += 1;
-    }
     shared.count(&task, "ok");
     let input_tokens = (system.len() + messages.iter().map(|m| text_of(&m["content"]).len()).sum::<usize>()) / 4;
     let output_tokens = answer.len() / 4 + 1;

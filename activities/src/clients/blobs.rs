@@ -77,7 +77,8 @@ pub struct BlobStore {
 
 impl BlobStore {
     /// Opens `location`: a local directory (created if missing) or `s3://bucket/prefix` (AWS
-    /// credentials, region and endpoint from the standard `AWS_*` environment).
+    /// credentials, region and endpoint from the standard `AWS_*` environment, overridden by
+    /// `ANNAPURNA_S3_ENDPOINT`, `ANNAPURNA_S3_ACCESS_KEY_ID`, `ANNAPURNA_S3_SECRET_ACCESS_KEY`).
     pub fn open(location: &str) -> Result<Self, BlobError> {
         let open_err = |reason: String| BlobError::Open {
             location: location.to_owned(),
@@ -85,10 +86,21 @@ impl BlobStore {
         };
         if let Some(rest) = location.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            let s3 = object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .build()
-                .map_err(|e| open_err(e.to_string()))?;
+            // The standard AWS_* environment, with ANNAPURNA_S3_* taking precedence so that an
+            // S3-compatible store (MinIO) can have credentials apart from Bedrock's.
+            let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+            if let Ok(endpoint) = std::env::var("ANNAPURNA_S3_ENDPOINT") {
+                builder = builder
+                    .with_allow_http(endpoint.starts_with("http://"))
+                    .with_endpoint(endpoint);
+            }
+            if let Ok(key) = std::env::var("ANNAPURNA_S3_ACCESS_KEY_ID") {
+                builder = builder.with_access_key_id(key);
+            }
+            if let Ok(secret) = std::env::var("ANNAPURNA_S3_SECRET_ACCESS_KEY") {
+                builder = builder.with_secret_access_key(secret);
+            }
+            let s3 = builder.build().map_err(|e| open_err(e.to_string()))?;
             let store: Arc<dyn ObjectStore> = if prefix.trim_matches('/').is_empty() {
                 Arc::new(s3)
             } else {

@@ -1,0 +1,71 @@
+//! A worker killed with SIGKILL while chunk summaries are in flight: a new worker takes over, the
+//! paper completes, and chunks summarised before the kill are not summarised again.
+
+use std::time::{Duration, Instant};
+
+use annapurna_tests::{Stack, papers_dir};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions};
+use workflows::PaperToCode;
+use workflows::names::{TASK_QUEUE, paper_workflow_id};
+use workflows::types::PaperToCodeInput;
+
+const LANES: u32 = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_killed_during_summaries_resumes_without_paying_twice() {
+    // Every model answer takes 1.5 s, so several summaries are always in flight.
+    let mut stack = Stack::start(&["--latency-ms", "1500"]).await;
+    let id = stack.add_paper(&papers_dir().join("schedule-free.tex"));
+    let workflow_id = paper_workflow_id(&id);
+    let input = PaperToCodeInput {
+        paper_id: Some(id.clone()),
+        max_chunk_tokens: Some(2_000),
+        parallel_chunks: Some(LANES),
+        ..Default::default()
+    };
+    let handle = stack
+        .client
+        .start_workflow(PaperToCode::run, input, WorkflowStartOptions::new(TASK_QUEUE, &workflow_id).build())
+        .await
+        .unwrap();
+
+    // Wait until some chunks are done and others are not, then kill the worker.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let progress = loop {
+        assert!(Instant::now() < deadline, "summaries never got going");
+        if let Ok(p) = handle.query(PaperToCode::progress, (), WorkflowQueryOptions::default()).await
+            && p.chunks_done >= 2
+        {
+            break p;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        progress.chunks_done + LANES < progress.chunks_total,
+        "the paper must have chunks left after the kill: {progress:?}"
+    );
+    stack.kill_worker();
+    let done_before_kill = progress.chunks_done;
+    eprintln!("killed the worker at {progress:?}");
+    stack.start_worker();
+
+    let out = tokio::time::timeout(Duration::from_secs(240), handle.get_result(WorkflowGetResultOptions::default()))
+        .await
+        .expect("the paper finished after the restart")
+        .expect("the paper succeeded");
+    assert_eq!(out.outcome, "succeeded");
+    let chunks = out.chunks;
+
+    let stats = stack.standin_stats();
+    let per_chunk = stats["summaries_by_chunk"].as_object().unwrap();
+    assert_eq!(per_chunk.len() as u32, chunks, "every chunk summarised: {stats}");
+    let repeated: Vec<_> = per_chunk.iter().filter(|(_, n)| n.as_u64().unwrap() > 1).collect();
+    let total: u64 = per_chunk.values().map(|n| n.as_u64().unwrap()).sum();
+    eprintln!("chunks {chunks}, done before the kill {done_before_kill}, summary requests {total}, repeated {repeated:?}");
+    // Only chunks in flight at the kill may be asked for again: at most one per lane, and never
+    // one of those the workflow had already recorded as done.
+    assert!(repeated.len() as u32 <= LANES, "{repeated:?}");
+    assert!(repeated.len() as u32 <= chunks - done_before_kill, "{repeated:?}");
+    assert!(total <= (chunks + LANES) as u64, "{total} summary requests for {chunks} chunks");
+    assert!(repeated.iter().all(|(_, n)| n.as_u64().unwrap() == 2), "{repeated:?}");
+}
