@@ -20,5 +20,6 @@ for _ in $(seq 1 120); do
     sleep 0.5
 done
 grep -q "worker polling" .annapurna-dev.log || { cat .annapurna-dev.log; echo "annapurna dev did not start" >&2; exit 1; }
+grep -A4 "NO AWS CREDENTIALS" .annapurna-dev.log >&2 || true
 "$BIN" run "$PAPER" --follow
 echo "The stack log is in .annapurna-dev.log; \`$BIN dev\` keeps the Web UI up at http://localhost:8233."

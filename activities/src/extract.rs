@@ -5,6 +5,8 @@
 //! section finder serves them all: Markdown headings (`# Title`) and numbered headings
 //! (`3.1 Encoder and Decoder Stacks`, as PDF text has them).
 
+use std::collections::HashMap;
+
 use workflows::types::Section;
 
 /// Formats we read.
@@ -100,6 +102,7 @@ pub fn extract(bytes: &[u8], format: Format) -> Result<Extracted, ExtractError> 
                 .find(|s| s.level == 1 && text[s.offset as usize..].starts_with("# "))
                 .map(|s| s.title.clone())
         })
+        .or_else(|| guess_title(&text))
         .or_else(|| text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned))
         .unwrap_or_default();
     Ok(Extracted {
@@ -107,6 +110,27 @@ pub fn extract(bytes: &[u8], format: Format) -> Result<Extracted, ExtractError> 
         text,
         sections,
     })
+}
+
+/// The title of a text without markup: among the first lines, the first that reads like a title
+/// (two to twenty words, Title Case, no final period). PDF text often opens with a licence
+/// notice or a running header, which this skips.
+fn guess_title(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(40)
+        .find(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let long: Vec<&&str> = words.iter().filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 4).collect();
+            let capitalised = long.iter().filter(|w| w.chars().next().is_some_and(char::is_uppercase)).count();
+            (2..=20).contains(&words.len())
+                && !line.ends_with('.')
+                && !line.contains('@')
+                && !long.is_empty()
+                && capitalised * 10 >= long.len() * 7
+        })
+        .map(str::to_owned)
 }
 
 fn shorten(s: &str, max_chars: usize) -> String {
@@ -330,10 +354,50 @@ fn strip_comments(src: &str) -> String {
     out
 }
 
+/// Zero-argument macros defined with `\newcommand`, `\renewcommand` or `\def`, so that a title
+/// such as `\method: a Mixed-type Diffusion Model` reads with the method's name.
+fn find_macros(src: &str) -> HashMap<String, String> {
+    let chars: Vec<char> = src.chars().collect();
+    let mut macros = HashMap::new();
+    for def in ["\\newcommand", "\\renewcommand", "\\providecommand", "\\def"] {
+        let mut from = 0;
+        while let Some(found) = src[from..].find(def) {
+            let at = from + found + def.len();
+            from = at;
+            let i = src[..at].chars().count();
+            let (name, next) = match chars.get(i) {
+                Some('{') => match brace_group(&chars, i) {
+                    Some((n, next)) => (n.trim().to_owned(), next),
+                    None => continue,
+                },
+                Some('\\') => {
+                    let len = chars[i + 1..].iter().take_while(|c| c.is_ascii_alphabetic()).count();
+                    (chars[i..i + 1 + len].iter().collect(), i + 1 + len)
+                }
+                _ => continue,
+            };
+            let Some(name) = name.strip_prefix('\\') else { continue };
+            // Only macros without arguments: `[n]` or `#1` means arguments.
+            if let Some((body, _)) = brace_group(&chars, next)
+                && !body.contains('#')
+                && !name.is_empty()
+            {
+                macros.insert(name.to_owned(), body);
+            }
+        }
+    }
+    macros
+}
+
 /// Cleans LaTeX source into readable text with Markdown headings; returns the text and the
 /// `\title{…}` when there is one.
 pub fn clean_latex(src: &str) -> (String, Option<String>) {
     let src = strip_comments(src);
+    let macros = find_macros(&src);
+    clean_with(&src, &macros, 0)
+}
+
+fn clean_with(src: &str, macros: &HashMap<String, String>, depth: u8) -> (String, Option<String>) {
     let chars: Vec<char> = src.chars().collect();
     let mut title = None;
     // Start at \begin{document} when there is one: the preamble is configuration, not prose.
@@ -346,7 +410,7 @@ pub fn clean_latex(src: &str) -> (String, Option<String>) {
     {
         let at = src[..t + brace].chars().count();
         if let Some((raw, _)) = brace_group(&chars, at) {
-            title = Some(clean_inline(&raw));
+            title = Some(clean_inline(&raw, macros, depth));
         }
     }
     let mut out = String::with_capacity(src.len());
@@ -385,7 +449,7 @@ pub fn clean_latex(src: &str) -> (String, Option<String>) {
                         out.push_str("\n\n");
                         out.push_str(&"#".repeat(level));
                         out.push(' ');
-                        out.push_str(&clean_inline(&raw));
+                        out.push_str(&clean_inline(&raw, macros, depth));
                         out.push_str("\n\n");
                         i = next;
                     }
@@ -442,12 +506,12 @@ pub fn clean_latex(src: &str) -> (String, Option<String>) {
                         }
                     }
                     "footnote" => out.push_str(" "),
-                    // Any other command: drop its name, keep its arguments' text.
-                    _ => {
-                        if chars.get(i) == Some(&' ') {
-                            // `\alpha x` keeps one space.
-                        }
+                    // A macro the paper defined: its text. Depth-limited against self-reference.
+                    n if depth < 4 && macros.contains_key(n) => {
+                        out.push_str(&clean_inline(&macros[n], macros, depth + 1));
                     }
+                    // Any other command: drop its name, keep its arguments' text.
+                    _ => {}
                 }
             }
             '{' | '}' => i += 1,
@@ -465,8 +529,8 @@ pub fn clean_latex(src: &str) -> (String, Option<String>) {
 }
 
 /// Cleans a short piece of LaTeX (a title or heading) to plain text on one line.
-fn clean_inline(raw: &str) -> String {
-    let (text, _) = clean_latex(raw);
+fn clean_inline(raw: &str, macros: &HashMap<String, String>, depth: u8) -> String {
+    let (text, _) = clean_with(raw, macros, depth);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -502,6 +566,27 @@ ignored after the end";
         for s in &e.sections {
             assert!(e.text[s.offset as usize..].starts_with('#'));
         }
+    }
+
+    #[test]
+    fn latex_macros_without_arguments_are_expanded() {
+        let src = r"\newcommand{\method}{\textsc{TabDiff}\xspace}
+\def\loop{\loop}
+\newcommand{\withargs}[1]{#1 twice}
+\title{\method: a Mixed-type Model}
+\begin{document}
+We call it \method{} and \loop. Enough words here to make a paper of some fifty letters or more.
+\end{document}";
+        let e = extract(src.as_bytes(), Format::Tex).unwrap();
+        assert_eq!(e.title, "TabDiff: a Mixed-type Model");
+        assert!(e.text.contains("We call it TabDiff and ."), "{}", e.text);
+    }
+
+    #[test]
+    fn pdf_like_text_skips_notices_for_the_title() {
+        let text = "Provided proper attribution is provided, Google hereby grants permission to\nreproduce the tables.\n\nAttention Is All You Need\n\nAshish Vaswani\u{2217} Google Brain avaswani@google.com\n\nAbstract\n\nThe dominant sequence transduction models are based on complex recurrent networks.\n";
+        let e = extract(text.as_bytes(), Format::Text).unwrap();
+        assert_eq!(e.title, "Attention Is All You Need");
     }
 
     #[test]

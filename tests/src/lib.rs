@@ -110,6 +110,12 @@ impl Proc {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+    /// Peak resident memory so far, in KiB (VmHWM), for the benchmark figures.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
     /// The log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

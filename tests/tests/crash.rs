@@ -45,6 +45,7 @@ async fn worker_killed_during_summaries_resumes_without_paying_twice() {
         "the paper must have chunks left after the kill: {progress:?}"
     );
     stack.kill_worker();
+    let killed_at = Instant::now();
     let done_before_kill = progress.chunks_done;
     eprintln!("killed the worker at {progress:?}");
     stack.start_worker();
@@ -54,6 +55,7 @@ async fn worker_killed_during_summaries_resumes_without_paying_twice() {
         .expect("the paper finished after the restart")
         .expect("the paper succeeded");
     assert_eq!(out.outcome, "succeeded");
+    eprintln!("completed {:.1} s after the kill", killed_at.elapsed().as_secs_f64());
     let chunks = out.chunks;
 
     let stats = stack.standin_stats();

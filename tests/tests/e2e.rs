@@ -50,8 +50,19 @@ async fn every_real_paper_end_to_end() {
     let listed = stack.annapurna(&["paper", "list", "--json"]);
     let listed: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed.len(), papers.len(), "duplicates in the paper store");
+    // Titles come out readable: from the PDF's text (past its licence notice) and from LaTeX
+    // with the paper's own macros expanded.
+    let titles: Vec<&str> = listed.iter().map(|p| p["title"].as_str().unwrap()).collect();
+    for expected in [
+        "Attention Is All You Need",
+        "TabDiff: a Mixed-type Diffusion Model for Tabular Data Generation",
+        "Transformers without Normalization",
+    ] {
+        assert!(titles.contains(&expected), "{expected:?} not among {titles:?}");
+    }
 
     // Start them all, then collect: the papers run side by side on the one worker.
+    let started = std::time::Instant::now();
     let mut handles = Vec::new();
     for id in &ids {
         let input = PaperToCodeInput {
@@ -92,6 +103,12 @@ async fn every_real_paper_end_to_end() {
         assert!(largest < PAYLOAD_LIMIT, "{id}: an event of {largest} bytes");
         eprintln!("{id}: {} chunks, largest event {largest} B, history {total} B", out.chunks);
     }
+    eprintln!(
+        "{} papers in {:.1} s; worker peak RSS {:?} KiB",
+        ids.len(),
+        started.elapsed().as_secs_f64(),
+        stack.worker.as_ref().and_then(|w| w.peak_rss_kib())
+    );
     // The paper store knows each run's outcome.
     let shown = stack.annapurna(&["paper", "show", &ids[0]]);
     let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
@@ -132,6 +149,15 @@ async fn temporal_cli_start_and_review_fix_round() {
     let check: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("check.json")).unwrap()).unwrap();
     assert_eq!(check["findings"].as_array().unwrap().len(), 0, "{check}");
+    // The progress query, as the README shows it with the plain CLI.
+    let query = Command::new(annapurna_tests::temporal_bin())
+        .args(["workflow", "query", "--workflow-id", &workflow_id, "--type", "progress", "--output", "json"])
+        .args(["--address", &format!("127.0.0.1:{}", stack.port)])
+        .output()
+        .unwrap();
+    let query = String::from_utf8_lossy(&query.stdout);
+    assert!(query.contains("\"stage\": \"done\"") || query.contains("\"stage\":\"done\""), "progress query: {query}");
+    assert!(query.contains("chunks_total"), "progress query: {query}");
     // The search attributes show the outcome in the Web UI's list.
     let listed = Command::new(annapurna_tests::temporal_bin())
         .args(["workflow", "list", "--query", &format!("PaperId = '{id}' AND PaperOutcome = 'succeeded' AND PaperStage = 'done'")])
