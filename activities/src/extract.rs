@@ -94,15 +94,20 @@ pub fn extract(bytes: &[u8], format: Format) -> Result<Extracted, ExtractError> 
         return Err(ExtractError::NoText(letters));
     }
     let sections = find_sections(&text);
+    // LaTeX names its title; Markdown has it as the first `# ` heading; PDF and plain text only
+    // as a line near the top.
+    let first_heading = || {
+        sections
+            .iter()
+            .find(|s| s.level == 1 && text[s.offset as usize..].starts_with("# "))
+            .map(|s| s.title.clone())
+    };
     let title = title
         .filter(|t| !t.trim().is_empty())
-        .or_else(|| {
-            sections
-                .iter()
-                .find(|s| s.level == 1 && text[s.offset as usize..].starts_with("# "))
-                .map(|s| s.title.clone())
+        .or_else(|| match format {
+            Format::Markdown | Format::Tex => first_heading().or_else(|| guess_title(&text)),
+            Format::Pdf | Format::Text => guess_title(&text).or_else(first_heading),
         })
-        .or_else(|| guess_title(&text))
         .or_else(|| text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned))
         .unwrap_or_default();
     Ok(Extracted {

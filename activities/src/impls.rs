@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use workflows::activities::defs;
-use workflows::decisions::chunk_bytes_for_tokens;
+use workflows::decisions::{CHARS_PER_TOKEN, chunk_bytes_for_tokens, effective_chunk_bytes};
 use workflows::types::*;
 
 use crate::check::check_python;
@@ -131,8 +131,10 @@ impl PaperWork {
             let sections: Vec<Section> =
                 serde_json::from_slice(&d.blobs.get(&input.paper.sections).await.map_err(Classified::from)?)
                     .map_err(|e| permanent("UnparseablePaper", format!("sections of {}: {e}", input.paper.paper_id)))?;
-            let max_tokens = input.max_chunk_tokens.unwrap_or(d.settings.max_chunk_tokens).max(100);
-            let planned = chunking::plan(&text, &sections, chunk_bytes_for_tokens(max_tokens));
+            let requested = input.max_chunk_tokens.unwrap_or(d.settings.max_chunk_tokens).max(100);
+            let max_bytes = effective_chunk_bytes(text.len() as u64, chunk_bytes_for_tokens(requested));
+            let max_tokens = max_bytes.div_ceil(CHARS_PER_TOKEN);
+            let planned = chunking::plan(&text, &sections, max_bytes);
             let mut chunks = Vec::with_capacity(planned.len());
             for (index, c) in planned.iter().enumerate() {
                 let piece = &text[c.start..c.end];

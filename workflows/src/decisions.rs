@@ -81,6 +81,17 @@ pub fn chunk_bytes_for_tokens(max_chunk_tokens: u64) -> u64 {
     max_chunk_tokens.saturating_mul(CHARS_PER_TOKEN)
 }
 
+/// Most chunks one paper is cut into. Every chunk is a reference in the plan, a summary in the
+/// code request and a line in the results record; this bound keeps each of those payloads far
+/// under Temporal's 256 KB, whatever the paper's length.
+pub const MAX_CHUNKS: u64 = 256;
+
+/// The chunk budget actually used for a text of `len` bytes: the requested one, raised when the
+/// text would otherwise need more than [`MAX_CHUNKS`] chunks.
+pub fn effective_chunk_bytes(len: u64, requested: u64) -> u64 {
+    requested.max(len.div_ceil(MAX_CHUNKS)).max(1)
+}
+
 /// What the review loop does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReviewStep {
@@ -209,6 +220,15 @@ mod tests {
         let cuts = [cut(10, CutKind::Section), cut(90, CutKind::Paragraph)];
         let spans = plan_spans(150, &cuts, 100);
         assert_eq!(spans[0].end, 90);
+    }
+
+    #[test]
+    fn budget_grows_for_very_long_texts() {
+        assert_eq!(effective_chunk_bytes(10_000, 4_000), 4_000);
+        let len = 20_000_000;
+        let bytes = effective_chunk_bytes(len, 4_000);
+        assert!(len.div_ceil(bytes) <= MAX_CHUNKS);
+        assert!(plan_spans(len, &[], bytes).len() as u64 <= MAX_CHUNKS);
     }
 
     #[test]
