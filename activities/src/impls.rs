@@ -451,3 +451,121 @@ impl LlmWork {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::llm::{LlmError, ScriptedLlm};
+    use temporalio_sdk::testing::{ActivityEnvironment, ActivityEnvironmentError};
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        deps: Arc<Deps>,
+        llm: Arc<ScriptedLlm>,
+    }
+
+    fn fixture(answer: impl Fn(&LlmRequest) -> Result<String, LlmError> + Send + Sync + 'static) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let llm = Arc::new(ScriptedLlm::new(answer));
+        let deps = Arc::new(Deps {
+            blobs: BlobStore::open(dir.path().join("blobs").to_str().unwrap()).unwrap(),
+            results: BlobStore::open(dir.path().join("results").to_str().unwrap()).unwrap(),
+            papers: SqlitePaperStore::open(&dir.path().join("papers.db")).unwrap(),
+            llm: llm.clone(),
+            settings: Settings::default(),
+        });
+        Fixture { _dir: dir, deps, llm }
+    }
+
+    fn env(f: &Fixture) -> ActivityEnvironment {
+        ActivityEnvironment::builder_with_default()
+            .register_activities(LlmWork::new(f.deps.clone()))
+            .build()
+    }
+
+    fn application_failure(err: ActivityEnvironmentError) -> temporalio_common::error::ApplicationFailure {
+        match err {
+            ActivityEnvironmentError::Activity(ActivityError::Application(f)) => *f,
+            other => panic!("expected an application failure, got {other:?}"),
+        }
+    }
+
+    async fn review_input(f: &Fixture) -> ReviewCodeInput {
+        ReviewCodeInput {
+            paper_id: "p".into(),
+            title: "T".into(),
+            code: f.deps.blobs.put("code/p/x.py", "print(1)\n").await.unwrap(),
+            check: CheckReport::default(),
+            target: "cpu".into(),
+            model: None,
+            round: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn review_that_is_not_json_gets_one_repair_request() {
+        let f = fixture(|req| {
+            Ok(if req.messages.len() == 1 {
+                "Looks fine to me!".to_owned()
+            } else {
+                r#"{"summary": "ok", "findings": [{"rule": "no-seed", "severity": "warning", "line": 1, "message": "seed it"}]}"#.to_owned()
+            })
+        });
+        let input = review_input(&f).await;
+        let out = env(&f).run(LlmWork::review_code, input).await.unwrap();
+        assert_eq!(f.llm.calls(), 2);
+        assert_eq!(out.usage.calls, 2);
+        assert_eq!(out.findings.len(), 1);
+        assert_eq!(out.findings[0].rule, "no-seed");
+    }
+
+    #[tokio::test]
+    async fn review_never_json_fails_without_retry() {
+        let f = fixture(|_| Ok("no json here".to_owned()));
+        let input = review_input(&f).await;
+        let err = env(&f).run(LlmWork::review_code, input).await.unwrap_err();
+        let failure = application_failure(err);
+        assert_eq!(failure.type_name(), Some("ReviewNotJson"));
+        assert!(failure.is_non_retryable());
+        assert_eq!(f.llm.calls(), 2, "exactly one repair request");
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retryable_with_the_providers_delay() {
+        let f = fixture(|req| {
+            Err(LlmError::Throttled {
+                model: req.model.clone(),
+                retry_after: Some(Duration::from_secs(7)),
+            })
+        });
+        let input = review_input(&f).await;
+        let failure = application_failure(env(&f).run(LlmWork::review_code, input).await.unwrap_err());
+        assert_eq!(failure.type_name(), Some("ModelThrottled"));
+        assert!(!failure.is_non_retryable());
+        assert_eq!(failure.next_retry_delay(), Some(Duration::from_secs(7)));
+    }
+
+    #[tokio::test]
+    async fn a_repeated_summary_is_served_from_the_cache() {
+        let f = fixture(|_| Ok("a summary".to_owned()));
+        let chunk = ChunkRef {
+            index: 0,
+            text: f.deps.blobs.put("chunks/p/0.txt", "some chunk text").await.unwrap(),
+            section_titles: vec!["1 Introduction".into()],
+            characters: 15,
+        };
+        let input = SummarizeChunkInput {
+            paper_id: "p".into(),
+            title: "T".into(),
+            chunk,
+            chunk_count: 1,
+            model: None,
+        };
+        let first = env(&f).run(LlmWork::summarize_chunk, input.clone()).await.unwrap();
+        let second = env(&f).run(LlmWork::summarize_chunk, input).await.unwrap();
+        assert_eq!(f.llm.calls(), 1, "the second run must not call the model");
+        assert_eq!(first.usage.calls, 1);
+        assert_eq!(second.usage.calls, 0);
+        assert_eq!(first.summary, second.summary);
+    }
+}

@@ -238,3 +238,34 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A paper started by `source` (no `paper add` first) completes although the stand-in throttles
+/// a third of all requests: each throttle is a retryable failure that Temporal retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_input_completes_through_throttling() {
+    let stack = Stack::start(&["--throttle-percent", "34"]).await;
+    let paper = stack.dir.path().join("example.md");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"), &paper).unwrap();
+    let input = PaperToCodeInput {
+        source: Some(paper.display().to_string()),
+        max_chunk_tokens: Some(200),
+        ..Default::default()
+    };
+    let handle = stack
+        .client
+        .start_workflow(PaperToCode::run, input, WorkflowStartOptions::new(TASK_QUEUE, "by-source").build())
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(180), handle.get_result(WorkflowGetResultOptions::default()))
+        .await
+        .expect("finished in 3 minutes")
+        .expect("succeeded despite throttling");
+    assert_eq!(out.outcome, "succeeded");
+    assert!(out.paper_id.starts_with("gated-residual-mlps-for-small-tabular"), "{}", out.paper_id);
+    assert!(out.chunks >= 3, "{} chunks", out.chunks);
+    let stats = stack.standin_stats();
+    let throttled = stats["by_outcome"]["throttled"].as_u64().unwrap_or(0);
+    assert!(throttled >= 2, "the stand-in should have throttled: {stats}");
+    // The paper was added to the store as a side effect, once.
+    assert_eq!(stack.add_paper(&paper), out.paper_id);
+}

@@ -284,6 +284,34 @@ if __name__ == "__main__":
 #[cfg(test)]
 mod tests {
     use super::*;
+    use activities::clients::llm::{LlmError, LlmRequest, Role};
+
+    /// The real AWS SDK client against the stand-in: a template answer with usage, marked as the
+    /// stand-in's; and a throttled request recognised as throttling (the SDK needs the
+    /// `x-amzn-ErrorType` header for that).
+    #[tokio::test]
+    async fn aws_sdk_client_gets_answers_and_recognises_throttling() {
+        let options = StandinOptions { throttle_percent: 50, ..Default::default() };
+        let (addr, _server) = start(([127, 0, 0, 1], 0).into(), options).await.unwrap();
+        let llm = crate::wiring::bedrock(&crate::config::Config::default(), Some(&format!("http://{addr}"))).await;
+        let (system, user) = activities::prompts::summarize("A Paper", 0, 2, &["1 Introduction".into()], "Some text.");
+        let request = LlmRequest {
+            model: activities::settings::DEFAULT_SUMMARY_MODEL.into(),
+            system,
+            messages: vec![(Role::User, user)],
+            max_tokens: 200,
+            temperature: 0.0,
+        };
+        // With 50%, requests 2, 4, … are throttled.
+        let answer = llm.converse(&request).await.expect("the first request is answered");
+        assert!(answer.standin);
+        assert!(answer.text.contains(STANDIN_MARKER) && answer.text.contains("A Paper"), "{}", answer.text);
+        assert!(answer.input_tokens > 0 && answer.output_tokens > 0);
+        match llm.converse(&request).await {
+            Err(e @ LlmError::Throttled { .. }) => assert!(e.is_retryable()),
+            other => panic!("expected throttling, got {other:?}"),
+        }
+    }
 
     #[test]
     fn template_code_compiles_and_broken_does_not() {
