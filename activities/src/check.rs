@@ -11,7 +11,9 @@ use workflows::types::{CheckReport, Finding};
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     /// The interpreter could not be started or answered nonsense.
-    #[error("cannot run the Python checker with {python:?}: {reason}; install python3 or set checks.python")]
+    #[error(
+        "cannot run the Python checker with {python:?}: {reason}; install python3 or set checks.python"
+    )]
     Interpreter {
         /// The configured interpreter.
         python: String,
@@ -58,7 +60,10 @@ pub async fn check_python(python: &str, code: &str) -> Result<CheckReport, Check
     let writer = tokio::spawn(async move {
         let _ = stdin.write_all(src.as_bytes()).await;
     });
-    let out = child.wait_with_output().await.map_err(|e| err(e.to_string()))?;
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| err(e.to_string()))?;
     let _ = writer.await;
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| {
         err(format!(
@@ -91,7 +96,8 @@ pub async fn check_python(python: &str, code: &str) -> Result<CheckReport, Check
             "no-metrics-output",
             "warning",
             0,
-            "the script never prints a `METRICS: {json}` line, so its training cannot be followed".into(),
+            "the script never prints a `METRICS: {json}` line, so its training cannot be followed"
+                .into(),
         ));
     }
     Ok(CheckReport { findings })
@@ -103,12 +109,18 @@ mod tests {
 
     #[tokio::test]
     async fn syntax_truncation_and_clean() {
-        let clean = check_python("python3", "print('METRICS: {}')\n").await.unwrap();
+        let clean = check_python("python3", "print('METRICS: {}')\n")
+            .await
+            .unwrap();
         assert!(!clean.is_blocking(), "{clean:?}");
-        let bad = check_python("python3", "def f(:\n    pass\nprint('METRICS:')\n").await.unwrap();
+        let bad = check_python("python3", "def f(:\n    pass\nprint('METRICS:')\n")
+            .await
+            .unwrap();
         assert_eq!(bad.findings[0].rule, "syntax-error");
         assert_eq!(bad.findings[0].line, 1);
-        let cut = check_python("python3", "x = [1, 2,\nprint('METRICS:')\n").await.unwrap();
+        let cut = check_python("python3", "x = [1, 2,\nprint('METRICS:')\n")
+            .await
+            .unwrap();
         assert_eq!(cut.findings[0].rule, "truncated-code", "{cut:?}");
         let none = check_python("python3", "x = 1\n").await.unwrap();
         assert_eq!(none.findings[0].rule, "no-metrics-output");

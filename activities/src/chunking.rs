@@ -10,13 +10,23 @@ pub fn cut_points(text: &str, sections: &[Section]) -> Vec<CutPoint> {
     let mut cuts: Vec<CutPoint> = sections
         .iter()
         .filter(|s| s.offset > 0 && (s.offset as usize) < text.len())
-        .map(|s| CutPoint { offset: s.offset, kind: CutKind::Section })
+        .map(|s| CutPoint {
+            offset: s.offset,
+            kind: CutKind::Section,
+        })
         .collect();
     let bytes = text.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'\n' && i + 1 < bytes.len() {
-            let kind = if bytes[i + 1] == b'\n' { CutKind::Paragraph } else { CutKind::Line };
-            cuts.push(CutPoint { offset: i as u64 + 1, kind });
+            let kind = if bytes[i + 1] == b'\n' {
+                CutKind::Paragraph
+            } else {
+                CutKind::Line
+            };
+            cuts.push(CutPoint {
+                offset: i as u64 + 1,
+                kind,
+            });
         }
     }
     // A section start is also a line start: keep the better kind for each offset.
@@ -44,7 +54,11 @@ pub fn plan(text: &str, sections: &[Section], max_bytes: u64) -> Vec<PlannedChun
     let spans = plan_spans(text.len() as u64, &cuts, max_bytes);
     for (k, span) in spans.iter().enumerate() {
         // A hard cut may land inside a multi-byte character: move it back to a boundary.
-        let mut end = if k + 1 == spans.len() { text.len() } else { span.end as usize };
+        let mut end = if k + 1 == spans.len() {
+            text.len()
+        } else {
+            span.end as usize
+        };
         while end > start && !text.is_char_boundary(end) {
             end -= 1;
         }
@@ -61,7 +75,11 @@ pub fn plan(text: &str, sections: &[Section], max_bytes: u64) -> Vec<PlannedChun
         {
             titles.push(format!("{} (continued)", current.title));
         }
-        chunks.push(PlannedChunk { start, end, section_titles: titles });
+        chunks.push(PlannedChunk {
+            start,
+            end,
+            section_titles: titles,
+        });
         start = end;
     }
     chunks
@@ -85,7 +103,9 @@ mod tests {
         for entry in std::fs::read_dir(&dir).expect("../shared/papers is beside the checkout") {
             let path = entry.unwrap().path();
             let name = path.to_string_lossy().to_string();
-            let Some(format) = Format::from_path(&name) else { continue };
+            let Some(format) = Format::from_path(&name) else {
+                continue;
+            };
             if format == Format::Pdf || name.ends_with("README.md") {
                 continue;
             }
@@ -104,7 +124,11 @@ mod tests {
                 .iter()
                 .filter(|c| e.sections.iter().any(|s| s.offset as usize == c.start))
                 .count();
-            assert!(e.sections.len() >= 5, "{name}: only {} sections found", e.sections.len());
+            assert!(
+                e.sections.len() >= 5,
+                "{name}: only {} sections found",
+                e.sections.len()
+            );
             assert!(at_section >= 1, "{name}: no chunk starts at a section");
             seen += 1;
         }

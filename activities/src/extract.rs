@@ -108,7 +108,12 @@ pub fn extract(bytes: &[u8], format: Format) -> Result<Extracted, ExtractError> 
             Format::Markdown | Format::Tex => first_heading().or_else(|| guess_title(&text)),
             Format::Pdf | Format::Text => guess_title(&text).or_else(first_heading),
         })
-        .or_else(|| text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned))
+        .or_else(|| {
+            text.lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(str::to_owned)
+        })
         .unwrap_or_default();
     Ok(Extracted {
         title: shorten(title.trim_start_matches('#').trim(), 200),
@@ -127,8 +132,14 @@ fn guess_title(text: &str) -> Option<String> {
         .take(40)
         .find(|line| {
             let words: Vec<&str> = line.split_whitespace().collect();
-            let long: Vec<&&str> = words.iter().filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 4).collect();
-            let capitalised = long.iter().filter(|w| w.chars().next().is_some_and(char::is_uppercase)).count();
+            let long: Vec<&&str> = words
+                .iter()
+                .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 4)
+                .collect();
+            let capitalised = long
+                .iter()
+                .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+                .count();
             (2..=20).contains(&words.len())
                 && !line.ends_with('.')
                 && !line.contains('@')
@@ -147,9 +158,8 @@ fn shorten(s: &str, max_chars: usize) -> String {
 }
 
 fn as_text(bytes: &[u8]) -> Result<String, ExtractError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        ExtractError::NotText(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
-    })?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| ExtractError::NotText(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     let control = text
         .chars()
         .filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}'))
@@ -173,7 +183,9 @@ fn pdf_text(bytes: &[u8]) -> Result<String, ExtractError> {
     match result {
         Ok(Ok(text)) => Ok(text),
         Ok(Err(e)) => Err(ExtractError::BadPdf(e.to_string())),
-        Err(_) => Err(ExtractError::BadPdf("the PDF parser gave up on this file".into())),
+        Err(_) => Err(ExtractError::BadPdf(
+            "the PDF parser gave up on this file".into(),
+        )),
     }
 }
 
@@ -181,7 +193,11 @@ fn pdf_text(bytes: &[u8]) -> Result<String, ExtractError> {
 fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank_run = 0;
-    for line in text.replace("\r\n", "\n").replace(['\r', '\u{c}'], "\n").lines() {
+    for line in text
+        .replace("\r\n", "\n")
+        .replace(['\r', '\u{c}'], "\n")
+        .lines()
+    {
         let line = line.trim_end();
         if line.trim().is_empty() {
             blank_run += 1;
@@ -226,14 +242,18 @@ fn numbered_heading_level(line: &str) -> Option<u8> {
     let (number, rest) = line.split_once(char::is_whitespace)?;
     let number = number.trim_end_matches('.');
     if number.is_empty()
-        || !number.split('.').all(|p| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
+        || !number
+            .split('.')
+            .all(|p| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
     {
         return None;
     }
     let rest = rest.trim();
     let first = rest.chars().next()?;
     let words = rest.split_whitespace().count();
-    (first.is_uppercase() && (1..=10).contains(&words) && rest.chars().filter(|c| c.is_alphabetic()).count() >= 3)
+    (first.is_uppercase()
+        && (1..=10).contains(&words)
+        && rest.chars().filter(|c| c.is_alphabetic()).count() >= 3)
         .then(|| number.split('.').count().min(6) as u8)
 }
 
@@ -261,7 +281,8 @@ pub fn find_sections(text: &str) -> Vec<Section> {
                 .then(|| (title.trim_matches('*').trim().to_owned(), hashes as u8))
         } else if let Some(level) = numbered_heading_level(line) {
             Some((line.to_owned(), level))
-        } else if PLAIN_HEADINGS.contains(&line.trim_end_matches(':').to_ascii_lowercase().as_str()) {
+        } else if PLAIN_HEADINGS.contains(&line.trim_end_matches(':').to_ascii_lowercase().as_str())
+        {
             Some((line.trim_end_matches(':').to_owned(), 1))
         } else {
             None
@@ -279,18 +300,64 @@ pub fn find_sections(text: &str) -> Vec<Section> {
 
 /// LaTeX commands whose arguments are dropped entirely.
 const DROP_WITH_ARGS: &[&str] = &[
-    "label", "includegraphics", "vspace", "hspace", "bibliographystyle", "bibliography", "input",
-    "include", "usepackage", "documentclass", "newcommand", "renewcommand", "providecommand",
-    "newenvironment", "setlength", "setcounter", "addtolength", "author", "date", "thanks",
-    "affiliation", "email", "icmlauthor", "icmlaffiliation", "icmlcorrespondingauthor",
-    "icmlkeywords", "pagestyle", "thispagestyle", "hypersetup", "definecolor", "DeclareMathOperator",
-    "newtheorem", "graphicspath", "captionsetup", "vskip", "hskip", "fontsize", "color",
-    "newcolumntype", "addbibresource", "crefname", "Crefname",
+    "label",
+    "includegraphics",
+    "vspace",
+    "hspace",
+    "bibliographystyle",
+    "bibliography",
+    "input",
+    "include",
+    "usepackage",
+    "documentclass",
+    "newcommand",
+    "renewcommand",
+    "providecommand",
+    "newenvironment",
+    "setlength",
+    "setcounter",
+    "addtolength",
+    "author",
+    "date",
+    "thanks",
+    "affiliation",
+    "email",
+    "icmlauthor",
+    "icmlaffiliation",
+    "icmlcorrespondingauthor",
+    "icmlkeywords",
+    "pagestyle",
+    "thispagestyle",
+    "hypersetup",
+    "definecolor",
+    "DeclareMathOperator",
+    "newtheorem",
+    "graphicspath",
+    "captionsetup",
+    "vskip",
+    "hskip",
+    "fontsize",
+    "color",
+    "newcolumntype",
+    "addbibresource",
+    "crefname",
+    "Crefname",
 ];
 /// Citation-like commands, shown as a placeholder.
-const CITE: &[&str] = &["cite", "citep", "citet", "citealp", "citeauthor", "citeyear", "parencite", "textcite"];
+const CITE: &[&str] = &[
+    "cite",
+    "citep",
+    "citet",
+    "citealp",
+    "citeauthor",
+    "citeyear",
+    "parencite",
+    "textcite",
+];
 /// Reference-like commands, shown as a placeholder.
-const REF: &[&str] = &["ref", "eqref", "autoref", "cref", "Cref", "pageref", "nameref"];
+const REF: &[&str] = &[
+    "ref", "eqref", "autoref", "cref", "Cref", "pageref", "nameref",
+];
 
 /// Reads a `{…}` group starting at `chars[i] == '{'`; returns its content and the index after it.
 fn brace_group(chars: &[char], i: usize) -> Option<(String, usize)> {
@@ -364,7 +431,12 @@ fn strip_comments(src: &str) -> String {
 fn find_macros(src: &str) -> HashMap<String, String> {
     let chars: Vec<char> = src.chars().collect();
     let mut macros = HashMap::new();
-    for def in ["\\newcommand", "\\renewcommand", "\\providecommand", "\\def"] {
+    for def in [
+        "\\newcommand",
+        "\\renewcommand",
+        "\\providecommand",
+        "\\def",
+    ] {
         let mut from = 0;
         while let Some(found) = src[from..].find(def) {
             let at = from + found + def.len();
@@ -376,12 +448,17 @@ fn find_macros(src: &str) -> HashMap<String, String> {
                     None => continue,
                 },
                 Some('\\') => {
-                    let len = chars[i + 1..].iter().take_while(|c| c.is_ascii_alphabetic()).count();
+                    let len = chars[i + 1..]
+                        .iter()
+                        .take_while(|c| c.is_ascii_alphabetic())
+                        .count();
                     (chars[i..i + 1 + len].iter().collect(), i + 1 + len)
                 }
                 _ => continue,
             };
-            let Some(name) = name.strip_prefix('\\') else { continue };
+            let Some(name) = name.strip_prefix('\\') else {
+                continue;
+            };
             // Only macros without arguments: `[n]` or `#1` means arguments.
             if let Some((body, _)) = brace_group(&chars, next)
                 && !body.contains('#')
@@ -424,7 +501,10 @@ fn clean_with(src: &str, macros: &HashMap<String, String>, depth: u8) -> (String
         let c = chars[i];
         match c {
             '\\' => {
-                let name_len = chars[i + 1..].iter().take_while(|c| c.is_ascii_alphabetic()).count();
+                let name_len = chars[i + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphabetic())
+                    .count();
                 if name_len == 0 {
                     // Escaped symbol or line break.
                     match chars.get(i + 1) {
@@ -461,16 +541,16 @@ fn clean_with(src: &str, macros: &HashMap<String, String>, depth: u8) -> (String
                     continue;
                 }
                 match name.as_str() {
-                    "title" | "maketitle" | "appendix" | "centering" | "small" | "footnotesize"
-                    | "normalsize" | "large" | "Large" | "noindent" | "newpage" | "clearpage"
-                    | "tableofcontents" | "toprule" | "midrule" | "bottomrule" | "hline" => {
-                        if name == "title" {
-                            let j = skip_optional(&chars, i);
-                            if let Some((_, next)) = brace_group(&chars, j) {
-                                i = next;
-                            }
+                    "title" => {
+                        // Read separately above; skip it here.
+                        let j = skip_optional(&chars, i);
+                        if let Some((_, next)) = brace_group(&chars, j) {
+                            i = next;
                         }
                     }
+                    "maketitle" | "appendix" | "centering" | "small" | "footnotesize"
+                    | "normalsize" | "large" | "Large" | "noindent" | "newpage" | "clearpage"
+                    | "tableofcontents" | "toprule" | "midrule" | "bottomrule" | "hline" => {}
                     "begin" | "end" => {
                         if let Some((env, next)) = brace_group(&chars, i) {
                             i = skip_optional(&chars, next);
@@ -487,7 +567,9 @@ fn clean_with(src: &str, macros: &HashMap<String, String>, depth: u8) -> (String
                     }
                     "item" | "bibitem" => {
                         i = skip_optional(&chars, i);
-                        if name == "bibitem" && let Some((_, next)) = brace_group(&chars, i) {
+                        if name == "bibitem"
+                            && let Some((_, next)) = brace_group(&chars, i)
+                        {
                             i = next;
                         }
                         out.push_str("\n- ");
@@ -510,7 +592,7 @@ fn clean_with(src: &str, macros: &HashMap<String, String>, depth: u8) -> (String
                             i = next;
                         }
                     }
-                    "footnote" => out.push_str(" "),
+                    "footnote" => out.push(' '),
                     // A macro the paper defined: its text. Depth-limited against self-reference.
                     n if depth < 4 && macros.contains_key(n) => {
                         out.push_str(&clean_inline(&macros[n], macros, depth + 1));
@@ -562,12 +644,24 @@ Text here.
 ignored after the end";
         let e = extract(src.as_bytes(), Format::Tex).unwrap();
         assert_eq!(e.title, "Dynamic Tanh");
-        assert!(e.text.contains("Layer norm [cite] is everywhere, see Section [ref]. 50% faster."), "{}", e.text);
+        assert!(
+            e.text
+                .contains("Layer norm [cite] is everywhere, see Section [ref]. 50% faster."),
+            "{}",
+            e.text
+        );
         assert!(!e.text.contains("comment"));
         assert!(!e.text.contains("ignored after"));
         assert!(!e.text.contains("amsmath"));
-        let titles: Vec<_> = e.sections.iter().map(|s| (s.title.as_str(), s.level)).collect();
-        assert_eq!(titles, vec![("Abstract", 1), ("Introduction", 1), ("Setup", 2)]);
+        let titles: Vec<_> = e
+            .sections
+            .iter()
+            .map(|s| (s.title.as_str(), s.level))
+            .collect();
+        assert_eq!(
+            titles,
+            vec![("Abstract", 1), ("Introduction", 1), ("Setup", 2)]
+        );
         for s in &e.sections {
             assert!(e.text[s.offset as usize..].starts_with('#'));
         }
@@ -601,17 +695,33 @@ We call it \method{} and \loop. Enough words here to make a paper of some fifty 
         let titles: Vec<_> = s.iter().map(|s| (s.title.as_str(), s.level)).collect();
         assert_eq!(
             titles,
-            vec![("1 Introduction", 1), ("3.1 Encoder and Decoder Stacks", 2), ("Results", 2)]
+            vec![
+                ("1 Introduction", 1),
+                ("3.1 Encoder and Decoder Stacks", 2),
+                ("Results", 2)
+            ]
         );
     }
 
     #[test]
     fn refuses_empty_garbage_and_bad_pdf() {
         assert_eq!(extract(b"  \n", Format::Text), Err(ExtractError::Empty));
-        assert!(matches!(extract(&[0xff, 0xfe, 0x00, 0x80, 0x81], Format::Markdown), Err(ExtractError::NotText(_))));
-        assert!(matches!(extract(b"%PDF-1.4 garbage garbage", Format::Pdf), Err(ExtractError::BadPdf(_))));
-        assert!(matches!(extract(b"hello", Format::Pdf), Err(ExtractError::BadPdf(_))));
-        assert!(matches!(extract(b"1 2 3 4 5 6 7", Format::Text), Err(ExtractError::NoText(_))));
+        assert!(matches!(
+            extract(&[0xff, 0xfe, 0x00, 0x80, 0x81], Format::Markdown),
+            Err(ExtractError::NotText(_))
+        ));
+        assert!(matches!(
+            extract(b"%PDF-1.4 garbage garbage", Format::Pdf),
+            Err(ExtractError::BadPdf(_))
+        ));
+        assert!(matches!(
+            extract(b"hello", Format::Pdf),
+            Err(ExtractError::BadPdf(_))
+        ));
+        assert!(matches!(
+            extract(b"1 2 3 4 5 6 7", Format::Text),
+            Err(ExtractError::NoText(_))
+        ));
     }
 
     #[test]

@@ -53,13 +53,23 @@ impl From<crate::clients::llm::LlmError> for Classified {
             crate::clients::llm::LlmError::Throttled { retry_after, .. } => *retry_after,
             _ => None,
         };
-        Classified(failure(e.type_name(), e.to_string(), e.is_retryable(), delay))
+        Classified(failure(
+            e.type_name(),
+            e.to_string(),
+            e.is_retryable(),
+            delay,
+        ))
     }
 }
 
 impl From<crate::ingest::IngestError> for Classified {
     fn from(e: crate::ingest::IngestError) -> Self {
-        Classified(failure(e.type_name(), e.to_string(), e.is_retryable(), None))
+        Classified(failure(
+            e.type_name(),
+            e.to_string(),
+            e.is_retryable(),
+            None,
+        ))
     }
 }
 

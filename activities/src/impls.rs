@@ -127,12 +127,29 @@ impl PaperWork {
     ) -> Result<ChunkPlan, ActivityError> {
         heartbeating(&ctx, async {
             let d = &self.deps;
-            let text = d.blobs.get_text(&input.paper.text).await.map_err(Classified::from)?;
-            let sections: Vec<Section> =
-                serde_json::from_slice(&d.blobs.get(&input.paper.sections).await.map_err(Classified::from)?)
-                    .map_err(|e| permanent("UnparseablePaper", format!("sections of {}: {e}", input.paper.paper_id)))?;
-            let requested = input.max_chunk_tokens.unwrap_or(d.settings.max_chunk_tokens).max(100);
-            let max_bytes = effective_chunk_bytes(text.len() as u64, chunk_bytes_for_tokens(requested));
+            let text = d
+                .blobs
+                .get_text(&input.paper.text)
+                .await
+                .map_err(Classified::from)?;
+            let sections: Vec<Section> = serde_json::from_slice(
+                &d.blobs
+                    .get(&input.paper.sections)
+                    .await
+                    .map_err(Classified::from)?,
+            )
+            .map_err(|e| {
+                permanent(
+                    "UnparseablePaper",
+                    format!("sections of {}: {e}", input.paper.paper_id),
+                )
+            })?;
+            let requested = input
+                .max_chunk_tokens
+                .unwrap_or(d.settings.max_chunk_tokens)
+                .max(100);
+            let max_bytes =
+                effective_chunk_bytes(text.len() as u64, chunk_bytes_for_tokens(requested));
             let max_tokens = max_bytes.div_ceil(CHARS_PER_TOKEN);
             let planned = chunking::plan(&text, &sections, max_bytes);
             let mut chunks = Vec::with_capacity(planned.len());
@@ -143,7 +160,11 @@ impl PaperWork {
                     input.paper.paper_id,
                     short(&sha256_hex(piece.as_bytes()))
                 );
-                let blob = d.blobs.put(&key, piece.to_owned()).await.map_err(Classified::from)?;
+                let blob = d
+                    .blobs
+                    .put(&key, piece.to_owned())
+                    .await
+                    .map_err(Classified::from)?;
                 chunks.push(ChunkRef {
                     index: index as u32,
                     text: blob,
@@ -156,7 +177,10 @@ impl PaperWork {
                     characters: piece.chars().count() as u64,
                 });
             }
-            Ok(ChunkPlan { chunks, max_chunk_tokens: max_tokens })
+            Ok(ChunkPlan {
+                chunks,
+                max_chunk_tokens: max_tokens,
+            })
         })
         .await
     }
@@ -169,7 +193,12 @@ impl PaperWork {
         input: CheckCodeInput,
     ) -> Result<CheckReport, ActivityError> {
         heartbeating(&ctx, async {
-            let code = self.deps.blobs.get_text(&input.code).await.map_err(Classified::from)?;
+            let code = self
+                .deps
+                .blobs
+                .get_text(&input.code)
+                .await
+                .map_err(Classified::from)?;
             let mut report = check_python(&self.deps.settings.python, &code)
                 .await
                 .map_err(Classified::from)?;
@@ -188,7 +217,9 @@ impl PaperWork {
     ) -> Result<ResultsRef, ActivityError> {
         heartbeating(&ctx, async {
             let d = &self.deps;
-            let out = results::write(&d.blobs, &d.results, &input).await.map_err(Classified::from)?;
+            let out = results::write(&d.blobs, &d.results, &input)
+                .await
+                .map_err(Classified::from)?;
             d.papers
                 .record_run(&RunRecord {
                     paper_id: input.paper.paper_id.clone(),
@@ -231,13 +262,21 @@ impl Deps {
     /// One model call through the answer cache: the key covers the prompt version, the model and
     /// the whole request, so a retried or replayed activity reuses the answer instead of paying
     /// twice. Usage counts only calls actually made.
-    async fn converse(&self, request: &LlmRequest, usage: &mut LlmUsage) -> Result<LlmResponse, Classified> {
+    async fn converse(
+        &self,
+        request: &LlmRequest,
+        usage: &mut LlmUsage,
+    ) -> Result<LlmResponse, Classified> {
         let mut h = format!(
             "{PROMPT_VERSION}\n{}\n{}\n{}\n",
             request.model, request.max_tokens, request.system
         );
         for (role, text) in &request.messages {
-            h.push_str(if *role == Role::User { "\nuser:" } else { "\nassistant:" });
+            h.push_str(if *role == Role::User {
+                "\nuser:"
+            } else {
+                "\nassistant:"
+            });
             h.push_str(text);
         }
         let key = format!("llm-cache/{}.json", sha256_hex(h.as_bytes()));
@@ -270,13 +309,20 @@ impl Deps {
             model: request.model.clone(),
         };
         self.blobs
-            .put(&key, serde_json::to_vec(&cached).expect("answer serialises"))
+            .put(
+                &key,
+                serde_json::to_vec(&cached).expect("answer serialises"),
+            )
             .await?;
         Ok(response)
     }
 
     /// A code answer, continued while it stops at the token limit.
-    async fn converse_code(&self, mut request: LlmRequest, usage: &mut LlmUsage) -> Result<String, Classified> {
+    async fn converse_code(
+        &self,
+        mut request: LlmRequest,
+        usage: &mut LlmUsage,
+    ) -> Result<String, Classified> {
         let mut answer = String::new();
         for _ in 0..=self.settings.max_continuations {
             let part = self.converse(&request, usage).await?;
@@ -285,13 +331,23 @@ impl Deps {
                 break;
             }
             request.messages.push((Role::Assistant, part.text));
-            request.messages.push((Role::User, prompts::CONTINUE.to_owned()));
+            request
+                .messages
+                .push((Role::User, prompts::CONTINUE.to_owned()));
         }
         Ok(prompts::code_block(&answer))
     }
 
-    async fn put_code(&self, paper_id: &str, step: &str, code: &str) -> Result<BlobRef, Classified> {
-        let key = format!("code/{paper_id}/{step}-{}.py", short(&sha256_hex(code.as_bytes())));
+    async fn put_code(
+        &self,
+        paper_id: &str,
+        step: &str,
+        code: &str,
+    ) -> Result<BlobRef, Classified> {
+        let key = format!(
+            "code/{paper_id}/{step}-{}.py",
+            short(&sha256_hex(code.as_bytes()))
+        );
         Ok(self.blobs.put(&key, code.to_owned()).await?)
     }
 }
@@ -322,7 +378,11 @@ impl LlmWork {
     ) -> Result<SummaryRef, ActivityError> {
         heartbeating(&ctx, async {
             let d = &self.deps;
-            let chunk = d.blobs.get_text(&input.chunk.text).await.map_err(Classified::from)?;
+            let chunk = d
+                .blobs
+                .get_text(&input.chunk.text)
+                .await
+                .map_err(Classified::from)?;
             let (system, user) = prompts::summarize(
                 &input.title,
                 input.chunk.index,
@@ -331,7 +391,10 @@ impl LlmWork {
                 &chunk,
             );
             let request = LlmRequest {
-                model: input.model.clone().unwrap_or_else(|| d.settings.summary_model.clone()),
+                model: input
+                    .model
+                    .clone()
+                    .unwrap_or_else(|| d.settings.summary_model.clone()),
                 system,
                 messages: vec![(Role::User, user)],
                 max_tokens: d.settings.summary_max_tokens,
@@ -345,8 +408,16 @@ impl LlmWork {
                 input.chunk.index,
                 short(&sha256_hex(answer.text.as_bytes()))
             );
-            let summary = d.blobs.put(&key, answer.text).await.map_err(Classified::from)?;
-            Ok(SummaryRef { index: input.chunk.index, summary, usage })
+            let summary = d
+                .blobs
+                .put(&key, answer.text)
+                .await
+                .map_err(Classified::from)?;
+            Ok(SummaryRef {
+                index: input.chunk.index,
+                summary,
+                usage,
+            })
         })
         .await
     }
@@ -366,7 +437,10 @@ impl LlmWork {
             }
             let (system, user) = prompts::generate(&input.title, &input.target, &summaries);
             let request = LlmRequest {
-                model: input.model.clone().unwrap_or_else(|| d.settings.code_model.clone()),
+                model: input
+                    .model
+                    .clone()
+                    .unwrap_or_else(|| d.settings.code_model.clone()),
                 system,
                 messages: vec![(Role::User, user)],
                 max_tokens: d.settings.code_max_tokens,
@@ -389,10 +463,18 @@ impl LlmWork {
     ) -> Result<ReviewRef, ActivityError> {
         heartbeating(&ctx, async {
             let d = &self.deps;
-            let code = d.blobs.get_text(&input.code).await.map_err(Classified::from)?;
-            let (system, user) = prompts::review(&input.title, &input.target, &code, &input.check.findings);
+            let code = d
+                .blobs
+                .get_text(&input.code)
+                .await
+                .map_err(Classified::from)?;
+            let (system, user) =
+                prompts::review(&input.title, &input.target, &code, &input.check.findings);
             let mut request = LlmRequest {
-                model: input.model.clone().unwrap_or_else(|| d.settings.code_model.clone()),
+                model: input
+                    .model
+                    .clone()
+                    .unwrap_or_else(|| d.settings.code_model.clone()),
                 system,
                 messages: vec![(Role::User, user)],
                 max_tokens: 2_000,
@@ -404,7 +486,9 @@ impl LlmWork {
                 Some(p) => p,
                 None => {
                     request.messages.push((Role::Assistant, first.text.clone()));
-                    request.messages.push((Role::User, prompts::review_repair(&first.text)));
+                    request
+                        .messages
+                        .push((Role::User, prompts::review_repair(&first.text)));
                     let second = d.converse(&request, &mut usage).await?;
                     parse_review(&second.text).ok_or_else(|| {
                         permanent(
@@ -418,9 +502,18 @@ impl LlmWork {
                 }
             };
             let json = serde_json::to_vec_pretty(&parsed).expect("review serialises");
-            let key = format!("reviews/{}/round-{}-{}.json", input.paper_id, input.round, short(&sha256_hex(&json)));
+            let key = format!(
+                "reviews/{}/round-{}-{}.json",
+                input.paper_id,
+                input.round,
+                short(&sha256_hex(&json))
+            );
             let review = d.blobs.put(&key, json).await.map_err(Classified::from)?;
-            Ok(ReviewRef { review, findings: parsed.findings, usage })
+            Ok(ReviewRef {
+                review,
+                findings: parsed.findings,
+                usage,
+            })
         })
         .await
     }
@@ -434,10 +527,17 @@ impl LlmWork {
     ) -> Result<CodeRef, ActivityError> {
         heartbeating(&ctx, async {
             let d = &self.deps;
-            let code = d.blobs.get_text(&input.code).await.map_err(Classified::from)?;
+            let code = d
+                .blobs
+                .get_text(&input.code)
+                .await
+                .map_err(Classified::from)?;
             let (system, user) = prompts::fix(&input.target, &code, &input.findings);
             let request = LlmRequest {
-                model: input.model.clone().unwrap_or_else(|| d.settings.code_model.clone()),
+                model: input
+                    .model
+                    .clone()
+                    .unwrap_or_else(|| d.settings.code_model.clone()),
                 system,
                 messages: vec![(Role::User, user)],
                 max_tokens: d.settings.code_max_tokens,
@@ -445,7 +545,9 @@ impl LlmWork {
             };
             let mut usage = LlmUsage::default();
             let fixed = d.converse_code(request, &mut usage).await?;
-            let code = d.put_code(&input.paper_id, &format!("fix-{}", input.round), &fixed).await?;
+            let code = d
+                .put_code(&input.paper_id, &format!("fix-{}", input.round), &fixed)
+                .await?;
             Ok(CodeRef { code, usage })
         })
         .await
@@ -464,7 +566,9 @@ mod tests {
         llm: Arc<ScriptedLlm>,
     }
 
-    fn fixture(answer: impl Fn(&LlmRequest) -> Result<String, LlmError> + Send + Sync + 'static) -> Fixture {
+    fn fixture(
+        answer: impl Fn(&LlmRequest) -> Result<String, LlmError> + Send + Sync + 'static,
+    ) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let llm = Arc::new(ScriptedLlm::new(answer));
         let deps = Arc::new(Deps {
@@ -474,7 +578,11 @@ mod tests {
             llm: llm.clone(),
             settings: Settings::default(),
         });
-        Fixture { _dir: dir, deps, llm }
+        Fixture {
+            _dir: dir,
+            deps,
+            llm,
+        }
     }
 
     fn env(f: &Fixture) -> ActivityEnvironment {
@@ -483,7 +591,9 @@ mod tests {
             .build()
     }
 
-    fn application_failure(err: ActivityEnvironmentError) -> temporalio_common::error::ApplicationFailure {
+    fn application_failure(
+        err: ActivityEnvironmentError,
+    ) -> temporalio_common::error::ApplicationFailure {
         match err {
             ActivityEnvironmentError::Activity(ActivityError::Application(f)) => *f,
             other => panic!("expected an application failure, got {other:?}"),
@@ -539,7 +649,8 @@ mod tests {
             })
         });
         let input = review_input(&f).await;
-        let failure = application_failure(env(&f).run(LlmWork::review_code, input).await.unwrap_err());
+        let failure =
+            application_failure(env(&f).run(LlmWork::review_code, input).await.unwrap_err());
         assert_eq!(failure.type_name(), Some("ModelThrottled"));
         assert!(!failure.is_non_retryable());
         assert_eq!(failure.next_retry_delay(), Some(Duration::from_secs(7)));
@@ -550,7 +661,12 @@ mod tests {
         let f = fixture(|_| Ok("a summary".to_owned()));
         let chunk = ChunkRef {
             index: 0,
-            text: f.deps.blobs.put("chunks/p/0.txt", "some chunk text").await.unwrap(),
+            text: f
+                .deps
+                .blobs
+                .put("chunks/p/0.txt", "some chunk text")
+                .await
+                .unwrap(),
             section_titles: vec!["1 Introduction".into()],
             characters: 15,
         };
@@ -561,7 +677,10 @@ mod tests {
             chunk_count: 1,
             model: None,
         };
-        let first = env(&f).run(LlmWork::summarize_chunk, input.clone()).await.unwrap();
+        let first = env(&f)
+            .run(LlmWork::summarize_chunk, input.clone())
+            .await
+            .unwrap();
         let second = env(&f).run(LlmWork::summarize_chunk, input).await.unwrap();
         assert_eq!(f.llm.calls(), 1, "the second run must not call the model");
         assert_eq!(first.usage.calls, 1);

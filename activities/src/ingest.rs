@@ -124,7 +124,12 @@ pub async fn add_paper(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(IngestError::NotFound { path: shown });
         }
-        Err(source) => return Err(IngestError::Io { path: shown, source }),
+        Err(source) => {
+            return Err(IngestError::Io {
+                path: shown,
+                source,
+            });
+        }
     };
     if !meta.is_file() {
         return Err(IngestError::NotAFile { path: shown });
@@ -145,7 +150,10 @@ pub async fn add_paper(
     }
     let bytes = tokio::fs::read(&path)
         .await
-        .map_err(|source| IngestError::Io { path: shown.clone(), source })?;
+        .map_err(|source| IngestError::Io {
+            path: shown.clone(),
+            source,
+        })?;
     let sha256 = sha256_hex(&bytes);
     if let Some(existing) = papers.get_by_sha256(&sha256)? {
         return Ok((existing, false));
@@ -165,9 +173,13 @@ pub async fn add_paper(
         .put(&format!("papers/{id}/original.{}", format.as_str()), bytes)
         .await?;
     let characters = extracted.text.chars().count() as u64;
-    let text = blobs.put(&format!("papers/{id}/text.txt"), extracted.text).await?;
+    let text = blobs
+        .put(&format!("papers/{id}/text.txt"), extracted.text)
+        .await?;
     let sections_json = serde_json::to_vec(&extracted.sections).expect("sections serialise");
-    let sections_blob = blobs.put(&format!("papers/{id}/sections.json"), sections_json).await?;
+    let sections_blob = blobs
+        .put(&format!("papers/{id}/sections.json"), sections_json)
+        .await?;
     let record = PaperRecord {
         id,
         title: extracted.title,
@@ -192,7 +204,10 @@ mod tests {
     #[test]
     fn ids_are_readable_and_stable() {
         let sha = "0123456789abcdef";
-        assert_eq!(paper_id("Attention Is All You Need", sha), "attention-is-all-you-need-0123456789");
+        assert_eq!(
+            paper_id("Attention Is All You Need", sha),
+            "attention-is-all-you-need-0123456789"
+        );
         assert_eq!(paper_id("∑∑∑", sha), "paper-0123456789");
     }
 }

@@ -33,7 +33,13 @@ a small, bounded number of epochs; after each epoch it must print one line `METR
 least `epoch` and `loss`; it must finish in minutes on the target.";
 
 /// Summarise chunk `index` of `count`.
-pub fn summarize(title: &str, index: u32, count: u32, sections: &[String], chunk: &str) -> (String, String) {
+pub fn summarize(
+    title: &str,
+    index: u32,
+    count: u32,
+    sections: &[String],
+    chunk: &str,
+) -> (String, String) {
     let system = system(
         kind::SUMMARIZE,
         "You summarise one part of a machine-learning research paper for an engineer who will \
@@ -43,7 +49,11 @@ pub fn summarize(title: &str, index: u32, count: u32, sections: &[String], chunk
     let user = format!(
         "Paper: {title}\nPart {} of {count}; sections: {}\n\n<paper-part>\n{chunk}\n</paper-part>",
         index + 1,
-        if sections.is_empty() { "(continuation)".to_owned() } else { sections.join("; ") }
+        if sections.is_empty() {
+            "(continuation)".to_owned()
+        } else {
+            sections.join("; ")
+        }
     );
     (system, user)
 }
@@ -57,9 +67,13 @@ pub fn generate(title: &str, target: &str, summaries: &[String]) -> (String, Str
              `{target}` target. {RUN_CONTRACT} Answer with one ```python code block and nothing else."
         ),
     );
-    let mut user = format!("Paper: {title}\nTarget: {target}\n\nSummaries of the paper, in order:\n");
+    let mut user =
+        format!("Paper: {title}\nTarget: {target}\n\nSummaries of the paper, in order:\n");
     for (i, s) in summaries.iter().enumerate() {
-        user.push_str(&format!("\n<summary part=\"{}\">\n{s}\n</summary>\n", i + 1));
+        user.push_str(&format!(
+            "\n<summary part=\"{}\">\n{s}\n</summary>\n",
+            i + 1
+        ));
     }
     (system, user)
 }
@@ -70,7 +84,12 @@ fn findings_text(findings: &[Finding]) -> String {
     }
     findings
         .iter()
-        .map(|f| format!("- [{}] {} line {}: {}", f.severity, f.rule, f.line, f.message))
+        .map(|f| {
+            format!(
+                "- [{}] {} line {}: {}",
+                f.severity, f.rule, f.line, f.message
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -141,7 +160,10 @@ mod tests {
 
     #[test]
     fn code_block_extraction() {
-        assert_eq!(code_block("Here:\n```python\nprint(1)\n```\nbye"), "print(1)\n");
+        assert_eq!(
+            code_block("Here:\n```python\nprint(1)\n```\nbye"),
+            "print(1)\n"
+        );
         assert_eq!(code_block("print(2)"), "print(2)");
         // An answer cut before its closing fence keeps everything after the opening one.
         assert_eq!(code_block("```python\nx = (1,\n"), "x = (1,\n");
@@ -149,9 +171,25 @@ mod tests {
 
     #[test]
     fn system_prompts_carry_their_kind() {
-        assert!(summarize("t", 0, 1, &[], "c").0.starts_with("annapurna-task: summarize-chunk\n"));
-        assert!(generate("t", "cpu", &[]).0.starts_with("annapurna-task: generate-code\n"));
-        assert!(review("t", "cpu", "", &[]).0.starts_with("annapurna-task: review-code\n"));
-        assert!(fix("cpu", "", &[]).0.starts_with("annapurna-task: fix-code\n"));
+        assert!(
+            summarize("t", 0, 1, &[], "c")
+                .0
+                .starts_with("annapurna-task: summarize-chunk\n")
+        );
+        assert!(
+            generate("t", "cpu", &[])
+                .0
+                .starts_with("annapurna-task: generate-code\n")
+        );
+        assert!(
+            review("t", "cpu", "", &[])
+                .0
+                .starts_with("annapurna-task: review-code\n")
+        );
+        assert!(
+            fix("cpu", "", &[])
+                .0
+                .starts_with("annapurna-task: fix-code\n")
+        );
     }
 }

@@ -47,9 +47,17 @@ pub async fn write(
             code
         }
     };
-    put("generated.py".into(), stamp(blobs.get(&input.generated.code).await?.to_vec())).await?;
+    put(
+        "generated.py".into(),
+        stamp(blobs.get(&input.generated.code).await?.to_vec()),
+    )
+    .await?;
     let code_name = "code.py".to_owned();
-    put(code_name.clone(), stamp(blobs.get(&input.code).await?.to_vec())).await?;
+    put(
+        code_name.clone(),
+        stamp(blobs.get(&input.code).await?.to_vec()),
+    )
+    .await?;
     for r in &input.rounds {
         let review = match &r.review {
             Some(v) => serde_json::from_slice::<serde_json::Value>(&blobs.get(&v.review).await?)
@@ -65,9 +73,17 @@ pub async fn write(
             "fixed_code": r.fixed.as_ref().map(|f| &f.code),
             "standin": r.review.as_ref().is_some_and(|v| v.usage.standin),
         });
-        put(format!("review/round-{}.json", r.round), serde_json::to_vec_pretty(&round).unwrap()).await?;
+        put(
+            format!("review/round-{}.json", r.round),
+            serde_json::to_vec_pretty(&round).unwrap(),
+        )
+        .await?;
     }
-    put("check.json".into(), serde_json::to_vec_pretty(&input.final_check).unwrap()).await?;
+    put(
+        "check.json".into(),
+        serde_json::to_vec_pretty(&input.final_check).unwrap(),
+    )
+    .await?;
     let mut usage = vec![];
     for s in &input.summaries {
         usage.push(json!({"step": format!("SummarizeChunk {}", s.index), "usage": s.usage}));
@@ -81,8 +97,14 @@ pub async fn write(
             usage.push(json!({"step": format!("FixCode {}", r.round), "usage": f.usage}));
         }
     }
-    let total_in: u64 = usage.iter().filter_map(|u| u["usage"]["input_tokens"].as_u64()).sum();
-    let total_out: u64 = usage.iter().filter_map(|u| u["usage"]["output_tokens"].as_u64()).sum();
+    let total_in: u64 = usage
+        .iter()
+        .filter_map(|u| u["usage"]["input_tokens"].as_u64())
+        .sum();
+    let total_out: u64 = usage
+        .iter()
+        .filter_map(|u| u["usage"]["output_tokens"].as_u64())
+        .sum();
     let models: std::collections::BTreeSet<String> = usage
         .iter()
         .filter_map(|u| u["usage"]["model"].as_str().map(str::to_owned))
@@ -110,7 +132,11 @@ pub async fn write(
         "standin": standin,
         "notice": if standin { Some(STANDIN_NOTICE) } else { None },
     });
-    put("metadata.json".into(), serde_json::to_vec_pretty(&metadata).unwrap()).await?;
+    put(
+        "metadata.json".into(),
+        serde_json::to_vec_pretty(&metadata).unwrap(),
+    )
+    .await?;
     Ok(ResultsRef {
         dir: results.uri_of(&dir),
         files,

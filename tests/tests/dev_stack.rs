@@ -18,7 +18,11 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let (port, ui_port, standin_port) = (free_port(), free_port(), free_port());
     let temporal_dir = temporal_bin().parent().unwrap().to_owned();
-    let path = format!("{}:{}", temporal_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        temporal_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let env = |cmd: &mut Command| {
         cmd.current_dir(dir.path())
             .env("HOME", dir.path()) // no ~/.aws here: the stand-in is chosen automatically
@@ -26,37 +30,71 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("ANNAPURNA_DEV__STANDIN_PORT", standin_port.to_string())
             .env("TEMPORAL_ADDRESS", format!("127.0.0.1:{port}"));
-        for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "ANNAPURNA_CONFIG"] {
+        for k in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_PROFILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_CONFIG_FILE",
+            "ANNAPURNA_CONFIG",
+        ] {
             cmd.env_remove(k);
         }
     };
     let mut cmd = Command::new(annapurna_bin());
-    cmd.args(["dev", "--port", &port.to_string(), "--ui-port", &ui_port.to_string()]);
+    cmd.args([
+        "dev",
+        "--port",
+        &port.to_string(),
+        "--ui-port",
+        &ui_port.to_string(),
+    ]);
     env(&mut cmd);
     let mut dev = Proc::spawn(cmd, dir.path().join("dev.log"));
     let deadline = Instant::now() + Duration::from_secs(90);
     while !dev.log_text().contains("worker polling") {
         assert!(Instant::now() < deadline, "annapurna dev did not start");
-        assert!(dev.wait_timeout(Duration::from_millis(200)).is_none(), "annapurna dev exited");
+        assert!(
+            dev.wait_timeout(Duration::from_millis(200)).is_none(),
+            "annapurna dev exited"
+        );
     }
     let log = dev.log_text();
-    assert!(log.contains("NO AWS CREDENTIALS") && log.contains("STAND-IN"), "the stand-in must be announced: {log}");
+    assert!(
+        log.contains("NO AWS CREDENTIALS") && log.contains("STAND-IN"),
+        "the stand-in must be announced: {log}"
+    );
     assert!(dir.path().join(".annapurna/temporal.db").is_file());
 
     let sa = Command::new(temporal_bin())
-        .args(["operator", "search-attribute", "list", "--address", &format!("127.0.0.1:{port}")])
+        .args([
+            "operator",
+            "search-attribute",
+            "list",
+            "--address",
+            &format!("127.0.0.1:{port}"),
+        ])
         .output()
         .unwrap();
     let sa = String::from_utf8_lossy(&sa.stdout);
     for name in workflows::names::search_attribute::ALL {
-        assert!(sa.contains(name), "search attribute {name} not registered: {sa}");
+        assert!(
+            sa.contains(name),
+            "search attribute {name} not registered: {sa}"
+        );
     }
 
     let mut run = Command::new(annapurna_bin());
-    run.args(["run"]).arg(repo().join("examples/papers/gated-residual-mlp.md")).arg("--follow");
+    run.args(["run"])
+        .arg(repo().join("examples/papers/gated-residual-mlp.md"))
+        .arg("--follow");
     env(&mut run);
     let out = run.output().unwrap();
-    assert!(out.status.success(), "annapurna run: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "annapurna run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("results: file://"), "{stderr}");
     assert!(stderr.contains("stand-in"), "{stderr}");
@@ -64,13 +102,29 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
     assert!(results.is_dir() && std::fs::read_dir(&results).unwrap().count() == 1);
 
     // SIGTERM to annapurna alone: it must stop its worker, the stand-in and the Temporal server.
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(dev.pid()), nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = dev.wait_timeout(Duration::from_secs(45)).expect("annapurna dev stopped after SIGTERM");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(dev.pid()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = dev
+        .wait_timeout(Duration::from_secs(45))
+        .expect("annapurna dev stopped after SIGTERM");
     assert!(status.success(), "exit status {status}: {}", dev.log_text());
     let db = dir.path().join(".annapurna/temporal.db");
-    let left = Command::new("pgrep").args(["-f", db.to_str().unwrap()]).output().unwrap();
-    assert!(left.stdout.is_empty(), "the Temporal server is still running: {}", String::from_utf8_lossy(&left.stdout));
-    assert!(std::net::TcpStream::connect(("127.0.0.1", standin_port)).is_err(), "the stand-in still listens");
+    let left = Command::new("pgrep")
+        .args(["-f", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "the Temporal server is still running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", standin_port)).is_err(),
+        "the stand-in still listens"
+    );
 }
 
 /// docker-compose.yml is valid Compose (Docker does not run here, so it is parsed, not started)
@@ -83,12 +137,30 @@ fn docker_compose_file_is_valid() {
         .env("AWS_ACCESS_KEY_ID", "")
         .output()
         .expect("docker-compose is installed by scripts/setup.sh");
-    assert!(out.status.success(), "docker-compose config: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "docker-compose config: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let config = String::from_utf8_lossy(&out.stdout);
-    for service in ["postgresql:", "temporal:", "temporal-ui:", "opensearch:", "minio:", "worker:"] {
-        assert!(config.contains(&format!("  {service}")), "service {service} missing:\n{config}");
+    for service in [
+        "postgresql:",
+        "temporal:",
+        "temporal-ui:",
+        "opensearch:",
+        "minio:",
+        "worker:",
+    ] {
+        assert!(
+            config.contains(&format!("  {service}")),
+            "service {service} missing:\n{config}"
+        );
     }
-    for wiring in ["TEMPORAL_ADDRESS: temporal:7233", "POSTGRES_SEEDS: postgresql", "ANNAPURNA_STORAGE__BLOBS: s3://"] {
+    for wiring in [
+        "TEMPORAL_ADDRESS: temporal:7233",
+        "POSTGRES_SEEDS: postgresql",
+        "ANNAPURNA_STORAGE__BLOBS: s3://",
+    ] {
         assert!(config.contains(wiring), "{wiring} missing:\n{config}");
     }
 }

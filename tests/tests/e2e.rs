@@ -19,7 +19,12 @@ use workflows::types::{PaperToCodeInput, PaperToCodeOutput};
 const PAYLOAD_LIMIT: usize = 256 * 1024;
 
 fn py_compiles(path: &Path) -> bool {
-    Command::new("python3").args(["-m", "py_compile"]).arg(path).status().unwrap().success()
+    Command::new("python3")
+        .args(["-m", "py_compile"])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success()
 }
 
 async fn largest_event(stack: &Stack, workflow_id: &str) -> (usize, usize) {
@@ -40,11 +45,19 @@ async fn largest_event(stack: &Stack, workflow_id: &str) -> (usize, usize) {
 async fn every_real_paper_end_to_end() {
     let stack = Stack::start(&[]).await;
     let papers = real_papers();
-    assert!(papers.len() >= 9, "expected the nine papers of ../shared/papers");
+    assert!(
+        papers.len() >= 9,
+        "expected the nine papers of ../shared/papers"
+    );
     let mut ids = Vec::new();
     for p in &papers {
         let id = stack.add_paper(p);
-        assert_eq!(stack.add_paper(p), id, "{}: adding twice changed the id", p.display());
+        assert_eq!(
+            stack.add_paper(p),
+            id,
+            "{}: adding twice changed the id",
+            p.display()
+        );
         ids.push(id);
     }
     let listed = stack.annapurna(&["paper", "list", "--json"]);
@@ -52,13 +65,19 @@ async fn every_real_paper_end_to_end() {
     assert_eq!(listed.len(), papers.len(), "duplicates in the paper store");
     // Titles come out readable: from the PDF's text (past its licence notice) and from LaTeX
     // with the paper's own macros expanded.
-    let titles: Vec<&str> = listed.iter().map(|p| p["title"].as_str().unwrap()).collect();
+    let titles: Vec<&str> = listed
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
     for expected in [
         "Attention Is All You Need",
         "TabDiff: a Mixed-type Diffusion Model for Tabular Data Generation",
         "Transformers without Normalization",
     ] {
-        assert!(titles.contains(&expected), "{expected:?} not among {titles:?}");
+        assert!(
+            titles.contains(&expected),
+            "{expected:?} not among {titles:?}"
+        );
     }
 
     // Start them all, then collect: the papers run side by side on the one worker.
@@ -71,29 +90,50 @@ async fn every_real_paper_end_to_end() {
             ..Default::default()
         };
         let options = WorkflowStartOptions::new(TASK_QUEUE, paper_workflow_id(id)).build();
-        handles.push(stack.client.start_workflow(PaperToCode::run, input, options).await.unwrap());
+        handles.push(
+            stack
+                .client
+                .start_workflow(PaperToCode::run, input, options)
+                .await
+                .unwrap(),
+        );
     }
     let mut outputs: Vec<PaperToCodeOutput> = Vec::new();
     for (id, handle) in ids.iter().zip(&handles) {
-        let out = tokio::time::timeout(Duration::from_secs(300), handle.get_result(WorkflowGetResultOptions::default()))
-            .await
-            .unwrap_or_else(|_| panic!("{id} did not finish in 5 minutes"))
-            .unwrap_or_else(|e| panic!("{id} failed: {e:?}"));
+        let out = tokio::time::timeout(
+            Duration::from_secs(300),
+            handle.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{id} did not finish in 5 minutes"))
+        .unwrap_or_else(|e| panic!("{id} failed: {e:?}"));
         outputs.push(out);
     }
     for (id, out) in ids.iter().zip(&outputs) {
         assert_eq!(&out.paper_id, id);
         assert_eq!(out.outcome, "succeeded", "{id}");
-        assert!(out.standin, "{id}: the result must say the stand-in answered");
-        assert!(out.chunks >= 2, "{id}: {} chunks at 4000 tokens", out.chunks);
+        assert!(
+            out.standin,
+            "{id}: the result must say the stand-in answered"
+        );
+        assert!(
+            out.chunks >= 2,
+            "{id}: {} chunks at 4000 tokens",
+            out.chunks
+        );
         let dir = Stack::path_of(&out.results);
         let code = dir.join("code.py");
         assert!(py_compiles(&code), "{id}: generated code does not compile");
-        assert!(std::fs::read_to_string(&code).unwrap().contains("ANNAPURNA-STANDIN"));
+        assert!(
+            std::fs::read_to_string(&code)
+                .unwrap()
+                .contains("ANNAPURNA-STANDIN")
+        );
         let summaries = std::fs::read_dir(dir.join("summaries")).unwrap().count();
         assert_eq!(summaries as u32, out.chunks, "{id}: one summary per chunk");
         let meta: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("metadata.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(dir.join("metadata.json")).unwrap())
+                .unwrap();
         assert_eq!(meta["standin"], true);
         assert!(meta["notice"].as_str().unwrap().contains("stand-in"));
         assert_eq!(meta["chunks"], out.chunks);
@@ -101,7 +141,10 @@ async fn every_real_paper_end_to_end() {
         assert!(meta["timings"].as_array().unwrap().len() >= 5);
         let (largest, total) = largest_event(&stack, &paper_workflow_id(id)).await;
         assert!(largest < PAYLOAD_LIMIT, "{id}: an event of {largest} bytes");
-        eprintln!("{id}: {} chunks, largest event {largest} B, history {total} B", out.chunks);
+        eprintln!(
+            "{id}: {} chunks, largest event {largest} B, history {total} B",
+            out.chunks
+        );
     }
     eprintln!(
         "{} papers in {:.1} s; worker peak RSS {:?} KiB",
@@ -122,50 +165,104 @@ async fn every_real_paper_end_to_end() {
 async fn temporal_cli_start_and_review_fix_round() {
     let stack = Stack::start(&["--broken-code"]).await;
     let paper = stack.dir.path().join("example.md");
-    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"), &paper).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"),
+        &paper,
+    )
+    .unwrap();
     let id = stack.add_paper(&paper);
     let workflow_id = paper_workflow_id(&id);
     let out = Command::new(annapurna_tests::temporal_bin())
-        .args(["workflow", "start", "--type", "PaperToCode", "--task-queue", "annapurna"])
+        .args([
+            "workflow",
+            "start",
+            "--type",
+            "PaperToCode",
+            "--task-queue",
+            "annapurna",
+        ])
         .args(["--workflow-id", &workflow_id])
         .args(["--input", &format!("{{\"paper_id\":\"{id}\"}}")])
         .args(["--address", &format!("127.0.0.1:{}", stack.port)])
         .output()
         .unwrap();
-    assert!(out.status.success(), "temporal workflow start: {}", String::from_utf8_lossy(&out.stderr));
-    let handle = stack.client.get_workflow_handle::<PaperToCode>(&workflow_id);
-    let result = tokio::time::timeout(Duration::from_secs(180), handle.get_result(WorkflowGetResultOptions::default()))
-        .await
-        .expect("finished in 3 minutes")
-        .expect("succeeded");
+    assert!(
+        out.status.success(),
+        "temporal workflow start: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let handle = stack
+        .client
+        .get_workflow_handle::<PaperToCode>(&workflow_id);
+    let result = tokio::time::timeout(
+        Duration::from_secs(180),
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("finished in 3 minutes")
+    .expect("succeeded");
     assert_eq!(result.outcome, "succeeded");
     let dir = Stack::path_of(&result.results);
-    assert!(!py_compiles(&dir.join("generated.py")), "the stand-in was told to write broken code");
+    assert!(
+        !py_compiles(&dir.join("generated.py")),
+        "the stand-in was told to write broken code"
+    );
     assert!(py_compiles(&dir.join("code.py")), "the fix must compile");
     let round: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("review/round-1.json")).unwrap()).unwrap();
-    assert_eq!(round["static_findings"][0]["rule"], "truncated-code", "{round}");
+        serde_json::from_str(&std::fs::read_to_string(dir.join("review/round-1.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        round["static_findings"][0]["rule"], "truncated-code",
+        "{round}"
+    );
     assert!(round["fixed_code"].is_object());
     let check: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("check.json")).unwrap()).unwrap();
     assert_eq!(check["findings"].as_array().unwrap().len(), 0, "{check}");
     // The progress query, as the README shows it with the plain CLI.
     let query = Command::new(annapurna_tests::temporal_bin())
-        .args(["workflow", "query", "--workflow-id", &workflow_id, "--type", "progress", "--output", "json"])
+        .args([
+            "workflow",
+            "query",
+            "--workflow-id",
+            &workflow_id,
+            "--type",
+            "progress",
+            "--output",
+            "json",
+        ])
         .args(["--address", &format!("127.0.0.1:{}", stack.port)])
         .output()
         .unwrap();
     let query = String::from_utf8_lossy(&query.stdout);
-    assert!(query.contains("\"stage\": \"done\"") || query.contains("\"stage\":\"done\""), "progress query: {query}");
+    assert!(
+        query.contains("\"stage\": \"done\"") || query.contains("\"stage\":\"done\""),
+        "progress query: {query}"
+    );
     assert!(query.contains("chunks_total"), "progress query: {query}");
     // The search attributes show the outcome in the Web UI's list.
     let listed = Command::new(annapurna_tests::temporal_bin())
-        .args(["workflow", "list", "--query", &format!("PaperId = '{id}' AND PaperOutcome = 'succeeded' AND PaperStage = 'done'")])
-        .args(["--address", &format!("127.0.0.1:{}", stack.port), "--output", "json"])
+        .args([
+            "workflow",
+            "list",
+            "--query",
+            &format!("PaperId = '{id}' AND PaperOutcome = 'succeeded' AND PaperStage = 'done'"),
+        ])
+        .args([
+            "--address",
+            &format!("127.0.0.1:{}", stack.port),
+            "--output",
+            "json",
+        ])
         .output()
         .unwrap();
-    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap_or(serde_json::Value::Null);
-    assert_eq!(listed.as_array().map(|a| a.len()), Some(1), "search attributes: {listed}");
+    let listed: serde_json::Value =
+        serde_json::from_slice(&listed.stdout).unwrap_or(serde_json::Value::Null);
+    assert_eq!(
+        listed.as_array().map(|a| a.len()),
+        Some(1),
+        "search attributes: {listed}"
+    );
 }
 
 /// Bad files are refused by `paper add` with a clear error naming the file, and nothing is
@@ -180,21 +277,39 @@ async fn bad_inputs_are_refused_and_nothing_is_stored() {
         std::fs::write(&p, data).unwrap();
         p
     };
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let cases = [
         (write("empty.tex", b""), "empty"),
-        (write("corrupt.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\ngarbage"), "PDF could not be parsed"),
+        (
+            write(
+                "corrupt.pdf",
+                b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\ngarbage",
+            ),
+            "PDF could not be parsed",
+        ),
         (write("garbage.txt", &garbage), "not UTF-8 text"),
         (write("fake.pdf", &garbage), "PDF could not be parsed"),
         (d.join("missing.md"), "does not exist"),
-        (write("paper.docx", b"some words here"), "unsupported format"),
+        (
+            write("paper.docx", b"some words here"),
+            "unsupported format",
+        ),
     ];
     for (path, expected) in &cases {
         let out = stack.annapurna(&["paper", "add", path.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{} was accepted", path.display());
-        assert!(stderr.contains(path.file_name().unwrap().to_str().unwrap()), "error must name the file: {stderr}");
-        assert!(stderr.contains(expected), "{}: expected {expected:?} in {stderr}", path.display());
+        assert!(
+            stderr.contains(path.file_name().unwrap().to_str().unwrap()),
+            "error must name the file: {stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "{}: expected {expected:?} in {stderr}",
+            path.display()
+        );
     }
     let listed = stack.annapurna(&["paper", "list", "--json"]);
     let listed: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
@@ -206,21 +321,43 @@ async fn bad_inputs_are_refused_and_nothing_is_stored() {
     // Workflow input without a paper, and with an unknown paper: failed, not retried forever.
     for (input, failure) in [
         (PaperToCodeInput::default(), "InvalidInput"),
-        (PaperToCodeInput { paper_id: Some("no-such-paper".into()), ..Default::default() }, "PaperNotFound"),
-        (PaperToCodeInput { source: Some(d.join("empty.tex").display().to_string()), ..Default::default() }, "UnparseablePaper"),
+        (
+            PaperToCodeInput {
+                paper_id: Some("no-such-paper".into()),
+                ..Default::default()
+            },
+            "PaperNotFound",
+        ),
+        (
+            PaperToCodeInput {
+                source: Some(d.join("empty.tex").display().to_string()),
+                ..Default::default()
+            },
+            "UnparseablePaper",
+        ),
     ] {
         let workflow_id = format!("bad-input-{failure}");
         let handle = stack
             .client
-            .start_workflow(PaperToCode::run, input, WorkflowStartOptions::new(TASK_QUEUE, &workflow_id).build())
+            .start_workflow(
+                PaperToCode::run,
+                input,
+                WorkflowStartOptions::new(TASK_QUEUE, &workflow_id).build(),
+            )
             .await
             .unwrap();
-        let err = tokio::time::timeout(Duration::from_secs(60), handle.get_result(WorkflowGetResultOptions::default()))
-            .await
-            .expect("a bad input fails fast")
-            .expect_err("a bad input must fail");
+        let err = tokio::time::timeout(
+            Duration::from_secs(60),
+            handle.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .expect("a bad input fails fast")
+        .expect_err("a bad input must fail");
         let text = format!("{err:?}");
-        assert!(text.contains(failure), "{workflow_id}: expected {failure} in {text}");
+        assert!(
+            text.contains(failure),
+            "{workflow_id}: expected {failure} in {text}"
+        );
     }
 }
 
@@ -245,7 +382,11 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
 async fn source_input_completes_through_throttling() {
     let stack = Stack::start(&["--throttle-percent", "34"]).await;
     let paper = stack.dir.path().join("example.md");
-    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"), &paper).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"),
+        &paper,
+    )
+    .unwrap();
     let input = PaperToCodeInput {
         source: Some(paper.display().to_string()),
         max_chunk_tokens: Some(200),
@@ -253,19 +394,34 @@ async fn source_input_completes_through_throttling() {
     };
     let handle = stack
         .client
-        .start_workflow(PaperToCode::run, input, WorkflowStartOptions::new(TASK_QUEUE, "by-source").build())
+        .start_workflow(
+            PaperToCode::run,
+            input,
+            WorkflowStartOptions::new(TASK_QUEUE, "by-source").build(),
+        )
         .await
         .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(180), handle.get_result(WorkflowGetResultOptions::default()))
-        .await
-        .expect("finished in 3 minutes")
-        .expect("succeeded despite throttling");
+    let out = tokio::time::timeout(
+        Duration::from_secs(180),
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("finished in 3 minutes")
+    .expect("succeeded despite throttling");
     assert_eq!(out.outcome, "succeeded");
-    assert!(out.paper_id.starts_with("gated-residual-mlps-for-small-tabular"), "{}", out.paper_id);
+    assert!(
+        out.paper_id
+            .starts_with("gated-residual-mlps-for-small-tabular"),
+        "{}",
+        out.paper_id
+    );
     assert!(out.chunks >= 3, "{} chunks", out.chunks);
     let stats = stack.standin_stats();
     let throttled = stats["by_outcome"]["throttled"].as_u64().unwrap_or(0);
-    assert!(throttled >= 2, "the stand-in should have throttled: {stats}");
+    assert!(
+        throttled >= 2,
+        "the stand-in should have throttled: {stats}"
+    );
     // The paper was added to the store as a side effect, once.
     assert_eq!(stack.add_paper(&paper), out.paper_id);
 }

@@ -154,7 +154,11 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(f) => {
-                anyhow::ensure!(f.is_file(), "configuration file {} does not exist", f.display());
+                anyhow::ensure!(
+                    f.is_file(),
+                    "configuration file {} does not exist",
+                    f.display()
+                );
                 figment = figment.merge(Toml::file(f));
             }
             None => figment = figment.merge(Toml::file("annapurna.toml")),
@@ -185,6 +189,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment's own error type
     fn layers_defaults_file_env() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.toml");

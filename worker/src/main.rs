@@ -110,7 +110,11 @@ async fn main() -> anyhow::Result<()> {
     let mut config = Config::load(cli.config.as_deref())?;
     let _telemetry = telemetry::init(&config.telemetry)?;
     match cli.command {
-        Command::Dev { port, ui_port, standin } => {
+        Command::Dev {
+            port,
+            ui_port,
+            standin,
+        } => {
             if let Some(mode) = standin {
                 config.bedrock.standin = match mode.as_str() {
                     "always" => StandinMode::Always,
@@ -125,7 +129,9 @@ async fn main() -> anyhow::Result<()> {
                 .then(|| config.bedrock.endpoint_url.clone())
                 .filter(|u| !u.is_empty());
             if config.bedrock.standin == StandinMode::Always && standin_url.is_none() {
-                anyhow::bail!("bedrock.standin = \"always\" needs bedrock.endpoint-url set to the stand-in's URL");
+                anyhow::bail!(
+                    "bedrock.standin = \"always\" needs bedrock.endpoint-url set to the stand-in's URL"
+                );
             }
             if standin_url.is_some() {
                 tracing::warn!(url = ?standin_url, "model calls go to the Bedrock STAND-IN: template answers, not generation");
@@ -136,12 +142,16 @@ async fn main() -> anyhow::Result<()> {
             wiring::run_workers(client, &config, deps, wiring::shutdown_signal()).await
         }
         Command::Paper { command } => match command {
-            PaperCommand::Add { file, json } => papers_cmd::add(&config, &file, json).await.map(|_| ()),
+            PaperCommand::Add { file, json } => {
+                papers_cmd::add(&config, &file, json).await.map(|_| ())
+            }
             PaperCommand::List { json } => papers_cmd::list(&config, json),
             PaperCommand::Show { id } => papers_cmd::show(&config, &id),
         },
         Command::Run(args) => run_cmd::run(&config, args).await,
-        Command::Standin { service: StandinCommand::Bedrock { port, options } } => {
+        Command::Standin {
+            service: StandinCommand::Bedrock { port, options },
+        } => {
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             let (bound, task) = standin::start(addr, options).await?;
             eprintln!("Bedrock stand-in (template answers, not generation) on http://{bound}");

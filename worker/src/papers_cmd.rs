@@ -36,7 +36,11 @@ pub async fn add(config: &Config, file: &str, json: bool) -> anyhow::Result<Pape
     if json {
         println!("{}", serde_json::to_string_pretty(&record)?);
     } else {
-        println!("{} {}", if new { "added" } else { "already stored:" }, describe(&record));
+        println!(
+            "{} {}",
+            if new { "added" } else { "already stored:" },
+            describe(&record)
+        );
         println!("{}", record.id);
     }
     Ok(record)

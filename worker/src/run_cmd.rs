@@ -34,7 +34,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub review_rounds: Option<u32>,
     /// The Web UI's address, for the link printed at the end.
-    #[arg(long, default_value = "http://localhost:8233", env = "ANNAPURNA_WEB_UI")]
+    #[arg(
+        long,
+        default_value = "http://localhost:8233",
+        env = "ANNAPURNA_WEB_UI"
+    )]
     pub web_ui: String,
 }
 
@@ -73,7 +77,10 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
         args.web_ui.trim_end_matches('/'),
         workflow_id.replace('/', "%2F")
     );
-    eprintln!("started {workflow_id} (run {})", handle.run_id().unwrap_or_default());
+    eprintln!(
+        "started {workflow_id} (run {})",
+        handle.run_id().unwrap_or_default()
+    );
     if !args.follow {
         println!("{workflow_id}");
         eprintln!("Web UI: {link}");
@@ -84,7 +91,9 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
     stage.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap());
     let chunks = bars.add(ProgressBar::new(0));
     chunks.set_style(
-        ProgressStyle::with_template("  chunks  [{bar:30}] {pos}/{len}").unwrap().progress_chars("=> "),
+        ProgressStyle::with_template("  chunks  [{bar:30}] {pos}/{len}")
+            .unwrap()
+            .progress_chars("=> "),
     );
     let result = handle.get_result(WorkflowGetResultOptions::default());
     tokio::pin!(result);
@@ -109,8 +118,13 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
     chunks.finish_and_clear();
     println!("{}", serde_json::to_string_pretty(&output)?);
     if output.standin {
-        eprintln!("NOTE: model answers came from the Bedrock stand-in (templates, not generation).");
+        eprintln!(
+            "NOTE: model answers came from the Bedrock stand-in (templates, not generation)."
+        );
     }
-    eprintln!("outcome: {}\nresults: {}\nWeb UI:  {link}", output.outcome, output.results);
+    eprintln!(
+        "outcome: {}\nresults: {}\nWeb UI:  {link}",
+        output.outcome, output.results
+    );
     Ok(())
 }

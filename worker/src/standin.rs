@@ -86,14 +86,22 @@ async fn stats(State(shared): State<Arc<Shared>>) -> Json<Stats> {
 
 fn bedrock_error(status: StatusCode, error_type: &str, message: &str) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert("x-amzn-ErrorType", HeaderValue::from_str(error_type).unwrap());
+    headers.insert(
+        "x-amzn-ErrorType",
+        HeaderValue::from_str(error_type).unwrap(),
+    );
     (status, headers, Json(json!({ "message": message }))).into_response()
 }
 
 fn text_of(blocks: &Value) -> String {
     blocks
         .as_array()
-        .map(|a| a.iter().filter_map(|b| b["text"].as_str()).collect::<Vec<_>>().join("\n"))
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| b["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .unwrap_or_default()
 }
 
@@ -106,16 +114,27 @@ async fn converse(
         Ok(v) => v,
         Err(e) => {
             shared.count("invalid", "bad-request");
-            return bedrock_error(StatusCode::BAD_REQUEST, "ValidationException", &format!("malformed request body: {e}"));
+            return bedrock_error(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                &format!("malformed request body: {e}"),
+            );
         }
     };
     let system = text_of(&request["system"]);
     let messages = request["messages"].as_array().cloned().unwrap_or_default();
     let Some(first_user) = messages.first().map(|m| text_of(&m["content"])) else {
         shared.count("invalid", "bad-request");
-        return bedrock_error(StatusCode::BAD_REQUEST, "ValidationException", "messages must not be empty");
+        return bedrock_error(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            "messages must not be empty",
+        );
     };
-    let last_user = messages.last().map(|m| text_of(&m["content"])).unwrap_or_default();
+    let last_user = messages
+        .last()
+        .map(|m| text_of(&m["content"]))
+        .unwrap_or_default();
     let task = system
         .lines()
         .next()
@@ -143,7 +162,13 @@ async fn converse(
     // Counted on arrival, as a provider bills: a request cut off by a dying worker still counts.
     if task == kind::SUMMARIZE {
         let key = sha256_hex(last_user.as_bytes())[..16].to_owned();
-        *shared.stats.lock().unwrap().summaries_by_chunk.entry(key).or_default() += 1;
+        *shared
+            .stats
+            .lock()
+            .unwrap()
+            .summaries_by_chunk
+            .entry(key)
+            .or_default() += 1;
     }
     if shared.options.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(shared.options.latency_ms)).await;
@@ -172,7 +197,12 @@ async fn converse(
         _ => format!("{STANDIN_MARKER}: the stand-in has no template for this request."),
     };
     shared.count(&task, "ok");
-    let input_tokens = (system.len() + messages.iter().map(|m| text_of(&m["content"]).len()).sum::<usize>()) / 4;
+    let input_tokens = (system.len()
+        + messages
+            .iter()
+            .map(|m| text_of(&m["content"]).len())
+            .sum::<usize>())
+        / 4;
     let output_tokens = answer.len() / 4 + 1;
     let mut response = Json(json!({
         "output": { "message": { "role": "assistant", "content": [ { "text": answer } ] } },
@@ -187,7 +217,9 @@ async fn converse(
     .into_response();
     // Which model was asked for, for anyone reading the traffic.
     if let Ok(v) = HeaderValue::from_str(&model_id) {
-        response.headers_mut().insert("x-annapurna-standin-model", v);
+        response
+            .headers_mut()
+            .insert("x-annapurna-standin-model", v);
     }
     response
 }
@@ -201,7 +233,9 @@ impl Shared {
 }
 
 fn field(text: &str, prefix: &str) -> Option<String> {
-    text.lines().find_map(|l| l.strip_prefix(prefix)).map(|s| s.trim().to_owned())
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .map(|s| s.trim().to_owned())
 }
 
 fn fenced(code: &str) -> String {
@@ -215,7 +249,13 @@ fn summary(user: &str) -> String {
         .split_once("<paper-part>")
         .map(|(_, b)| b.trim_end_matches("</paper-part>"))
         .unwrap_or("");
-    let opening: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(240).collect();
+    let opening: String = body
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(240)
+        .collect();
     format!(
         "{STANDIN_MARKER}: template summary from the Bedrock stand-in, not a model's reading.\n\n\
          - Paper: {title}\n- Part {part}\n- Opens with: {opening}\n"
@@ -225,14 +265,22 @@ fn summary(user: &str) -> String {
 /// A PyTorch script that trains a small model on synthetic data in seconds on a CPU and prints
 /// `METRICS:` lines. `broken` leaves out a closing parenthesis.
 pub fn template_code(title: &str, target: &str, broken: bool) -> String {
-    let title: String = title.chars().filter(|c| !c.is_control()).take(150).collect();
+    let title: String = title
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(150)
+        .collect();
     let (imports, device, step) = match target {
         "trainium" => (
             "import torch_xla.core.xla_model as xm\n",
             "xm.xla_device()",
             "        xm.optimizer_step(opt)\n        xm.mark_step()\n",
         ),
-        "cuda" => ("", "torch.device(\"cuda\" if torch.cuda.is_available() else \"cpu\")", "        opt.step()\n"),
+        "cuda" => (
+            "",
+            "torch.device(\"cuda\" if torch.cuda.is_available() else \"cpu\")",
+            "        opt.step()\n",
+        ),
         _ => ("", "torch.device(\"cpu\")", "        opt.step()\n"),
     };
     let script = r#"# MARKER: template code from the Bedrock stand-in, not generated by a model.
@@ -291,10 +339,23 @@ mod tests {
     /// `x-amzn-ErrorType` header for that).
     #[tokio::test]
     async fn aws_sdk_client_gets_answers_and_recognises_throttling() {
-        let options = StandinOptions { throttle_percent: 50, ..Default::default() };
+        let options = StandinOptions {
+            throttle_percent: 50,
+            ..Default::default()
+        };
         let (addr, _server) = start(([127, 0, 0, 1], 0).into(), options).await.unwrap();
-        let llm = crate::wiring::bedrock(&crate::config::Config::default(), Some(&format!("http://{addr}"))).await;
-        let (system, user) = activities::prompts::summarize("A Paper", 0, 2, &["1 Introduction".into()], "Some text.");
+        let llm = crate::wiring::bedrock(
+            &crate::config::Config::default(),
+            Some(&format!("http://{addr}")),
+        )
+        .await;
+        let (system, user) = activities::prompts::summarize(
+            "A Paper",
+            0,
+            2,
+            &["1 Introduction".into()],
+            "Some text.",
+        );
         let request = LlmRequest {
             model: activities::settings::DEFAULT_SUMMARY_MODEL.into(),
             system,
@@ -303,9 +364,16 @@ mod tests {
             temperature: 0.0,
         };
         // With 50%, requests 2, 4, … are throttled.
-        let answer = llm.converse(&request).await.expect("the first request is answered");
+        let answer = llm
+            .converse(&request)
+            .await
+            .expect("the first request is answered");
         assert!(answer.standin);
-        assert!(answer.text.contains(STANDIN_MARKER) && answer.text.contains("A Paper"), "{}", answer.text);
+        assert!(
+            answer.text.contains(STANDIN_MARKER) && answer.text.contains("A Paper"),
+            "{}",
+            answer.text
+        );
         assert!(answer.input_tokens > 0 && answer.output_tokens > 0);
         match llm.converse(&request).await {
             Err(e @ LlmError::Throttled { .. }) => assert!(e.is_retryable()),
@@ -315,10 +383,19 @@ mod tests {
 
     #[test]
     fn template_code_compiles_and_broken_does_not() {
-        for (target, broken, ok) in [("cpu", false, true), ("cuda", false, true), ("trainium", false, true), ("cpu", true, false)] {
+        for (target, broken, ok) in [
+            ("cpu", false, true),
+            ("cuda", false, true),
+            ("trainium", false, true),
+            ("cpu", true, false),
+        ] {
             let dir = tempfile::tempdir().unwrap();
             let f = dir.path().join("t.py");
-            std::fs::write(&f, template_code("A \"quoted\" title\nwith newline", target, broken)).unwrap();
+            std::fs::write(
+                &f,
+                template_code("A \"quoted\" title\nwith newline", target, broken),
+            )
+            .unwrap();
             let status = std::process::Command::new("python3")
                 .args(["-m", "py_compile"])
                 .arg(&f)

@@ -53,7 +53,11 @@ pub fn init(config: &Telemetry) -> anyhow::Result<TelemetryGuard> {
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     if config.json_logs {
         registry
-            .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
             .try_init()
     } else {
         registry

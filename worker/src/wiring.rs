@@ -52,7 +52,8 @@ pub fn aws_credentials_configured() -> bool {
         return true;
     }
     let home = std::env::var("HOME").unwrap_or_default();
-    let creds = std::env::var("AWS_SHARED_CREDENTIALS_FILE").unwrap_or(format!("{home}/.aws/credentials"));
+    let creds =
+        std::env::var("AWS_SHARED_CREDENTIALS_FILE").unwrap_or(format!("{home}/.aws/credentials"));
     let conf = std::env::var("AWS_CONFIG_FILE").unwrap_or(format!("{home}/.aws/config"));
     std::path::Path::new(&creds).is_file() || std::path::Path::new(&conf).is_file()
 }
@@ -116,7 +117,8 @@ pub async fn run_workers(
     deps: Arc<Deps>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let runtime = Runtime::from_current_tokio(Default::default()).context("starting the Temporal runtime")?;
+    let runtime =
+        Runtime::from_current_tokio(Default::default()).context("starting the Temporal runtime")?;
     let grace = Duration::from_secs(config.worker.graceful_shutdown_secs);
     let main_options = WorkerOptions::new(TASK_QUEUE)
         .register_workflow::<PaperToCode>()
@@ -132,8 +134,10 @@ pub async fn run_workers(
         .graceful_shutdown_period(grace)
         .maybe_max_task_queue_activities_per_second(llm_rate)
         .build();
-    let mut main = Worker::new(&runtime, client.clone(), main_options).context("creating the annapurna worker")?;
-    let mut llm = Worker::new(&runtime, client, llm_options).context("creating the annapurna-llm worker")?;
+    let mut main = Worker::new(&runtime, client.clone(), main_options)
+        .context("creating the annapurna worker")?;
+    let mut llm =
+        Worker::new(&runtime, client, llm_options).context("creating the annapurna-llm worker")?;
     let (stop_main, stop_llm) = (main.shutdown_handle(), llm.shutdown_handle());
     tracing::info!(queues = ?[TASK_QUEUE, LLM_TASK_QUEUE], "worker polling");
     let runs = async { tokio::try_join!(main.run(), llm.run()) };

@@ -118,8 +118,7 @@ pub fn next_review_step(
     let done = history.len() as u32;
     let last_blocking = history.last().map(|r| {
         r.check.is_blocking()
-            || r
-                .review
+            || r.review
                 .as_ref()
                 .is_some_and(|rv| rv.findings.iter().any(|f| f.is_blocking()))
     });
@@ -238,8 +237,14 @@ mod tests {
             spans,
             vec![
                 ChunkSpan { start: 0, end: 100 },
-                ChunkSpan { start: 100, end: 200 },
-                ChunkSpan { start: 200, end: 250 }
+                ChunkSpan {
+                    start: 100,
+                    end: 200
+                },
+                ChunkSpan {
+                    start: 200,
+                    end: 250
+                }
             ]
         );
     }

@@ -24,7 +24,8 @@ use crate::decisions::{ReviewStep, Stage, next_review_step};
 use crate::names::{LLM_TASK_QUEUE, search_attribute};
 use crate::types::*;
 
-const PAPER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword(search_attribute::PAPER_ID);
+const PAPER_ID: SearchAttributeKey<String> =
+    SearchAttributeKey::keyword(search_attribute::PAPER_ID);
 const PAPER_STAGE: SearchAttributeKey<String> =
     SearchAttributeKey::keyword(search_attribute::PAPER_STAGE);
 const PAPER_OUTCOME: SearchAttributeKey<String> =
@@ -281,7 +282,13 @@ async fn summarize(
     let count = plan.chunks.len();
     let lanes = (input.lanes() as usize).min(count.max(1));
     let lane_futures = (0..lanes).map(|lane| {
-        let chunks: Vec<ChunkRef> = plan.chunks.iter().skip(lane).step_by(lanes).cloned().collect();
+        let chunks: Vec<ChunkRef> = plan
+            .chunks
+            .iter()
+            .skip(lane)
+            .step_by(lanes)
+            .cloned()
+            .collect();
         async move {
             let mut done = Vec::with_capacity(chunks.len());
             for chunk in chunks {

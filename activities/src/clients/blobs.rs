@@ -88,7 +88,8 @@ impl BlobStore {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             // The standard AWS_* environment, with ANNAPURNA_S3_* taking precedence so that an
             // S3-compatible store (MinIO) can have credentials apart from Bedrock's.
-            let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+            let mut builder =
+                object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
             if let Ok(endpoint) = std::env::var("ANNAPURNA_S3_ENDPOINT") {
                 builder = builder
                     .with_allow_http(endpoint.starts_with("http://"))
@@ -230,6 +231,12 @@ mod tests {
             store.get(&foreign).await,
             Err(BlobError::Foreign { .. })
         ));
-        assert!(store.try_get_uri(&store.uri_of("nope")).await.unwrap().is_none());
+        assert!(
+            store
+                .try_get_uri(&store.uri_of("nope"))
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -101,7 +101,10 @@ pub enum LlmError {
 impl LlmError {
     /// Whether the same request may succeed later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, LlmError::Throttled { .. } | LlmError::Transport { .. })
+        matches!(
+            self,
+            LlmError::Throttled { .. } | LlmError::Transport { .. }
+        )
     }
     /// A type name that shows in the Web UI.
     pub fn type_name(&self) -> &'static str {
@@ -230,7 +233,12 @@ impl LlmClient for BedrockLlm {
             .unwrap_or_default();
         let (input_tokens, output_tokens) = out
             .usage()
-            .map(|u| (u.input_tokens().max(0) as u64, u.output_tokens().max(0) as u64))
+            .map(|u| {
+                (
+                    u.input_tokens().max(0) as u64,
+                    u.output_tokens().max(0) as u64,
+                )
+            })
             .unwrap_or((0, 0));
         let truncated = matches!(out.stop_reason(), StopReason::MaxTokens);
         if text.trim().is_empty() && !truncated {
@@ -250,10 +258,14 @@ impl LlmClient for BedrockLlm {
     }
 }
 
+/// How the test double answers a request.
+#[cfg(any(test, feature = "test-util"))]
+type Script = Box<dyn Fn(&LlmRequest) -> Result<String, LlmError> + Send + Sync>;
+
 /// Test double: answers from a closure, counting calls.
 #[cfg(any(test, feature = "test-util"))]
 pub struct ScriptedLlm {
-    answer: Box<dyn Fn(&LlmRequest) -> Result<String, LlmError> + Send + Sync>,
+    answer: Script,
     calls: std::sync::atomic::AtomicUsize,
 }
 
@@ -281,7 +293,11 @@ impl LlmClient for ScriptedLlm {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let text = (self.answer)(request)?;
         Ok(LlmResponse {
-            input_tokens: request.messages.iter().map(|(_, t)| t.len() as u64 / 4).sum(),
+            input_tokens: request
+                .messages
+                .iter()
+                .map(|(_, t)| t.len() as u64 / 4)
+                .sum(),
             output_tokens: text.len() as u64 / 4,
             standin: false,
             truncated: false,

@@ -122,7 +122,8 @@ impl SqlitePaperStore {
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -141,7 +142,13 @@ impl SqlitePaperStore {
         })
     }
 
-    fn decode(&self, id: String, json: String, status: String, added_at: String) -> Result<PaperRecord, PaperStoreError> {
+    fn decode(
+        &self,
+        id: String,
+        json: String,
+        status: String,
+        added_at: String,
+    ) -> Result<PaperRecord, PaperStoreError> {
         let mut record: PaperRecord =
             serde_json::from_str(&json).map_err(|e| PaperStoreError::Corrupt {
                 path: self.path.display().to_string(),
@@ -229,7 +236,13 @@ impl SqlitePaperStore {
             c.execute(
                 "INSERT OR REPLACE INTO runs (workflow_id, run_id, paper_id, outcome, results)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![run.workflow_id, run.run_id, run.paper_id, run.outcome, run.results],
+                params![
+                    run.workflow_id,
+                    run.run_id,
+                    run.paper_id,
+                    run.outcome,
+                    run.results
+                ],
             )?;
             c.execute(
                 "UPDATE papers SET status = ?2 WHERE id = ?1",
