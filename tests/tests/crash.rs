@@ -101,3 +101,80 @@ async fn worker_killed_during_summaries_resumes_without_paying_twice() {
         "{repeated:?}"
     );
 }
+
+/// SIGTERM is not SIGKILL: the worker stops taking tasks, lets the summaries in flight finish
+/// and report, and exits cleanly; the next worker repeats nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_sigterm_lets_in_flight_summaries_finish() {
+    let mut stack = Stack::start(&["--latency-ms", "2000"]).await;
+    let id = stack.add_paper(&papers_dir().join("dyt.tex"));
+    let input = PaperToCodeInput {
+        paper_id: Some(id.clone()),
+        max_chunk_tokens: Some(2_000),
+        parallel_chunks: Some(LANES),
+        ..Default::default()
+    };
+    let handle = stack
+        .client
+        .start_workflow(
+            PaperToCode::run,
+            input,
+            WorkflowStartOptions::new(TASK_QUEUE, paper_workflow_id(&id)).build(),
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "summaries never got going");
+        if let Ok(p) = handle
+            .query(PaperToCode::progress, (), WorkflowQueryOptions::default())
+            .await
+            && p.stage == "summarizing"
+            && p.chunks_total > LANES
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Let the first requests reach the stand-in, then ask the worker to stop.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut worker = stack.worker.take().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker.pid()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = worker
+        .wait_timeout(Duration::from_secs(20))
+        .expect("the worker exits within its grace period");
+    assert!(
+        status.success(),
+        "exit status {status}: {}",
+        worker.log_text()
+    );
+    let in_flight_at_stop = stack.standin_stats()["summaries_by_chunk"]
+        .as_object()
+        .unwrap()
+        .len();
+    assert!(
+        in_flight_at_stop >= 1,
+        "no summary was in flight when the worker stopped"
+    );
+    drop(worker);
+
+    stack.start_worker();
+    let out = tokio::time::timeout(
+        Duration::from_secs(180),
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("finished after the restart")
+    .expect("succeeded");
+    let stats = stack.standin_stats();
+    let per_chunk = stats["summaries_by_chunk"].as_object().unwrap();
+    assert_eq!(per_chunk.len() as u32, out.chunks);
+    assert!(
+        per_chunk.values().all(|n| n.as_u64() == Some(1)),
+        "a chunk was summarised twice after a graceful stop: {stats}"
+    );
+}
