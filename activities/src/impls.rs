@@ -383,23 +383,18 @@ impl LlmWork {
                 .get_text(&input.chunk.text)
                 .await
                 .map_err(Classified::from)?;
-            let (system, user) = prompts::summarize(
+            let prompt = prompts::summarize(
                 &input.title,
                 input.chunk.index,
                 input.chunk_count,
                 &input.chunk.section_titles,
                 &chunk,
             );
-            let request = LlmRequest {
-                model: input
-                    .model
-                    .clone()
-                    .unwrap_or_else(|| d.settings.summary_model.clone()),
-                system,
-                messages: vec![(Role::User, user)],
-                max_tokens: d.settings.summary_max_tokens,
-                temperature: 0.2,
-            };
+            let model = input
+                .model
+                .clone()
+                .unwrap_or_else(|| d.settings.summary_model.clone());
+            let request = LlmRequest::single(model, prompt, d.settings.summary_max_tokens, 0.2);
             let mut usage = LlmUsage::default();
             let answer = d.converse(&request, &mut usage).await?;
             let key = format!(
@@ -435,17 +430,12 @@ impl LlmWork {
             for s in &input.summaries {
                 summaries.push(d.blobs.get_text(s).await.map_err(Classified::from)?);
             }
-            let (system, user) = prompts::generate(&input.title, &input.target, &summaries);
-            let request = LlmRequest {
-                model: input
-                    .model
-                    .clone()
-                    .unwrap_or_else(|| d.settings.code_model.clone()),
-                system,
-                messages: vec![(Role::User, user)],
-                max_tokens: d.settings.code_max_tokens,
-                temperature: 0.2,
-            };
+            let prompt = prompts::generate(&input.title, &input.target, &summaries);
+            let model = input
+                .model
+                .clone()
+                .unwrap_or_else(|| d.settings.code_model.clone());
+            let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.2);
             let mut usage = LlmUsage::default();
             let code = d.converse_code(request, &mut usage).await?;
             let code = d.put_code(&input.paper_id, "generated", &code).await?;
@@ -468,18 +458,12 @@ impl LlmWork {
                 .get_text(&input.code)
                 .await
                 .map_err(Classified::from)?;
-            let (system, user) =
-                prompts::review(&input.title, &input.target, &code, &input.check.findings);
-            let mut request = LlmRequest {
-                model: input
-                    .model
-                    .clone()
-                    .unwrap_or_else(|| d.settings.code_model.clone()),
-                system,
-                messages: vec![(Role::User, user)],
-                max_tokens: 2_000,
-                temperature: 0.0,
-            };
+            let prompt = prompts::review(&input.title, &input.target, &code, &input.check.findings);
+            let model = input
+                .model
+                .clone()
+                .unwrap_or_else(|| d.settings.code_model.clone());
+            let mut request = LlmRequest::single(model, prompt, 2_000, 0.0);
             let mut usage = LlmUsage::default();
             let first = d.converse(&request, &mut usage).await?;
             let parsed = match parse_review(&first.text) {
@@ -532,17 +516,12 @@ impl LlmWork {
                 .get_text(&input.code)
                 .await
                 .map_err(Classified::from)?;
-            let (system, user) = prompts::fix(&input.target, &code, &input.findings);
-            let request = LlmRequest {
-                model: input
-                    .model
-                    .clone()
-                    .unwrap_or_else(|| d.settings.code_model.clone()),
-                system,
-                messages: vec![(Role::User, user)],
-                max_tokens: d.settings.code_max_tokens,
-                temperature: 0.0,
-            };
+            let prompt = prompts::fix(&input.target, &code, &input.findings);
+            let model = input
+                .model
+                .clone()
+                .unwrap_or_else(|| d.settings.code_model.clone());
+            let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.0);
             let mut usage = LlmUsage::default();
             let fixed = d.converse_code(request, &mut usage).await?;
             let code = d

@@ -332,7 +332,7 @@ if __name__ == "__main__":
 #[cfg(test)]
 mod tests {
     use super::*;
-    use activities::clients::llm::{LlmError, LlmRequest, Role};
+    use activities::clients::llm::{LlmError, LlmRequest};
 
     /// The real AWS SDK client against the stand-in: a template answer with usage, marked as the
     /// stand-in's; and a throttled request recognised as throttling (the SDK needs the
@@ -349,20 +349,15 @@ mod tests {
             Some(&format!("http://{addr}")),
         )
         .await;
-        let (system, user) = activities::prompts::summarize(
+        let prompt = activities::prompts::summarize(
             "A Paper",
             0,
             2,
             &["1 Introduction".into()],
             "Some text.",
         );
-        let request = LlmRequest {
-            model: activities::settings::DEFAULT_SUMMARY_MODEL.into(),
-            system,
-            messages: vec![(Role::User, user)],
-            max_tokens: 200,
-            temperature: 0.0,
-        };
+        let model = activities::settings::DEFAULT_SUMMARY_MODEL.to_owned();
+        let request = LlmRequest::single(model, prompt, 200, 0.0);
         // With 50%, requests 2, 4, … are throttled.
         let answer = llm
             .converse(&request)

@@ -40,6 +40,24 @@ pub struct LlmRequest {
     pub temperature: f32,
 }
 
+impl LlmRequest {
+    /// A one-turn request: a system prompt and one user message.
+    pub fn single(
+        model: String,
+        (system, user): (String, String),
+        max_tokens: u32,
+        temperature: f32,
+    ) -> Self {
+        Self {
+            model,
+            system,
+            messages: vec![(Role::User, user)],
+            max_tokens,
+            temperature,
+        }
+    }
+}
+
 /// One model answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmResponse {
