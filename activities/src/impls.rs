@@ -17,16 +17,19 @@ use workflows::types::*;
 use crate::check::check_python;
 use crate::chunking;
 use crate::clients::blobs::{BlobStore, sha256_hex};
-use crate::clients::llm::{LlmClient, LlmRequest, LlmResponse, Role};
+use crate::clients::llm::{LlmClient, LlmError, LlmRequest, LlmResponse, Role};
 use crate::clients::papers::{PaperRecord, RunRecord, SqlitePaperStore};
 use crate::failure::{Classified, permanent};
 use crate::ingest::add_paper;
 use crate::prompts::{self, PROMPT_VERSION};
+use crate::ratelimit::Limiters;
 use crate::results;
 use crate::settings::Settings;
 
 /// Everything the activities use.
 pub struct Deps {
+    /// Per-model rate limits, shared by every activity task of this worker.
+    pub limiters: Limiters,
     /// Blobs: papers, chunks, summaries, code, the LLM answer cache.
     pub blobs: BlobStore,
     /// Results directories.
@@ -259,6 +262,24 @@ struct CachedAnswer {
 }
 
 impl Deps {
+    /// The dependencies, with rate limiters built from `settings.limits`.
+    pub fn new(
+        blobs: BlobStore,
+        results: BlobStore,
+        papers: SqlitePaperStore,
+        llm: Arc<dyn LlmClient>,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            limiters: Limiters::new(settings.limits.clone()),
+            blobs,
+            results,
+            papers,
+            llm,
+            settings,
+        }
+    }
+
     /// One model call through the answer cache: the key covers the prompt version, the model and
     /// the whole request, so a retried or replayed activity reuses the answer instead of paying
     /// twice. Usage counts only calls actually made.
@@ -294,7 +315,24 @@ impl Deps {
                 standin: hit.standin,
             });
         }
-        let response = self.llm.converse(request).await?;
+        let estimate = (request.system.len()
+            + request.messages.iter().map(|(_, t)| t.len()).sum::<usize>())
+            as u64
+            / 4
+            + request.max_tokens as u64;
+        self.limiters.acquire(&request.model, estimate).await;
+        let response = match self.llm.converse(request).await {
+            Ok(r) => {
+                self.limiters.succeeded(&request.model);
+                r
+            }
+            Err(e) => {
+                if matches!(e, LlmError::Throttled { .. }) {
+                    self.limiters.throttled(&request.model);
+                }
+                return Err(e.into());
+            }
+        };
         usage.calls += 1;
         usage.input_tokens += response.input_tokens;
         usage.output_tokens += response.output_tokens;
@@ -317,25 +355,31 @@ impl Deps {
         Ok(response)
     }
 
-    /// A code answer, continued while it stops at the token limit.
-    async fn converse_code(
+    /// A whole answer: continued while it stops at the token limit (at most
+    /// `max-continuations` times), the parts joined; each continuation is counted in `usage`.
+    async fn converse_whole(
         &self,
         mut request: LlmRequest,
         usage: &mut LlmUsage,
     ) -> Result<String, Classified> {
         let mut answer = String::new();
-        for _ in 0..=self.settings.max_continuations {
+        for round in 0..=self.settings.max_continuations {
             let part = self.converse(&request, usage).await?;
             answer.push_str(&part.text);
             if !part.truncated {
                 break;
             }
+            if round == self.settings.max_continuations {
+                usage.truncated = true;
+                break;
+            }
+            usage.continuations += 1;
             request.messages.push((Role::Assistant, part.text));
             request
                 .messages
                 .push((Role::User, prompts::CONTINUE.to_owned()));
         }
-        Ok(prompts::code_block(&answer))
+        Ok(answer)
     }
 
     async fn put_code(
@@ -396,20 +440,17 @@ impl LlmWork {
                 .unwrap_or_else(|| d.settings.summary_model.clone());
             let request = LlmRequest::single(model, prompt, d.settings.summary_max_tokens, 0.2);
             let mut usage = LlmUsage::default();
-            let answer = d.converse(&request, &mut usage).await?;
+            let answer = d.converse_whole(request, &mut usage).await?;
             let key = format!(
                 "summaries/{}/{:04}-{}.md",
                 input.paper_id,
                 input.chunk.index,
-                short(&sha256_hex(answer.text.as_bytes()))
+                short(&sha256_hex(answer.as_bytes()))
             );
-            let summary = d
-                .blobs
-                .put(&key, answer.text)
-                .await
-                .map_err(Classified::from)?;
+            let summary = d.blobs.put(&key, answer).await.map_err(Classified::from)?;
             Ok(SummaryRef {
                 index: input.chunk.index,
+                attempt: ctx.info().attempt,
                 summary,
                 usage,
             })
@@ -437,7 +478,7 @@ impl LlmWork {
                 .unwrap_or_else(|| d.settings.code_model.clone());
             let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.2);
             let mut usage = LlmUsage::default();
-            let code = d.converse_code(request, &mut usage).await?;
+            let code = prompts::code_block(&d.converse_whole(request, &mut usage).await?);
             let code = d.put_code(&input.paper_id, "generated", &code).await?;
             Ok(CodeRef { code, usage })
         })
@@ -523,7 +564,7 @@ impl LlmWork {
                 .unwrap_or_else(|| d.settings.code_model.clone());
             let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.0);
             let mut usage = LlmUsage::default();
-            let fixed = d.converse_code(request, &mut usage).await?;
+            let fixed = prompts::code_block(&d.converse_whole(request, &mut usage).await?);
             let code = d
                 .put_code(&input.paper_id, &format!("fix-{}", input.round), &fixed)
                 .await?;
@@ -550,13 +591,13 @@ mod tests {
     ) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let llm = Arc::new(ScriptedLlm::new(answer));
-        let deps = Arc::new(Deps {
-            blobs: BlobStore::open(dir.path().join("blobs").to_str().unwrap()).unwrap(),
-            results: BlobStore::open(dir.path().join("results").to_str().unwrap()).unwrap(),
-            papers: SqlitePaperStore::open(&dir.path().join("papers.db")).unwrap(),
-            llm: llm.clone(),
-            settings: Settings::default(),
-        });
+        let deps = Arc::new(Deps::new(
+            BlobStore::open(dir.path().join("blobs").to_str().unwrap()).unwrap(),
+            BlobStore::open(dir.path().join("results").to_str().unwrap()).unwrap(),
+            SqlitePaperStore::open(&dir.path().join("papers.db")).unwrap(),
+            llm.clone(),
+            Settings::default(),
+        ));
         Fixture {
             _dir: dir,
             deps,

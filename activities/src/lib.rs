@@ -7,6 +7,7 @@
 //! - [`ingest`]: adding a paper to the store (used by `annapurna paper add` and `LoadPaper`)
 //! - [`chunking`]: cut points and chunk ranges (the choice is `workflows::decisions::plan_spans`)
 //! - [`prompts`]: the prompts, versioned
+//! - [`ratelimit`]: per-model requests/tokens per minute with AIMD on throttling
 //! - [`check`]: static checks of generated Python
 //! - [`results`]: the results directory of a run
 //! - [`failure`]: errors → retryable or non-retryable Temporal failures
@@ -20,6 +21,7 @@ pub mod failure;
 pub mod impls;
 pub mod ingest;
 pub mod prompts;
+pub mod ratelimit;
 pub mod results;
 pub mod settings;
 

@@ -110,6 +110,25 @@ pub async fn write(
         .filter_map(|u| u["usage"]["model"].as_str().map(str::to_owned))
         .filter(|m| !m.is_empty())
         .collect();
+    let mut chunk_results: Vec<serde_json::Value> = input
+        .summaries
+        .iter()
+        .map(|s| {
+            json!({
+                "index": s.index, "ok": true, "attempt": s.attempt,
+                "input_tokens": s.usage.input_tokens, "output_tokens": s.usage.output_tokens,
+                "latency_ms": s.usage.latency_ms, "continuations": s.usage.continuations,
+                "truncated": s.usage.truncated, "cached": s.usage.calls == 0,
+            })
+        })
+        .collect();
+    chunk_results.extend(
+        input
+            .failed_chunks
+            .iter()
+            .map(|f| json!({"index": f.index, "ok": false, "reason": f.reason})),
+    );
+    chunk_results.sort_by_key(|c| c["index"].as_u64());
     let metadata = json!({
         "paper": {
             "id": input.paper.paper_id,
@@ -123,6 +142,8 @@ pub async fn write(
         "target": input.target,
         "outcome": input.outcome,
         "chunks": input.summaries.len(),
+        "failed_chunks": input.failed_chunks.len(),
+        "chunk_results": chunk_results,
         "review_rounds": input.rounds.len(),
         "models": models,
         "tokens": {"input": total_in, "output": total_out},

@@ -1,6 +1,10 @@
 //! What the activities need to know from configuration.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::ratelimit::ModelLimit;
 
 /// Claude 3 Haiku on Bedrock.
 pub const DEFAULT_SUMMARY_MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";
@@ -25,6 +29,8 @@ pub struct Settings {
     pub max_continuations: u32,
     /// Python interpreter used for static checks.
     pub python: String,
+    /// Per-model quotas this worker keeps to (`[models.limits."model-id"] rpm = …, tpm = …`).
+    pub limits: BTreeMap<String, ModelLimit>,
 }
 
 impl Default for Settings {
@@ -37,6 +43,7 @@ impl Default for Settings {
             code_max_tokens: 8_000,
             max_continuations: 3,
             python: "python3".into(),
+            limits: BTreeMap::new(),
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use activities::clients::blobs::sha256_hex;
 use activities::clients::llm::STANDIN_MARKER;
@@ -21,15 +21,43 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// How the stand-in behaves.
+/// How the stand-in behaves. Faults are deterministic (spread evenly over requests, or chosen by
+/// chunk), so a test or benchmark sees the same storm every time.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct StandinOptions {
-    /// Milliseconds every answer takes.
+    /// Fixed milliseconds every answer takes.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// Percentage of requests answered with a throttling error (deterministic: spread evenly).
+    /// Further milliseconds per output token.
+    #[arg(long, default_value_t = 0.0)]
+    pub latency_per_token_ms: f64,
+    /// Requests per minute per model (0: no quota). Over quota: ThrottlingException.
+    #[arg(long, default_value_t = 0)]
+    pub rpm: u32,
+    /// Tokens (input + requested max output) per minute per model (0: no quota).
+    #[arg(long, default_value_t = 0)]
+    pub tpm: u32,
+    /// Seconds of quota a model may use at once (the bucket's depth).
+    #[arg(long, default_value_t = 5.0)]
+    pub quota_burst_secs: f64,
+    /// Percentage of requests answered with a throttling error.
     #[arg(long, default_value_t = 0)]
     pub throttle_percent: u32,
+    /// Percentage of requests answered with a 500 InternalServerException.
+    #[arg(long, default_value_t = 0)]
+    pub error_percent: u32,
+    /// Percentage of requests that hang for `--timeout-secs` before any answer.
+    #[arg(long, default_value_t = 0)]
+    pub timeout_percent: u32,
+    /// How long a hanging request hangs.
+    #[arg(long, default_value_t = 600)]
+    pub timeout_secs: u64,
+    /// Percentage of answers cut at half with stopReason max_tokens (a continuation gets the rest).
+    #[arg(long, default_value_t = 0)]
+    pub truncate_percent: u32,
+    /// Percentage of chunks whose summary requests always fail with ValidationException.
+    #[arg(long, default_value_t = 0)]
+    pub fail_chunks_percent: u32,
     /// Generated code has a syntax error until a fix request (to exercise the review loop).
     #[arg(long)]
     pub broken_code: bool,
@@ -42,7 +70,8 @@ pub struct Stats {
     pub requests: u64,
     /// By request kind (`summarize-chunk`, `generate-code`, …).
     pub by_kind: BTreeMap<String, u64>,
-    /// By outcome (`ok`, `throttled`, `bad-request`).
+    /// By outcome (`ok`, `throttled`, `over-quota`, `error`, `timeout`, `truncated`,
+    /// `failed-chunk`, `bad-request`).
     pub by_outcome: BTreeMap<String, u64>,
     /// Summary requests per chunk, counted on arrival (first 16 hex of the SHA-256 of the
     /// request's text).
@@ -52,6 +81,8 @@ pub struct Stats {
 struct Shared {
     options: StandinOptions,
     stats: Mutex<Stats>,
+    /// Per-model quota buckets: (requests left, tokens left, last refill).
+    buckets: Mutex<BTreeMap<String, (f64, f64, Instant)>>,
 }
 
 /// Starts the stand-in on `addr`; returns the bound address and the server task.
@@ -62,6 +93,7 @@ pub async fn start(
     let shared = Arc::new(Shared {
         options,
         stats: Mutex::new(Stats::default()),
+        buckets: Mutex::new(BTreeMap::new()),
     });
     let app = Router::new()
         .route("/model/{model_id}/converse", post(converse))
@@ -143,15 +175,30 @@ async fn converse(
         .trim()
         .to_owned();
 
-    // Throttle a steady share of requests: request n is throttled when the running count of
-    // throttles, n * p / 100, steps up.
     let n = {
         let mut s = shared.stats.lock().unwrap();
         s.requests += 1;
         s.requests
     };
-    let p = shared.options.throttle_percent.min(100) as u64;
-    if p > 0 && (n * p) / 100 > ((n - 1) * p) / 100 {
+    let o = &shared.options;
+    let max_tokens = request["inferenceConfig"]["maxTokens"]
+        .as_u64()
+        .unwrap_or(1000);
+    let input_tokens = (system.len()
+        + messages
+            .iter()
+            .map(|m| text_of(&m["content"]).len())
+            .sum::<usize>())
+        / 4;
+    if !shared.take_quota(&model_id, (input_tokens as u64 + max_tokens) as f64) {
+        shared.count(&task, "over-quota");
+        return bedrock_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ThrottlingException",
+            "Too many tokens, please wait before trying again.",
+        );
+    }
+    if spread(n, o.throttle_percent) {
         shared.count(&task, "throttled");
         return bedrock_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -159,9 +206,28 @@ async fn converse(
             "Too many requests, please wait before trying again.",
         );
     }
+    if spread(n, o.error_percent) {
+        shared.count(&task, "error");
+        return bedrock_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerException",
+            "The stand-in injected an internal error.",
+        );
+    }
+    if spread(n, o.timeout_percent) {
+        shared.count(&task, "timeout");
+        tokio::time::sleep(Duration::from_secs(o.timeout_secs)).await;
+        return bedrock_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailableException",
+            "The stand-in hung on purpose.",
+        );
+    }
+    // A continuation asks for the rest of a truncated answer.
+    let continuation = messages.len() > 1 && last_user == activities::prompts::CONTINUE;
     // Counted on arrival, as a provider bills: a request cut off by a dying worker still counts.
-    if task == kind::SUMMARIZE {
-        let key = sha256_hex(last_user.as_bytes())[..16].to_owned();
+    if task == kind::SUMMARIZE && !continuation {
+        let key = sha256_hex(first_user.as_bytes())[..16].to_owned();
         *shared
             .stats
             .lock()
@@ -169,9 +235,21 @@ async fn converse(
             .summaries_by_chunk
             .entry(key)
             .or_default() += 1;
-    }
-    if shared.options.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(shared.options.latency_ms)).await;
+        let part = field(&first_user, "Part ")
+            .and_then(|p| {
+                p.split_whitespace()
+                    .next()
+                    .and_then(|i| i.parse::<u64>().ok())
+            })
+            .unwrap_or(1);
+        if spread(part, o.fail_chunks_percent) {
+            shared.count(&task, "failed-chunk");
+            return bedrock_error(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                &format!("The stand-in refuses part {part} on purpose (fail-chunks-percent)."),
+            );
+        }
     }
     let answer = match task.as_str() {
         kind::SUMMARIZE => summary(&first_user),
@@ -196,23 +274,35 @@ async fn converse(
         .to_string(),
         _ => format!("{STANDIN_MARKER}: the stand-in has no template for this request."),
     };
-    shared.count(&task, "ok");
-    let input_tokens = (system.len()
-        + messages
-            .iter()
-            .map(|m| text_of(&m["content"]).len())
-            .sum::<usize>())
-        / 4;
+    // Truncate a steady share of first answers; a continuation gets the second half.
+    let half = answer
+        .char_indices()
+        .nth(answer.chars().count() / 2)
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    let (answer, stop_reason) = if continuation {
+        (answer[half..].to_owned(), "end_turn")
+    } else if spread(n, o.truncate_percent) {
+        shared.count(&task, "truncated");
+        (answer[..half].to_owned(), "max_tokens")
+    } else {
+        (answer, "end_turn")
+    };
     let output_tokens = answer.len() / 4 + 1;
+    let latency = o.latency_ms as f64 + o.latency_per_token_ms * output_tokens as f64;
+    if latency > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(latency / 1000.0)).await;
+    }
+    shared.count(&task, "ok");
     let mut response = Json(json!({
         "output": { "message": { "role": "assistant", "content": [ { "text": answer } ] } },
-        "stopReason": "end_turn",
+        "stopReason": stop_reason,
         "usage": {
             "inputTokens": input_tokens,
             "outputTokens": output_tokens,
             "totalTokens": input_tokens + output_tokens
         },
-        "metrics": { "latencyMs": shared.options.latency_ms }
+        "metrics": { "latencyMs": latency as u64 }
     }))
     .into_response();
     // Which model was asked for, for anyone reading the traffic.
@@ -224,7 +314,42 @@ async fn converse(
     response
 }
 
+/// Whether item `n` (from 1) is among an even `percent` share: it is when the running count of
+/// chosen items, `n * percent / 100`, steps up at `n`.
+fn spread(n: u64, percent: u32) -> bool {
+    let p = percent.min(100) as u64;
+    n > 0 && p > 0 && (n * p) / 100 > ((n - 1) * p) / 100
+}
+
 impl Shared {
+    /// Takes one request and `tokens` from the model's buckets; false when over quota.
+    fn take_quota(&self, model: &str, tokens: f64) -> bool {
+        let o = &self.options;
+        if o.rpm == 0 && o.tpm == 0 {
+            return true;
+        }
+        let (rps, tps) = (o.rpm as f64 / 60.0, o.tpm as f64 / 60.0);
+        let depth = o.quota_burst_secs.max(0.1);
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap();
+        let b = buckets
+            .entry(model.to_owned())
+            .or_insert((rps * depth, tps * depth, now));
+        let dt = now.duration_since(b.2).as_secs_f64();
+        b.0 = (b.0 + dt * rps).min(rps * depth);
+        b.1 = (b.1 + dt * tps).min(tps * depth);
+        b.2 = now;
+        let requests_ok = o.rpm == 0 || b.0 >= 1.0;
+        let tokens_ok = o.tpm == 0 || b.1 >= tokens.min(tps * depth);
+        if requests_ok && tokens_ok {
+            b.0 -= 1.0;
+            b.1 -= tokens;
+            true
+        } else {
+            false
+        }
+    }
+
     fn count(&self, task: &str, outcome: &str) {
         let mut s = self.stats.lock().unwrap();
         *s.by_kind.entry(task.to_owned()).or_default() += 1;

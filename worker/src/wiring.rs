@@ -90,13 +90,13 @@ pub async fn bedrock(config: &Config, standin_url: Option<&str>) -> Arc<dyn LlmC
 
 /// The activities' dependencies from configuration.
 pub fn deps(config: &Config, llm: Arc<dyn LlmClient>) -> anyhow::Result<Arc<Deps>> {
-    Ok(Arc::new(Deps {
-        blobs: BlobStore::open(&config.storage.blobs)?,
-        results: BlobStore::open(&config.storage.results)?,
-        papers: SqlitePaperStore::open(&config.storage.papers)?,
+    Ok(Arc::new(Deps::new(
+        BlobStore::open(&config.storage.blobs)?,
+        BlobStore::open(&config.storage.results)?,
+        SqlitePaperStore::open(&config.storage.papers)?,
         llm,
-        settings: config.models.clone(),
-    }))
+        config.models.clone(),
+    )))
 }
 
 fn tuner(activities: usize) -> TunerHolder {

@@ -92,6 +92,12 @@ pub fn effective_chunk_bytes(len: u64, requested: u64) -> u64 {
     requested.max(len.div_ceil(MAX_CHUNKS)).max(1)
 }
 
+/// Whether enough chunks were summarised to go on: at least `min_ratio` of `total`, and always
+/// at least one.
+pub fn enough_chunks(ok: u32, total: u32, min_ratio: f64) -> bool {
+    ok > 0 && (ok as f64) >= min_ratio * total as f64
+}
+
 /// What the review loop does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReviewStep {
@@ -219,6 +225,18 @@ mod tests {
         let cuts = [cut(10, CutKind::Section), cut(90, CutKind::Paragraph)];
         let spans = plan_spans(150, &cuts, 100);
         assert_eq!(spans[0].end, 90);
+    }
+
+    #[test]
+    fn partial_success_threshold() {
+        assert!(enough_chunks(6, 10, 0.5));
+        assert!(enough_chunks(5, 10, 0.5));
+        assert!(!enough_chunks(4, 10, 0.5));
+        assert!(
+            !enough_chunks(0, 0, 0.0),
+            "nothing summarised is never enough"
+        );
+        assert!(enough_chunks(1, 1, 1.0));
     }
 
     #[test]

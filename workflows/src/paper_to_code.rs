@@ -20,7 +20,7 @@ use temporalio_workflow::{
 };
 
 use crate::activities::{LlmActivities, PaperActivities};
-use crate::decisions::{ReviewStep, Stage, next_review_step};
+use crate::decisions::{ReviewStep, Stage, enough_chunks, next_review_step};
 use crate::names::{LLM_TASK_QUEUE, search_attribute};
 use crate::types::*;
 
@@ -197,7 +197,27 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
 
     enter(ctx, Stage::Summarizing);
     ctx.state_mut(|s| s.progress.chunks_total = chunk_count);
-    let summaries = summarize(ctx, &input, &paper, &plan).await?;
+    let (summaries, failed_chunks) = summarize(ctx, &input, &paper, &plan).await?;
+    if !enough_chunks(
+        summaries.len() as u32,
+        chunk_count,
+        input.min_success_ratio(),
+    ) {
+        let first = failed_chunks
+            .first()
+            .map(|f| format!("; chunk {}: {}", f.index, f.reason))
+            .unwrap_or_default();
+        return Err(WorkflowTermination::failed_application(
+            ApplicationFailure::builder(format!(
+                "only {} of {chunk_count} chunks were summarised; at least {:.0}% are needed (min_success_ratio){first}",
+                summaries.len(),
+                input.min_success_ratio() * 100.0
+            ))
+            .type_name("TooFewChunksSummarized".to_owned())
+            .non_retryable(true)
+            .build(),
+        ));
+    }
 
     enter(ctx, Stage::Generating);
     let generated = ctx
@@ -238,6 +258,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
                 run_id,
                 target: target.clone(),
                 summaries: summaries.clone(),
+                failed_chunks: failed_chunks.clone(),
                 generated: generated.clone(),
                 code: code.clone(),
                 final_check,
@@ -264,21 +285,35 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
         outcome: outcome.to_owned(),
         results: results.dir,
         code,
-        chunks: chunk_count,
+        chunks: summaries.len() as u32,
+        failed_chunks: failed_chunks.len() as u32,
         input_tokens,
         output_tokens,
         standin,
     })
 }
 
+/// Why an activity failed, as its last attempt said (the application failure's message).
+fn failure_reason(e: &ActivityExecutionError) -> String {
+    let reason = e
+        .failure()
+        .map(|f| match &f.cause {
+            Some(cause) => cause.message.clone(),
+            None => f.message.clone(),
+        })
+        .unwrap_or_else(|| e.to_string());
+    reason.chars().take(300).collect()
+}
+
 /// Summarises every chunk in a fixed number of lanes: lane `k` takes chunks `k, k+L, k+2L, …` one
-/// after another, and the lanes run side by side under the SDK's deterministic `join_all`.
+/// after another, and the lanes run side by side under the SDK's deterministic `join_all`. A
+/// chunk whose summary fails for good is recorded and skipped; cancellation stops everything.
 async fn summarize(
     ctx: &WorkflowContext<PaperToCode>,
     input: &PaperToCodeInput,
     paper: &PaperRef,
     plan: &ChunkPlan,
-) -> Result<Vec<SummaryRef>, ActivityExecutionError> {
+) -> Result<(Vec<SummaryRef>, Vec<ChunkFailure>), ActivityExecutionError> {
     let count = plan.chunks.len();
     let lanes = (input.lanes() as usize).min(count.max(1));
     let lane_futures = (0..lanes).map(|lane| {
@@ -291,9 +326,10 @@ async fn summarize(
             .collect();
         async move {
             let mut done = Vec::with_capacity(chunks.len());
+            let mut failed = Vec::new();
             for chunk in chunks {
                 let index = chunk.index;
-                let summary = ctx
+                let result = ctx
                     .execute_activity(
                         LlmActivities::summarize_chunk,
                         SummarizeChunkInput {
@@ -305,20 +341,36 @@ async fn summarize(
                         },
                         llm_options(format!("summarize-{index}")),
                     )
-                    .await?;
-                add_usage(ctx, &summary.usage);
-                ctx.state_mut(|s| s.progress.chunks_done += 1);
-                done.push(summary);
+                    .await;
+                match result {
+                    Ok(summary) => {
+                        add_usage(ctx, &summary.usage);
+                        ctx.state_mut(|s| s.progress.chunks_done += 1);
+                        done.push(summary);
+                    }
+                    Err(e @ ActivityExecutionError::Cancelled(_)) => return Err(e),
+                    Err(e) => {
+                        ctx.state_mut(|s| s.progress.chunks_failed += 1);
+                        failed.push(ChunkFailure {
+                            index,
+                            reason: failure_reason(&e),
+                        });
+                    }
+                }
             }
-            Ok::<_, ActivityExecutionError>(done)
+            Ok::<_, ActivityExecutionError>((done, failed))
         }
     });
     let mut summaries = Vec::with_capacity(count);
+    let mut failures = Vec::new();
     for lane in join_all(lane_futures).await {
-        summaries.extend(lane?);
+        let (done, failed) = lane?;
+        summaries.extend(done);
+        failures.extend(failed);
     }
     summaries.sort_by_key(|s| s.index);
-    Ok(summaries)
+    failures.sort_by_key(|f| f.index);
+    Ok((summaries, failures))
 }
 
 /// Check → review → fix, round after round, as `next_review_step` decides; then a final check.

@@ -36,6 +36,8 @@ pub struct PaperToCodeInput {
     pub parallel_chunks: Option<u32>,
     /// Review/fix rounds at most. Default 1.
     pub review_rounds: Option<u32>,
+    /// Share of chunks that must be summarised for the paper to go on. Default 0.5.
+    pub min_success_ratio: Option<f64>,
 }
 
 impl PaperToCodeInput {
@@ -50,6 +52,10 @@ impl PaperToCodeInput {
     /// The number of review rounds, defaulted.
     pub fn review_rounds(&self) -> u32 {
         self.review_rounds.unwrap_or(1)
+    }
+    /// The share of chunks that must succeed, defaulted and clamped to [0, 1].
+    pub fn min_success_ratio(&self) -> f64 {
+        self.min_success_ratio.unwrap_or(0.5).clamp(0.0, 1.0)
     }
 }
 
@@ -66,6 +72,9 @@ pub struct PaperToCodeOutput {
     pub code: BlobRef,
     /// Number of chunks summarised.
     pub chunks: u32,
+    /// Chunks whose summary failed (the paper went on without them).
+    #[serde(default)]
+    pub failed_chunks: u32,
     /// Tokens in and out across all model calls.
     pub input_tokens: u64,
     /// Tokens out across all model calls.
@@ -157,6 +166,12 @@ pub struct LlmUsage {
     pub latency_ms: u64,
     /// True when the answer came from the Bedrock stand-in.
     pub standin: bool,
+    /// Continuation requests made because an answer stopped at the token limit.
+    #[serde(default)]
+    pub continuations: u32,
+    /// True when the answer was still cut off after the last continuation allowed.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// Input of `SummarizeChunk`.
@@ -174,11 +189,23 @@ pub struct SummarizeChunkInput {
     pub model: Option<String>,
 }
 
+/// A chunk whose summary failed for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkFailure {
+    /// Index of the chunk.
+    pub index: u32,
+    /// Why, as the last attempt reported it.
+    pub reason: String,
+}
+
 /// A chunk's summary, by reference.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SummaryRef {
     /// Index of the chunk summarised.
     pub index: u32,
+    /// The attempt that succeeded (1 for the first).
+    #[serde(default)]
+    pub attempt: u32,
     /// The summary text.
     pub summary: BlobRef,
     /// What it cost.
@@ -340,6 +367,9 @@ pub struct RecordResultsInput {
     pub target: String,
     /// Chunk summaries in order.
     pub summaries: Vec<SummaryRef>,
+    /// Chunks whose summary failed.
+    #[serde(default)]
+    pub failed_chunks: Vec<ChunkFailure>,
     /// Code as first generated.
     pub generated: CodeRef,
     /// Final code.
@@ -372,6 +402,9 @@ pub struct Progress {
     pub chunks_total: u32,
     /// Chunks summarised.
     pub chunks_done: u32,
+    /// Chunks whose summary failed for good.
+    #[serde(default)]
+    pub chunks_failed: u32,
     /// Current review round (0 before review).
     pub review_round: u32,
     /// Review rounds allowed.
