@@ -25,6 +25,11 @@ pub struct ModelLimit {
     pub tpm: u32,
 }
 
+/// Share of the configured quota the worker aims at: requests reach the provider with some
+/// jitter, and a pace of exactly the quota turns every early arrival into a throttle.
+const TARGET_SHARE: f64 = 0.95;
+/// After a decrease, further throttles within this long are answers to the old pace.
+const DECREASE_HOLD: Duration = Duration::from_secs(1);
 /// Smallest share of the quota AIMD goes down to.
 const MIN_FRACTION: f64 = 0.05;
 /// Multiplicative decrease on a throttle.
@@ -34,6 +39,7 @@ const INCREASE: f64 = 0.05;
 
 struct Current {
     fraction: f64,
+    decreased_at: Option<std::time::Instant>,
     requests: Option<Arc<DefaultDirectRateLimiter>>,
     tokens: Option<(Arc<DefaultDirectRateLimiter>, u32)>,
 }
@@ -48,19 +54,21 @@ fn limiter(per_minute: f64, burst: u32) -> Arc<DefaultDirectRateLimiter> {
 
 impl Current {
     fn build(limit: ModelLimit, fraction: f64) -> Current {
-        // About a second of requests at once, and a few seconds of tokens (at least one large
-        // request's worth), so the pace is steady rather than a minute's burst and a stall.
+        // About a second's worth at once (and at least one large request's tokens), so the
+        // pace is steady rather than a minute's burst and a stall, and no deeper than a
+        // provider's own bucket.
         let requests = (limit.rpm > 0).then(|| {
-            let rpm = limit.rpm as f64 * fraction;
+            let rpm = limit.rpm as f64 * fraction * TARGET_SHARE;
             limiter(rpm, (rpm / 60.0).ceil() as u32)
         });
         let tokens = (limit.tpm > 0).then(|| {
-            let tpm = limit.tpm as f64 * fraction;
-            let burst = ((tpm / 12.0) as u32).max(limit.tpm.min(32_000));
+            let tpm = limit.tpm as f64 * fraction * TARGET_SHARE;
+            let burst = ((tpm / 60.0) as u32).max(16_000).min(limit.tpm);
             (limiter(tpm, burst), burst)
         });
         Current {
             fraction,
+            decreased_at: None,
             requests,
             tokens,
         }
@@ -111,10 +119,17 @@ impl Limiters {
         }
     }
 
-    /// The provider throttled `model`: halve the pace.
+    /// The provider throttled `model`: halve the pace, once per [`DECREASE_HOLD`].
     pub fn throttled(&self, model: &str) {
         self.with_current(model, |c, limit| {
+            let now = std::time::Instant::now();
+            if c.decreased_at
+                .is_some_and(|t| now.duration_since(t) < DECREASE_HOLD)
+            {
+                return;
+            }
             *c = Current::build(limit, (c.fraction * DECREASE).max(MIN_FRACTION));
+            c.decreased_at = Some(now);
             tracing::warn!(
                 model,
                 share = c.fraction,
@@ -127,7 +142,9 @@ impl Limiters {
     pub fn succeeded(&self, model: &str) {
         self.with_current(model, |c, limit| {
             if c.fraction < 1.0 {
+                let decreased_at = c.decreased_at;
                 *c = Current::build(limit, (c.fraction + INCREASE).min(1.0));
+                c.decreased_at = decreased_at;
             }
         });
     }
@@ -146,7 +163,7 @@ mod tests {
     async fn paces_requests_and_backs_off_on_throttling() {
         let limits = BTreeMap::from([("m".to_owned(), ModelLimit { rpm: 600, tpm: 0 })]);
         let l = Limiters::new(limits);
-        // 600 rpm = 10/s with a burst of 10: 30 requests take about 2 s, not 0.
+        // 600 rpm (aiming at 95%) ≈ 9.5/s with a burst of 10: 30 requests take about 2 s, not 0.
         let start = tokio::time::Instant::now();
         for _ in 0..30 {
             l.acquire("m", 100).await;
@@ -159,9 +176,12 @@ mod tests {
             l.acquire("other", 100).await;
         }
         assert!(start.elapsed() < Duration::from_millis(200));
-        // AIMD.
+        // AIMD: one decrease per hold period, however many throttles arrive in it.
         l.throttled("m");
         assert_eq!(l.share("m"), 0.5);
+        l.throttled("m");
+        assert_eq!(l.share("m"), 0.5);
+        tokio::time::sleep(DECREASE_HOLD).await;
         l.throttled("m");
         assert_eq!(l.share("m"), 0.25);
         for _ in 0..100 {
@@ -180,17 +200,15 @@ mod tests {
             },
         )]);
         let l = Limiters::new(limits);
-        // Burst 32,000 tokens, then 2,000 tokens/s: 5 requests of 10,000 take ≥ 9 s … too slow
-        // for a unit test, so check the first burst is free and the next request waits.
+        // A burst of 16,000 tokens, then 2,000 tokens/s: the first request is free, the next
+        // waits for the bucket to refill.
         let start = tokio::time::Instant::now();
-        for _ in 0..3 {
-            l.acquire("m", 10_000).await;
-        }
+        l.acquire("m", 10_000).await;
         assert!(start.elapsed() < Duration::from_millis(200));
         let t = tokio::time::Instant::now();
         l.acquire("m", 10_000).await;
         assert!(
-            t.elapsed() >= Duration::from_millis(3000),
+            t.elapsed() >= Duration::from_millis(1500),
             "{:?}",
             t.elapsed()
         );

@@ -55,6 +55,7 @@ impl TemporalServer {
         db: &PathBuf,
         port: u16,
         ui_port: Option<u16>,
+        quiet: bool,
     ) -> anyhow::Result<Self> {
         let mut cmd = tokio::process::Command::new(bin);
         cmd.args([
@@ -76,6 +77,9 @@ impl TemporalServer {
             cmd.args(["--search-attribute", &format!("{name}=Keyword")]);
         }
         cmd.stdin(Stdio::null()).process_group(0).kill_on_drop(true);
+        if quiet {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
         let child = cmd
             .spawn()
             .with_context(|| format!("starting the Temporal dev server ({})", bin.display()))?;
@@ -127,7 +131,7 @@ pub async fn run(config: Config, port: u16, ui_port: u16) -> anyhow::Result<()> 
     std::fs::create_dir_all(&config.dev.home)
         .with_context(|| format!("creating the state directory {}", config.dev.home.display()))?;
     let db = config.dev.home.join("temporal.db");
-    let mut server = TemporalServer::start(&bin, &db, port, Some(ui_port))?;
+    let mut server = TemporalServer::start(&bin, &db, port, Some(ui_port), false)?;
     let address = format!("127.0.0.1:{port}");
     let client = match wait_for_temporal(&mut server, &address).await {
         Ok(c) => c,

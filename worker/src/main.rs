@@ -8,7 +8,9 @@
 //! - `dev`: the embedded stack (`annapurna dev`)
 //! - `standin`: the Bedrock stand-in server (`annapurna standin bedrock`)
 //! - `papers_cmd`, `run_cmd`: `annapurna paper …`, `annapurna run …`
+//! - `bench`: `annapurna bench quota`
 
+mod bench;
 mod config;
 mod dev;
 mod papers_cmd;
@@ -62,6 +64,11 @@ enum Command {
     },
     /// Start PaperToCode for a paper file or stored paper id.
     Run(run_cmd::RunArgs),
+    /// Benchmarks that start their own stack.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
     /// Stand-ins for services that cannot be reached.
     Standin {
         #[command(subcommand)]
@@ -90,6 +97,12 @@ enum PaperCommand {
         /// The paper's id.
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// The map phase against a provider quota, and the old sequential method on the same work.
+    Quota(bench::QuotaArgs),
 }
 
 #[derive(Subcommand)]
@@ -149,6 +162,9 @@ async fn main() -> anyhow::Result<()> {
             PaperCommand::Show { id } => papers_cmd::show(&config, &id),
         },
         Command::Run(args) => run_cmd::run(&config, args).await,
+        Command::Bench {
+            which: BenchCommand::Quota(args),
+        } => bench::quota(config, args).await,
         Command::Standin {
             service: StandinCommand::Bedrock { port, options },
         } => {
