@@ -5,33 +5,48 @@
 use workflows::decisions::{CutKind, CutPoint, plan_spans};
 use workflows::types::Section;
 
-/// Cut points of `text`, sorted: every section start, every paragraph break and every line start.
+/// Cut points of `text`, sorted: every section start, every paragraph break and every line start
+/// that is not inside a code fence, a display-math block (`$$ … $$`) or a Markdown table. A block
+/// longer than a chunk is still cut (at the budget) rather than sent whole.
 pub fn cut_points(text: &str, sections: &[Section]) -> Vec<CutPoint> {
-    let mut cuts: Vec<CutPoint> = sections
-        .iter()
-        .filter(|s| s.offset > 0 && (s.offset as usize) < text.len())
-        .map(|s| CutPoint {
-            offset: s.offset,
-            kind: CutKind::Section,
-        })
-        .collect();
-    let bytes = text.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'\n' && i + 1 < bytes.len() {
-            let kind = if bytes[i + 1] == b'\n' {
+    let mut cuts: Vec<CutPoint> = Vec::new();
+    let section_starts: std::collections::HashSet<u64> =
+        sections.iter().map(|s| s.offset).collect();
+    let mut offset = 0usize;
+    let mut in_fence = false;
+    let mut in_math = false;
+    let mut previous_blank = false;
+    let mut previous_table_row = false;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let trimmed = line.trim();
+        let table_row = trimmed.starts_with('|');
+        let protected = in_fence || in_math || (table_row && previous_table_row);
+        if start > 0 && !protected {
+            let kind = if section_starts.contains(&(start as u64)) {
+                CutKind::Section
+            } else if previous_blank {
                 CutKind::Paragraph
             } else {
                 CutKind::Line
             };
             cuts.push(CutPoint {
-                offset: i as u64 + 1,
+                offset: start as u64,
                 kind,
             });
         }
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+        } else if !in_fence
+            && trimmed.starts_with("$$")
+            && !(trimmed.len() > 2 && trimmed.ends_with("$$"))
+        {
+            in_math = !in_math;
+        }
+        previous_blank = trimmed.is_empty();
+        previous_table_row = table_row;
     }
-    // A section start is also a line start: keep the better kind for each offset.
-    cuts.sort_by_key(|c| (c.offset, c.kind));
-    cuts.dedup_by_key(|c| c.offset);
     cuts
 }
 
@@ -133,6 +148,36 @@ mod tests {
             seen += 1;
         }
         assert!(seen >= 8, "read {seen} papers");
+    }
+
+    #[test]
+    fn no_cuts_inside_code_math_or_tables() {
+        let text = "intro line\n\n```python\ncode 1\n\ncode 2\n```\n\n$$\na = b\n\nc = d\n$$\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nend\n";
+        let cuts = cut_points(text, &[]);
+        let inside = |start: &str, end: &str| {
+            let a = text.find(start).unwrap();
+            let b = text[a + 1..].find(end).unwrap() + a + 1;
+            (a as u64 + 1, b as u64)
+        };
+        for (lo, hi) in [
+            inside("```python", "```\n\n$$"),
+            inside("$$\na", "$$\n\n|"),
+            inside("| a |", "\n\nend"),
+        ] {
+            assert!(
+                cuts.iter().all(|c| c.offset < lo || c.offset > hi),
+                "{cuts:?} cuts inside {lo}..{hi}"
+            );
+        }
+        // Before and after the blocks, cuts are allowed.
+        assert!(
+            cuts.iter()
+                .any(|c| c.offset == text.find("```python").unwrap() as u64)
+        );
+        assert!(
+            cuts.iter()
+                .any(|c| c.offset == text.find("end").unwrap() as u64)
+        );
     }
 
     #[test]

@@ -343,6 +343,15 @@ const DROP_WITH_ARGS: &[&str] = &[
     "crefname",
     "Crefname",
 ];
+/// Display-math environments.
+const MATH_ENVIRONMENTS: &[&str] = &[
+    "equation",
+    "align",
+    "eqnarray",
+    "gather",
+    "multline",
+    "displaymath",
+];
 /// Citation-like commands, shown as a placeholder.
 const CITE: &[&str] = &[
     "cite",
@@ -560,6 +569,9 @@ fn clean_with(src: &str, macros: &HashMap<String, String>, depth: u8) -> (String
                                 out.push_str("\n\n# References\n\n");
                             } else if name == "end" && env == "document" {
                                 break;
+                            } else if MATH_ENVIRONMENTS.contains(&env.trim_end_matches('*')) {
+                                // Display math as a `$$` block: readable, and never cut in two.
+                                out.push_str("\n$$\n");
                             } else {
                                 out.push('\n');
                             }

@@ -334,6 +334,11 @@ impl Deps {
             }
         };
         usage.calls += 1;
+        usage.cost_microusd += self.settings.cost_microusd(
+            &request.model,
+            response.input_tokens,
+            response.output_tokens,
+        );
         usage.input_tokens += response.input_tokens;
         usage.output_tokens += response.output_tokens;
         usage.latency_ms += response.latency.as_millis() as u64;

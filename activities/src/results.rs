@@ -101,6 +101,10 @@ pub async fn write(
         .iter()
         .filter_map(|u| u["usage"]["input_tokens"].as_u64())
         .sum();
+    let total_cost: u64 = usage
+        .iter()
+        .filter_map(|u| u["usage"]["cost_microusd"].as_u64())
+        .sum();
     let total_out: u64 = usage
         .iter()
         .filter_map(|u| u["usage"]["output_tokens"].as_u64())
@@ -147,6 +151,7 @@ pub async fn write(
         "review_rounds": input.rounds.len(),
         "models": models,
         "tokens": {"input": total_in, "output": total_out},
+        "estimated_cost_usd": total_cost as f64 / 1e6,
         "usage": usage,
         "timings": input.timings,
         "code": code_name,

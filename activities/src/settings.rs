@@ -31,6 +31,36 @@ pub struct Settings {
     pub python: String,
     /// Per-model quotas this worker keeps to (`[models.limits."model-id"] rpm = …, tpm = …`).
     pub limits: BTreeMap<String, ModelLimit>,
+    /// Prices for the cost estimate, US dollars per million tokens
+    /// (`[models.prices."model-id"] input = …, output = …`); an inference-profile id such as
+    /// `us.anthropic.…` uses the price of the model id it contains.
+    pub prices: BTreeMap<String, Price>,
+}
+
+/// A model's on-demand price, US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Price {
+    /// Per million input tokens.
+    pub input: f64,
+    /// Per million output tokens.
+    pub output: f64,
+}
+
+impl Settings {
+    /// Estimated cost in micro-dollars of a call to `model`; 0 for a model without a price.
+    pub fn cost_microusd(&self, model: &str, input_tokens: u64, output_tokens: u64) -> u64 {
+        let price = self.prices.get(model).or_else(|| {
+            self.prices
+                .iter()
+                .find(|(id, _)| model.contains(id.as_str()))
+                .map(|(_, p)| p)
+        });
+        price
+            .map(|p| {
+                (input_tokens as f64 * p.input + output_tokens as f64 * p.output).round() as u64
+            })
+            .unwrap_or(0)
+    }
 }
 
 impl Default for Settings {
@@ -44,6 +74,41 @@ impl Default for Settings {
             max_continuations: 3,
             python: "python3".into(),
             limits: BTreeMap::new(),
+            // Bedrock on-demand list prices when this was written; override in annapurna.toml.
+            prices: BTreeMap::from([
+                (
+                    DEFAULT_SUMMARY_MODEL.to_owned(),
+                    Price {
+                        input: 0.25,
+                        output: 1.25,
+                    },
+                ),
+                (
+                    DEFAULT_CODE_MODEL.to_owned(),
+                    Price {
+                        input: 3.0,
+                        output: 15.0,
+                    },
+                ),
+            ]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_by_model_and_inference_profile() {
+        let s = Settings::default();
+        // 1 M input + 1 M output tokens of Haiku: $0.25 + $1.25.
+        assert_eq!(
+            s.cost_microusd(DEFAULT_SUMMARY_MODEL, 1_000_000, 1_000_000),
+            1_500_000
+        );
+        let profile = format!("us.{DEFAULT_CODE_MODEL}");
+        assert_eq!(s.cost_microusd(&profile, 1_000, 0), 3_000);
+        assert_eq!(s.cost_microusd("unknown", 1_000, 1_000), 0);
     }
 }

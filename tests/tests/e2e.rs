@@ -138,6 +138,10 @@ async fn every_real_paper_end_to_end() {
         assert!(meta["notice"].as_str().unwrap().contains("stand-in"));
         assert_eq!(meta["chunks"], out.chunks);
         assert!(meta["tokens"]["input"].as_u64().unwrap() > 0);
+        assert!(
+            meta["estimated_cost_usd"].as_f64().unwrap() > 0.0,
+            "{id}: no cost estimate"
+        );
         assert!(meta["timings"].as_array().unwrap().len() >= 5);
         let (largest, total) = largest_event(&stack, &paper_workflow_id(id)).await;
         assert!(largest < PAYLOAD_LIMIT, "{id}: an event of {largest} bytes");

@@ -9,7 +9,7 @@ use workflows::PaperToCode;
 use workflows::names::TASK_QUEUE;
 use workflows::types::{PaperToCodeInput, PaperToCodeOutput};
 
-/// schedule-free.tex at 2,000-token chunks is cut into exactly ten.
+/// schedule-free.tex at 2,000-token chunks is cut into ten or more.
 const CHUNK_TOKENS: u64 = 2_000;
 
 async fn run(
@@ -52,14 +52,15 @@ async fn forty_percent_of_chunks_failing_still_completes() {
     let id = stack.add_paper(&papers_dir().join("schedule-free.tex"));
     let out = run(&stack, "partial-40", &id)
         .await
-        .expect("6 of 10 chunks is enough");
-    assert_eq!(out.chunks + out.failed_chunks, 10);
-    assert_eq!(out.failed_chunks, 4);
+        .expect("60% of the chunks is enough");
+    let n = out.chunks + out.failed_chunks;
+    assert!(n >= 10, "{n} chunks");
+    assert_eq!(out.failed_chunks, n * 40 / 100);
     let meta = metadata(&out);
     let results = meta["chunk_results"].as_array().unwrap();
-    assert_eq!(results.len(), 10);
+    assert_eq!(results.len() as u32, n);
     let failed: Vec<_> = results.iter().filter(|c| c["ok"] == false).collect();
-    assert_eq!(failed.len(), 4);
+    assert_eq!(failed.len() as u32, n * 40 / 100);
     assert!(
         failed
             .iter()
@@ -80,9 +81,20 @@ async fn sixty_percent_of_chunks_failing_fails_clearly() {
     let id = stack.add_paper(&papers_dir().join("schedule-free.tex"));
     let err = run(&stack, "partial-60", &id)
         .await
-        .expect_err("4 of 10 chunks is not enough");
+        .expect_err("40% of the chunks is not enough");
     assert!(err.contains("TooFewChunksSummarized"), "{err}");
-    assert!(err.contains("only 4 of 10 chunks"), "{err}");
+    // "only X of N chunks were summarised"
+    let counts: Vec<u32> = err
+        .split("only ")
+        .nth(1)
+        .and_then(|rest| rest.split(" chunks").next())
+        .map(|xn| xn.split(" of ").filter_map(|v| v.parse().ok()).collect())
+        .unwrap_or_default();
+    let [ok, n] = counts[..] else {
+        panic!("no counts in {err}")
+    };
+    assert!(n >= 10, "{n} chunks");
+    assert_eq!(ok, n - n * 60 / 100, "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +104,7 @@ async fn throttling_storm_completes() {
     let out = run(&stack, "storm", &id)
         .await
         .expect("completes through a 50% throttling storm");
-    assert_eq!(out.chunks, 10);
+    assert!(out.chunks >= 10, "{} chunks", out.chunks);
     assert_eq!(out.failed_chunks, 0);
     let stats = stack.standin_stats();
     assert!(

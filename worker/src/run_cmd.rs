@@ -91,7 +91,7 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
     stage.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap());
     let chunks = bars.add(ProgressBar::new(0));
     chunks.set_style(
-        ProgressStyle::with_template("  chunks  [{bar:30}] {pos}/{len}")
+        ProgressStyle::with_template("  chunks  [{bar:30}] {pos}/{len} summarised")
             .unwrap()
             .progress_chars("=> "),
     );
@@ -104,8 +104,9 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
             _ = tick.tick() => {
                 if let Ok(p) = handle.query(PaperToCode::progress, (), WorkflowQueryOptions::default()).await {
                     stage.set_message(format!(
-                        "{workflow_id}: {} (review round {}/{}, tokens {} in / {} out)",
-                        p.stage, p.review_round, p.review_rounds, p.input_tokens, p.output_tokens
+                        "{workflow_id}: {} (review round {}/{}, tokens {} in / {} out, ≈ ${:.4})",
+                        p.stage, p.review_round, p.review_rounds, p.input_tokens, p.output_tokens,
+                        p.cost_microusd as f64 / 1e6
                     ));
                     chunks.set_length(p.chunks_total as u64);
                     chunks.set_position(p.chunks_done as u64);

@@ -109,6 +109,7 @@ fn add_usage(ctx: &WorkflowContext<PaperToCode>, usage: &LlmUsage) {
     ctx.state_mut(|s| {
         s.progress.input_tokens += usage.input_tokens;
         s.progress.output_tokens += usage.output_tokens;
+        s.progress.cost_microusd += usage.cost_microusd;
     });
 }
 

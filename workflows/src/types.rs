@@ -172,6 +172,9 @@ pub struct LlmUsage {
     /// True when the answer was still cut off after the last continuation allowed.
     #[serde(default)]
     pub truncated: bool,
+    /// Estimated cost in micro-dollars (configured prices × tokens).
+    #[serde(default)]
+    pub cost_microusd: u64,
 }
 
 /// Input of `SummarizeChunk`.
@@ -413,4 +416,7 @@ pub struct Progress {
     pub input_tokens: u64,
     /// Tokens out so far.
     pub output_tokens: u64,
+    /// Estimated cost so far, micro-dollars.
+    #[serde(default)]
+    pub cost_microusd: u64,
 }

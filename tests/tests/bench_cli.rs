@@ -1,0 +1,60 @@
+//! `annapurna bench quota --json` runs its own stack and prints the report's keys on its last
+//! line. (The figures themselves are benchmarks, recorded in BENCHMARKS.md, not asserted here.)
+
+use std::process::Command;
+
+use annapurna_tests::{annapurna_bin, temporal_bin};
+
+#[test]
+fn bench_quota_reports_json_on_its_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        temporal_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(annapurna_bin())
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args([
+            "bench",
+            "quota",
+            "--papers",
+            "1",
+            "--chunks",
+            "3",
+            "--latency-ms",
+            "50",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last = stdout.lines().last().expect("a last line");
+    let report: serde_json::Value = serde_json::from_str(last).expect("JSON on the last line");
+    for key in [
+        "makespan_s",
+        "bound_s",
+        "utilisation",
+        "throttled",
+        "failed",
+        "sequential_makespan_s",
+        "speedup",
+    ] {
+        assert!(!report[key].is_null(), "{key} missing: {report}");
+    }
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["summary_requests"], 3);
+    assert_eq!(report["standin"], true);
+    // The old method pauses 2 s after each of the 3 chunks.
+    assert!(
+        report["sequential_makespan_s"].as_f64().unwrap() >= 6.0,
+        "{report}"
+    );
+}
