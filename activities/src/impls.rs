@@ -147,10 +147,7 @@ impl PaperWork {
                     format!("sections of {}: {e}", input.paper.paper_id),
                 )
             })?;
-            let requested = input
-                .max_chunk_tokens
-                .unwrap_or(d.settings.max_chunk_tokens)
-                .max(100);
+            let requested = d.settings.chunk_tokens(input.max_chunk_tokens);
             let max_bytes =
                 effective_chunk_bytes(text.len() as u64, chunk_bytes_for_tokens(requested));
             let max_tokens = max_bytes.div_ceil(CHARS_PER_TOKEN);

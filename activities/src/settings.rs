@@ -21,6 +21,9 @@ pub struct Settings {
     pub code_model: String,
     /// Largest chunk, in estimated tokens, when the workflow input does not say.
     pub max_chunk_tokens: u64,
+    /// Context window of the summary model, in tokens: a chunk, its prompt and the reserved
+    /// output must fit in it, whatever `max-chunk-tokens` says.
+    pub summary_context_tokens: u64,
     /// Output budget of one summary, in tokens.
     pub summary_max_tokens: u32,
     /// Output budget of one code answer, in tokens (continued when reached).
@@ -46,7 +49,22 @@ pub struct Price {
     pub output: f64,
 }
 
+/// Tokens of a summary prompt beyond the chunk itself (instructions, title, section list).
+const PROMPT_OVERHEAD_TOKENS: u64 = 1_000;
+
 impl Settings {
+    /// The chunk budget in tokens: the requested one, but never more than the summary model's
+    /// context leaves after the prompt and the reserved output.
+    pub fn chunk_tokens(&self, requested: Option<u64>) -> u64 {
+        let room = self
+            .summary_context_tokens
+            .saturating_sub(self.summary_max_tokens as u64 + PROMPT_OVERHEAD_TOKENS);
+        requested
+            .unwrap_or(self.max_chunk_tokens)
+            .min(room)
+            .max(100)
+    }
+
     /// Estimated cost in micro-dollars of a call to `model`; 0 for a model without a price.
     pub fn cost_microusd(&self, model: &str, input_tokens: u64, output_tokens: u64) -> u64 {
         let price = self.prices.get(model).or_else(|| {
@@ -69,6 +87,7 @@ impl Default for Settings {
             summary_model: DEFAULT_SUMMARY_MODEL.into(),
             code_model: DEFAULT_CODE_MODEL.into(),
             max_chunk_tokens: 24_000,
+            summary_context_tokens: 200_000,
             summary_max_tokens: 1_500,
             code_max_tokens: 8_000,
             max_continuations: 3,
@@ -98,6 +117,15 @@ impl Default for Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunk_budget_fits_the_context() {
+        let mut s = Settings::default();
+        assert_eq!(s.chunk_tokens(None), 24_000);
+        assert_eq!(s.chunk_tokens(Some(500_000)), 200_000 - 1_500 - 1_000);
+        s.summary_context_tokens = 8_000;
+        assert_eq!(s.chunk_tokens(None), 8_000 - 1_500 - 1_000);
+    }
 
     #[test]
     fn cost_by_model_and_inference_profile() {
