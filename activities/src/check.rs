@@ -1,36 +1,134 @@
-//! Static checks of generated Python. Syntax comes from Python's own parser (`ast.parse` in a
-//! child `python3`), not from regular expressions; a syntax error at the end of the file, or an
-//! unclosed bracket, is reported as truncated code.
+//! Static checks of generated Python, with stable rule ids. Python's own parser reads the code
+//! (`checker.py`, run in a child `python3`): syntax and truncation, modules that do not exist,
+//! the target's rules (Trainium/XLA, CUDA, CPU) and the run contract (METRICS lines, bounded
+//! training, no downloads, the recommended dataset). ruff finds undefined names; an undefined name
+//! that is a well-known module or alias (`np`, `json`, `xm`, …) is reported as a missing import.
 
 use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
 use workflows::types::{CheckReport, Finding};
 
+/// The checker run by the interpreter.
+const CHECKER: &str = include_str!("checker.py");
+
+/// Undefined names that mean a missing import, and the import that defines them.
+const IMPORTS: &[(&str, &str)] = &[
+    ("np", "import numpy as np"),
+    ("numpy", "import numpy"),
+    ("torch", "import torch"),
+    ("nn", "from torch import nn"),
+    ("F", "import torch.nn.functional as F"),
+    ("optim", "from torch import optim"),
+    ("xm", "import torch_xla.core.xla_model as xm"),
+    ("torch_xla", "import torch_xla"),
+    ("json", "import json"),
+    ("math", "import math"),
+    ("os", "import os"),
+    ("sys", "import sys"),
+    ("time", "import time"),
+    ("random", "import random"),
+    ("DataLoader", "from torch.utils.data import DataLoader"),
+    (
+        "TensorDataset",
+        "from torch.utils.data import TensorDataset",
+    ),
+    ("Dataset", "from torch.utils.data import Dataset"),
+    ("torchvision", "import torchvision"),
+    ("transforms", "from torchvision import transforms"),
+];
+
 /// Why the checker itself could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    /// The interpreter could not be started or answered nonsense.
+    /// A checking tool could not be started or answered nonsense.
     #[error(
-        "cannot run the Python checker with {python:?}: {reason}; install python3 or set checks.python"
+        "cannot run {tool} ({program:?}): {reason}; run ./scripts/setup.sh or set models.{tool}"
     )]
-    Interpreter {
-        /// The configured interpreter.
-        python: String,
+    Tool {
+        /// `python` or `ruff`.
+        tool: &'static str,
+        /// The configured program.
+        program: String,
         /// Why.
         reason: String,
     },
 }
 
-const AST_CHECK: &str = r#"
-import ast, json, sys
-src = sys.stdin.read()
-try:
-    ast.parse(src)
-    print(json.dumps({"ok": True}))
-except SyntaxError as e:
-    print(json.dumps({"ok": False, "line": e.lineno or 0, "msg": e.msg}))
-"#;
+async fn run_with_stdin(
+    program: &str,
+    args: &[&str],
+    input: &str,
+) -> std::io::Result<std::process::Output> {
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let src = input.to_owned();
+    let writer = tokio::spawn(async move {
+        let _ = stdin.write_all(src.as_bytes()).await;
+    });
+    let out = child.wait_with_output().await?;
+    let _ = writer.await;
+    Ok(out)
+}
+
+/// Undefined names, from ruff (F821).
+async fn undefined_names(ruff: &str, code: &str) -> Result<Vec<Finding>, CheckError> {
+    let err = |reason: String| CheckError::Tool {
+        tool: "ruff",
+        program: ruff.to_owned(),
+        reason,
+    };
+    let args = [
+        "check",
+        "--no-cache",
+        "--isolated",
+        "--select",
+        "F821",
+        "--output-format",
+        "json",
+        "--stdin-filename",
+        "code.py",
+        "-",
+    ];
+    let out = run_with_stdin(ruff, &args, code)
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).map_err(|_| {
+        err(format!(
+            "unexpected output {:?}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    })?;
+    Ok(items
+        .iter()
+        .filter(|i| i["code"] == "F821")
+        .map(|i| {
+            let message = i["message"].as_str().unwrap_or("undefined name");
+            let name = message.split('`').nth(1).unwrap_or("");
+            let line = i["location"]["row"].as_u64().unwrap_or(0) as u32;
+            match IMPORTS.iter().find(|(n, _)| *n == name) {
+                Some((_, import)) => finding(
+                    "missing-import",
+                    "error",
+                    line,
+                    format!("`{name}` is used but never imported: add `{import}`"),
+                ),
+                None => finding(
+                    "undefined-name",
+                    "error",
+                    line,
+                    format!("{message}: define it or fix the typo"),
+                ),
+            }
+        })
+        .collect())
+}
 
 fn finding(rule: &str, severity: &str, line: u32, message: String) -> Finding {
     Finding {
@@ -41,65 +139,38 @@ fn finding(rule: &str, severity: &str, line: u32, message: String) -> Finding {
     }
 }
 
-/// Checks `code` with `python` (an interpreter path or name).
-pub async fn check_python(python: &str, code: &str) -> Result<CheckReport, CheckError> {
-    let err = |reason: String| CheckError::Interpreter {
-        python: python.to_owned(),
+/// Checks `code` for `target`; `dataset` (when not empty) is the dataset the code must train on.
+/// Blocking findings first, then by line.
+pub async fn check_python(
+    python: &str,
+    ruff: &str,
+    code: &str,
+    target: &str,
+    dataset: &str,
+) -> Result<CheckReport, CheckError> {
+    let err = |reason: String| CheckError::Tool {
+        tool: "python",
+        program: python.to_owned(),
         reason,
     };
-    let mut child = tokio::process::Command::new(python)
-        .args(["-I", "-c", AST_CHECK])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| err(e.to_string()))?;
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let src = code.to_owned();
-    let writer = tokio::spawn(async move {
-        let _ = stdin.write_all(src.as_bytes()).await;
-    });
-    let out = child
-        .wait_with_output()
+    let out = run_with_stdin(python, &["-I", "-c", CHECKER, target, dataset], code)
         .await
         .map_err(|e| err(e.to_string()))?;
-    let _ = writer.await;
-    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| {
+    let mut findings: Vec<Finding> = serde_json::from_slice(&out.stdout).map_err(|_| {
         err(format!(
             "unexpected output {:?} {:?}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ))
     })?;
-    let mut findings = Vec::new();
-    if answer["ok"] != serde_json::Value::Bool(true) {
-        let line = answer["line"].as_u64().unwrap_or(0) as u32;
-        let msg = answer["msg"].as_str().unwrap_or("syntax error").to_owned();
-        let last_line = code.trim_end().lines().count() as u32;
-        let truncated = msg.contains("was never closed")
-            || msg.contains("unexpected EOF")
-            || (line >= last_line && msg.contains("expected"));
-        if truncated {
-            findings.push(finding(
-                "truncated-code",
-                "error",
-                line,
-                format!("the code stops mid-statement ({msg}); it was probably cut off"),
-            ));
-        } else {
-            findings.push(finding("syntax-error", "error", line, msg));
-        }
+    // Names are only meaningful in code that parses.
+    if !findings
+        .iter()
+        .any(|f| f.rule == "syntax-error" || f.rule == "truncated-code")
+    {
+        findings.extend(undefined_names(ruff, code).await?);
     }
-    if !code.contains("METRICS:") {
-        findings.push(finding(
-            "no-metrics-output",
-            "warning",
-            0,
-            "the script never prints a `METRICS: {json}` line, so its training cannot be followed"
-                .into(),
-        ));
-    }
+    findings.sort_by_key(|f| (!f.is_blocking(), f.line));
     Ok(CheckReport { findings })
 }
 
@@ -107,24 +178,75 @@ pub async fn check_python(python: &str, code: &str) -> Result<CheckReport, Check
 mod tests {
     use super::*;
 
+    async fn check(code: &str) -> CheckReport {
+        // `# target: …` on the first line, `# dataset: …` on the second when there is one.
+        let header = |key: &str| {
+            code.lines()
+                .take(2)
+                .find_map(|l| l.strip_prefix(key))
+                .unwrap_or("")
+                .trim()
+                .to_owned()
+        };
+        let target = header("# target: ");
+        check_python("python3", "ruff", code, &target, &header("# dataset: "))
+            .await
+            .unwrap()
+    }
+
+    /// Every fixture pair under `tests/fixtures/checks/`: `<rule>.bad.py` must raise `<rule>` as
+    /// a blocking finding (or a warning, for the warning rules), and `<rule>.good.py`, its clean
+    /// twin, must raise no blocking finding. The first line names the target: `# target: …`.
     #[tokio::test]
-    async fn syntax_truncation_and_clean() {
-        let clean = check_python("python3", "print('METRICS: {}')\n")
-            .await
-            .unwrap();
-        assert!(!clean.is_blocking(), "{clean:?}");
-        let bad = check_python("python3", "def f(:\n    pass\nprint('METRICS:')\n")
-            .await
-            .unwrap();
-        assert_eq!(bad.findings[0].rule, "syntax-error");
-        assert_eq!(bad.findings[0].line, 1);
-        let cut = check_python("python3", "x = [1, 2,\nprint('METRICS:')\n")
-            .await
-            .unwrap();
-        assert_eq!(cut.findings[0].rule, "truncated-code", "{cut:?}");
-        let none = check_python("python3", "x = 1\n").await.unwrap();
-        assert_eq!(none.findings[0].rule, "no-metrics-output");
-        assert!(!none.is_blocking());
-        assert!(check_python("/nonexistent/python", "x=1").await.is_err());
+    async fn rule_fixtures() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/checks");
+        let mut rules = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            let Some(rule) = name.strip_suffix(".bad.py") else {
+                continue;
+            };
+            let bad = std::fs::read_to_string(&path).unwrap();
+            let good = std::fs::read_to_string(dir.join(format!("{rule}.good.py")))
+                .unwrap_or_else(|_| panic!("{rule} has no clean twin"));
+            let report = check(&bad).await;
+            assert!(
+                report.findings.iter().any(|f| f.rule == rule),
+                "{rule}.bad.py did not raise {rule}: {:?}",
+                report.findings
+            );
+            let report = check(&good).await;
+            assert!(
+                !report.is_blocking(),
+                "{rule}.good.py raised blocking findings: {:?}",
+                report.findings
+            );
+            assert!(
+                !report.findings.iter().any(|f| f.rule == rule),
+                "{rule}.good.py still raises {rule}"
+            );
+            rules += 1;
+        }
+        assert!(rules >= 15, "only {rules} rule fixtures");
+    }
+
+    #[tokio::test]
+    async fn missing_tools_are_reported() {
+        assert!(
+            check_python("/nonexistent/python", "ruff", "x=1", "cpu", "")
+                .await
+                .is_err()
+        );
+        let err = check_python(
+            "python3",
+            "/nonexistent/ruff",
+            "x = 1\nprint('METRICS: {}')\n",
+            "cpu",
+            "",
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("ruff"), "{err}");
     }
 }

@@ -199,9 +199,17 @@ impl PaperWork {
                 .get_text(&input.code)
                 .await
                 .map_err(Classified::from)?;
-            let mut report = check_python(&self.deps.settings.python, &code)
-                .await
-                .map_err(Classified::from)?;
+            let settings = &self.deps.settings;
+            let dataset = input.dataset.as_deref().unwrap_or("");
+            let mut report = check_python(
+                &settings.python,
+                &settings.ruff,
+                &code,
+                &input.target,
+                dataset,
+            )
+            .await
+            .map_err(Classified::from)?;
             report.findings.truncate(100);
             Ok(report)
         })

@@ -32,6 +32,8 @@ pub struct Settings {
     pub max_continuations: u32,
     /// Python interpreter used for static checks.
     pub python: String,
+    /// ruff, for undefined names (scripts/setup.sh installs it in the venv).
+    pub ruff: String,
     /// Per-model quotas this worker keeps to (`[models.limits."model-id"] rpm = …, tpm = …`).
     pub limits: BTreeMap<String, ModelLimit>,
     /// Prices for the cost estimate, US dollars per million tokens
@@ -92,6 +94,7 @@ impl Default for Settings {
             code_max_tokens: 8_000,
             max_continuations: 3,
             python: "python3".into(),
+            ruff: "ruff".into(),
             limits: BTreeMap::new(),
             // Bedrock on-demand list prices when this was written; override in annapurna.toml.
             prices: BTreeMap::from([

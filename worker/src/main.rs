@@ -64,6 +64,21 @@ enum Command {
     },
     /// Start PaperToCode for a paper file or stored paper id.
     Run(run_cmd::RunArgs),
+    /// Static checks of a Python file, as CheckCode runs them; exit status 1 when a finding
+    /// blocks.
+    Check {
+        /// The Python file.
+        file: PathBuf,
+        /// cpu, cuda or trainium.
+        #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "trainium"])]
+        target: String,
+        /// The dataset the code must train on (or the synthetic fallback).
+        #[arg(long)]
+        dataset: Option<String>,
+        /// A JSON array of findings on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks that start their own stack.
     Bench {
         #[command(subcommand)]
@@ -162,6 +177,41 @@ async fn main() -> anyhow::Result<()> {
             PaperCommand::Show { id } => papers_cmd::show(&config, &id),
         },
         Command::Run(args) => run_cmd::run(&config, args).await,
+        Command::Check {
+            file,
+            target,
+            dataset,
+            json,
+        } => {
+            let code = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}; give a Python file", file.display()))?;
+            let m = &config.models;
+            let dataset = dataset.unwrap_or_default();
+            let report =
+                activities::check::check_python(&m.python, &m.ruff, &code, &target, &dataset)
+                    .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report.findings)?);
+            } else {
+                for f in &report.findings {
+                    println!(
+                        "{}:{}: {} {}: {}",
+                        file.display(),
+                        f.line,
+                        f.severity,
+                        f.rule,
+                        f.message
+                    );
+                }
+                if report.findings.is_empty() {
+                    println!("{}: no findings for target {target}", file.display());
+                }
+            }
+            if report.is_blocking() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Bench {
             which: BenchCommand::Quota(args),
         } => bench::quota(config, args).await,

@@ -394,6 +394,7 @@ async fn review_loop(
                 paper_id: paper.paper_id.clone(),
                 code,
                 target: check_target.clone(),
+                dataset: None,
             },
             local_options(format!("check-{check_no}"), Duration::from_secs(120)),
         )

@@ -268,6 +268,9 @@ pub struct CheckCodeInput {
     pub code: BlobRef,
     /// `cpu`, `cuda` or `trainium`.
     pub target: String,
+    /// The dataset the code must train on (or the synthetic fallback); none: not checked.
+    #[serde(default)]
+    pub dataset: Option<String>,
 }
 
 /// What `CheckCode` returns.
