@@ -8,7 +8,8 @@
 //! - [`chunking`]: cut points and chunk ranges (the choice is `workflows::decisions::plan_spans`)
 //! - [`prompts`]: the prompts, versioned
 //! - [`ratelimit`]: per-model requests/tokens per minute with AIMD on throttling
-//! - [`check`]: static checks of generated Python
+//! - [`check`]: static checks of generated Python (`checker.py`, ruff)
+//! - [`datasets`]: datasets named in papers, and the catalogue
 //! - [`results`]: the results directory of a run
 //! - [`failure`]: errors → retryable or non-retryable Temporal failures
 //! - [`settings`]: models and budgets
@@ -16,6 +17,7 @@
 pub mod check;
 pub mod chunking;
 pub mod clients;
+pub mod datasets;
 pub mod extract;
 pub mod failure;
 pub mod impls;

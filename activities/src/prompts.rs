@@ -58,8 +58,41 @@ pub fn summarize(
     (system, user)
 }
 
+/// Choose a dataset from the catalogue; the answer is JSON.
+pub fn dataset(
+    title: &str,
+    catalogue: &[String],
+    mentioned: &[String],
+    excerpt: &str,
+) -> (String, String) {
+    let system = system(
+        kind::DATASET,
+        &format!(
+            "You choose the dataset on which to reproduce a machine-learning paper's method at \
+             small scale. Choose only from this catalogue: {}. Prefer the catalogue dataset \
+             closest to the paper's own data; choose `synthetic` when none fits. Answer with JSON \
+             only: {{\"dataset\": string, \"reasons\": [string]}}.",
+            catalogue.join(", ")
+        ),
+    );
+    let user = format!(
+        "Paper: {title}\nDatasets it mentions: {}\n\n<paper-start>\n{excerpt}\n</paper-start>",
+        if mentioned.is_empty() {
+            "(none found)".to_owned()
+        } else {
+            mentioned.join(", ")
+        }
+    );
+    (system, user)
+}
+
 /// Write the code from the summaries.
-pub fn generate(title: &str, target: &str, summaries: &[String]) -> (String, String) {
+pub fn generate(
+    title: &str,
+    target: &str,
+    dataset: &str,
+    summaries: &[String],
+) -> (String, String) {
     let system = system(
         kind::GENERATE,
         &format!(
@@ -67,8 +100,18 @@ pub fn generate(title: &str, target: &str, summaries: &[String]) -> (String, Str
              `{target}` target. {RUN_CONTRACT} Answer with one ```python code block and nothing else."
         ),
     );
-    let mut user =
-        format!("Paper: {title}\nTarget: {target}\n\nSummaries of the paper, in order:\n");
+    let data = if dataset == "synthetic" {
+        "Train on synthetic data generated in the script (e.g. torch.randn), shaped like the paper's data."
+            .to_owned()
+    } else {
+        format!(
+            "Train on the `{dataset}` dataset from the pre-staged cache (root \"/datasets\", \
+             download=False); fall back to synthetic data when it is missing."
+        )
+    };
+    let mut user = format!(
+        "Paper: {title}\nTarget: {target}\nDataset: {dataset}\n{data}\n\nSummaries of the paper, in order:\n"
+    );
     for (i, s) in summaries.iter().enumerate() {
         user.push_str(&format!(
             "\n<summary part=\"{}\">\n{s}\n</summary>\n",
@@ -177,7 +220,7 @@ mod tests {
                 .starts_with("annapurna-task: summarize-chunk\n")
         );
         assert!(
-            generate("t", "cpu", &[])
+            generate("t", "cpu", "synthetic", &[])
                 .0
                 .starts_with("annapurna-task: generate-code\n")
         );

@@ -73,6 +73,19 @@ pub async fn write(
             "fixed_code": r.fixed.as_ref().map(|f| &f.code),
             "standin": r.review.as_ref().is_some_and(|v| v.usage.standin),
         });
+        if let Some(fixed) = &r.fixed {
+            let before = blobs.get_text(&r.code).await?;
+            let after = blobs.get_text(&fixed.code).await?;
+            let diff = similar::TextDiff::from_lines(&before, &after)
+                .unified_diff()
+                .context_radius(3)
+                .header(
+                    &format!("round-{}/before.py", r.round),
+                    &format!("round-{}/after.py", r.round),
+                )
+                .to_string();
+            put(format!("review/round-{}.diff", r.round), diff.into_bytes()).await?;
+        }
         put(
             format!("review/round-{}.json", r.round),
             serde_json::to_vec_pretty(&round).unwrap(),
@@ -87,6 +100,9 @@ pub async fn write(
     let mut usage = vec![];
     for s in &input.summaries {
         usage.push(json!({"step": format!("SummarizeChunk {}", s.index), "usage": s.usage}));
+    }
+    if let Some(d) = &input.dataset {
+        usage.push(json!({"step": "RecommendDataset", "usage": d.usage}));
     }
     usage.push(json!({"step": "GenerateCode", "usage": input.generated.usage}));
     for r in &input.rounds {
@@ -144,6 +160,7 @@ pub async fn write(
         "workflow_id": input.workflow_id,
         "run_id": input.run_id,
         "target": input.target,
+        "dataset": input.dataset,
         "outcome": input.outcome,
         "chunks": input.summaries.len(),
         "failed_chunks": input.failed_chunks.len(),

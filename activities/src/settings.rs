@@ -34,6 +34,8 @@ pub struct Settings {
     pub python: String,
     /// ruff, for undefined names (scripts/setup.sh installs it in the venv).
     pub ruff: String,
+    /// The datasets generated code may train on (the execution hosts pre-stage them).
+    pub datasets: Vec<String>,
     /// Per-model quotas this worker keeps to (`[models.limits."model-id"] rpm = …, tpm = …`).
     pub limits: BTreeMap<String, ModelLimit>,
     /// Prices for the cost estimate, US dollars per million tokens
@@ -95,6 +97,10 @@ impl Default for Settings {
             max_continuations: 3,
             python: "python3".into(),
             ruff: "ruff".into(),
+            datasets: crate::datasets::DEFAULT_CATALOGUE
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             limits: BTreeMap::new(),
             // Bedrock on-demand list prices when this was written; override in annapurna.toml.
             prices: BTreeMap::from([

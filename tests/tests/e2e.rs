@@ -143,6 +143,10 @@ async fn every_real_paper_end_to_end() {
             "{id}: no cost estimate"
         );
         assert!(meta["timings"].as_array().unwrap().len() >= 5);
+        if id.starts_with("decoupled-knowledge-distillation") {
+            assert_eq!(out.dataset, "cifar100", "the KD paper names CIFAR-100 most");
+            assert_eq!(meta["dataset"]["source"], "pattern");
+        }
         let (largest, total) = largest_event(&stack, &paper_workflow_id(id)).await;
         assert!(largest < PAYLOAD_LIMIT, "{id}: an event of {largest} bytes");
         eprintln!(
@@ -220,6 +224,11 @@ async fn temporal_cli_start_and_review_fix_round() {
         "{round}"
     );
     assert!(round["fixed_code"].is_object());
+    let diff = std::fs::read_to_string(dir.join("review/round-1.diff")).unwrap();
+    assert!(
+        diff.contains("-") && diff.contains("+") && diff.contains("flush=True)"),
+        "{diff}"
+    );
     let check: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("check.json")).unwrap()).unwrap();
     assert_eq!(check["findings"].as_array().unwrap().len(), 0, "{check}");

@@ -61,6 +61,10 @@ pub struct StandinOptions {
     /// Generated code has a syntax error until a fix request (to exercise the review loop).
     #[arg(long)]
     pub broken_code: bool,
+    /// Defects in generated code until a fix request, comma-separated: `missing-import` (no
+    /// `import json`), `missing-mark-step` (no `xm.mark_step()` on Trainium).
+    #[arg(long, value_delimiter = ',')]
+    pub defects: Vec<String>,
 }
 
 /// Request counts, as served at `/_standin/stats`.
@@ -256,7 +260,15 @@ async fn converse(
         kind::GENERATE => {
             let target = field(&first_user, "Target: ").unwrap_or_else(|| "cpu".into());
             let title = field(&first_user, "Paper: ").unwrap_or_default();
-            fenced(&template_code(&title, &target, shared.options.broken_code))
+            let mut code = template_code(&title, &target, shared.options.broken_code);
+            for defect in &shared.options.defects {
+                code = match defect.as_str() {
+                    "missing-import" => code.replacen("import json\n", "", 1),
+                    "missing-mark-step" => code.replacen("        xm.mark_step()\n", "", 1),
+                    _ => code,
+                };
+            }
+            fenced(&code)
         }
         kind::FIX => {
             let target = if first_user.contains("torch_xla") { "trainium" } else { "cpu" };

@@ -51,6 +51,12 @@ impl LlmActivities {
         unimplemented!()
     }
 
+    /// Choose the dataset: patterns over the paper first, then the model; within the catalogue.
+    #[activity(name = "RecommendDataset")]
+    pub fn recommend_dataset(input: RecommendDatasetInput) -> Result<DatasetChoice, ActivityError> {
+        unimplemented!()
+    }
+
     /// Write the code from the summaries with the strong model.
     #[activity(name = "GenerateCode")]
     pub fn generate_code(input: GenerateCodeInput) -> Result<CodeRef, ActivityError> {
@@ -72,6 +78,8 @@ impl LlmActivities {
 
 /// The generated definition types, for `#[activity(definition = …)]` in the implementations.
 pub mod defs {
-    pub use super::llm_activities::{FixCode, GenerateCode, ReviewCode, SummarizeChunk};
+    pub use super::llm_activities::{
+        FixCode, GenerateCode, RecommendDataset, ReviewCode, SummarizeChunk,
+    };
     pub use super::paper_activities::{CheckCode, LoadPaper, PlanChunks, RecordResults};
 }

@@ -17,6 +17,8 @@ pub mod activity {
     pub const LOAD_PAPER: &str = "LoadPaper";
     /// Cut the paper into chunks at section boundaries.
     pub const PLAN_CHUNKS: &str = "PlanChunks";
+    /// Choose the dataset the code trains on.
+    pub const RECOMMEND_DATASET: &str = "RecommendDataset";
     /// Summarise one chunk with the fast model.
     pub const SUMMARIZE_CHUNK: &str = "SummarizeChunk";
     /// Write the PyTorch code from the summaries with the strong model.

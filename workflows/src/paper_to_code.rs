@@ -1,11 +1,11 @@
 //! `PaperToCode`: one paper, from text to reviewed code, as a durable workflow.
 //!
-//! Activities, in order: `LoadPaper` → `PlanChunks` → `SummarizeChunk` × N (in lanes, on
-//! `annapurna-llm`) → `GenerateCode` → (`CheckCode` → `ReviewCode` → `FixCode`) × rounds →
+//! Activities, in order: `LoadPaper` → `PlanChunks` → `RecommendDataset` → `SummarizeChunk` × N
+//! (in lanes, on `annapurna-llm`) → `GenerateCode` → (`CheckCode` → `ReviewCode` → `FixCode`) × rounds →
 //! `CheckCode` → `RecordResults`.
 //! Ids: the workflow id is `paper/<paper-id>` (see [`crate::names::paper_workflow_id`]); activity
 //! ids are readable (`summarize-3`, `review-1`) so the Web UI's event list reads as the pipeline.
-//! Search attributes: `PaperId`, `PaperStage` (per stage) and `PaperOutcome` (at the end).
+//! Search attributes: `PaperId`, `PaperStage` (per stage), `Dataset` and `PaperOutcome` (at the end).
 //! Query: `progress`.
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -30,6 +30,7 @@ const PAPER_STAGE: SearchAttributeKey<String> =
     SearchAttributeKey::keyword(search_attribute::PAPER_STAGE);
 const PAPER_OUTCOME: SearchAttributeKey<String> =
     SearchAttributeKey::keyword(search_attribute::PAPER_OUTCOME);
+const DATASET: SearchAttributeKey<String> = SearchAttributeKey::keyword(search_attribute::DATASET);
 
 /// How long an activity may go without a heartbeat before the server gives its task to another
 /// worker. Activities heartbeat every few seconds while they wait, so a killed worker's work is
@@ -196,6 +197,19 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
         .await?;
     let chunk_count = plan.chunks.len() as u32;
 
+    let dataset = ctx
+        .execute_activity(
+            LlmActivities::recommend_dataset,
+            RecommendDatasetInput {
+                paper: paper.clone(),
+                model: input.summary_model.clone(),
+            },
+            llm_options("dataset".into()),
+        )
+        .await?;
+    add_usage(ctx, &dataset.usage);
+    ctx.upsert_search_attributes([DATASET.value_set(dataset.dataset.clone())]);
+
     enter(ctx, Stage::Summarizing);
     ctx.state_mut(|s| s.progress.chunks_total = chunk_count);
     let (summaries, failed_chunks) = summarize(ctx, &input, &paper, &plan).await?;
@@ -230,6 +244,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
                 summaries: summaries.iter().map(|s| s.summary.clone()).collect(),
                 target: target.clone(),
                 model: input.code_model.clone(),
+                dataset: Some(dataset.dataset.clone()),
             },
             llm_options("generate".into()),
         )
@@ -237,7 +252,8 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
     add_usage(ctx, &generated.usage);
 
     enter(ctx, Stage::Reviewing);
-    let (code, final_check, rounds) = review_loop(ctx, &input, &paper, &generated).await?;
+    let (code, final_check, rounds) =
+        review_loop(ctx, &input, &paper, &generated, &dataset.dataset).await?;
     let outcome = if final_check.is_blocking() {
         "succeeded-with-findings"
     } else {
@@ -260,6 +276,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
                 target: target.clone(),
                 summaries: summaries.clone(),
                 failed_chunks: failed_chunks.clone(),
+                dataset: Some(dataset.clone()),
                 generated: generated.clone(),
                 code: code.clone(),
                 final_check,
@@ -288,6 +305,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
         code,
         chunks: summaries.len() as u32,
         failed_chunks: failed_chunks.len() as u32,
+        dataset: dataset.dataset.clone(),
         input_tokens,
         output_tokens,
         standin,
@@ -380,6 +398,7 @@ async fn review_loop(
     input: &PaperToCodeInput,
     paper: &PaperRef,
     generated: &CodeRef,
+    dataset: &str,
 ) -> Result<(BlobRef, CheckReport, Vec<ReviewRound>), ActivityExecutionError> {
     let target = input.target();
     let mut code = generated.code.clone();
@@ -394,7 +413,7 @@ async fn review_loop(
                 paper_id: paper.paper_id.clone(),
                 code,
                 target: check_target.clone(),
-                dataset: None,
+                dataset: Some(dataset.to_owned()),
             },
             local_options(format!("check-{check_no}"), Duration::from_secs(120)),
         )

@@ -34,7 +34,7 @@ pub struct PaperToCodeInput {
     pub max_chunk_tokens: Option<u64>,
     /// How many chunk summaries run at once (lanes). Default 4.
     pub parallel_chunks: Option<u32>,
-    /// Review/fix rounds at most. Default 1.
+    /// Review/fix rounds at most. Default 3.
     pub review_rounds: Option<u32>,
     /// Share of chunks that must be summarised for the paper to go on. Default 0.5.
     pub min_success_ratio: Option<f64>,
@@ -51,7 +51,7 @@ impl PaperToCodeInput {
     }
     /// The number of review rounds, defaulted.
     pub fn review_rounds(&self) -> u32 {
-        self.review_rounds.unwrap_or(1)
+        self.review_rounds.unwrap_or(3)
     }
     /// The share of chunks that must succeed, defaulted and clamped to [0, 1].
     pub fn min_success_ratio(&self) -> f64 {
@@ -75,6 +75,9 @@ pub struct PaperToCodeOutput {
     /// Chunks whose summary failed (the paper went on without them).
     #[serde(default)]
     pub failed_chunks: u32,
+    /// The dataset the code trains on.
+    #[serde(default)]
+    pub dataset: String,
     /// Tokens in and out across all model calls.
     pub input_tokens: u64,
     /// Tokens out across all model calls.
@@ -215,6 +218,41 @@ pub struct SummaryRef {
     pub usage: LlmUsage,
 }
 
+/// Input of `RecommendDataset`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecommendDatasetInput {
+    /// The paper.
+    pub paper: PaperRef,
+    /// Model for the question when patterns do not settle it; `None` for the worker's default.
+    pub model: Option<String>,
+}
+
+/// A dataset the paper mentions, and how often.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetMention {
+    /// The dataset's name as papers write it.
+    pub name: String,
+    /// Its id in the catalogue, when the catalogue has it.
+    pub catalogue_id: Option<String>,
+    /// Mentions in the paper.
+    pub count: u32,
+}
+
+/// What `RecommendDataset` returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetChoice {
+    /// A catalogue id (`cifar10`, …, `synthetic`).
+    pub dataset: String,
+    /// `pattern` (named in the paper), `model` (chosen by the model) or `fallback`.
+    pub source: String,
+    /// Why.
+    pub reasons: Vec<String>,
+    /// Datasets the paper mentions, most mentioned first (at most 10).
+    pub mentions: Vec<DatasetMention>,
+    /// What asking the model cost (zero when patterns decided).
+    pub usage: LlmUsage,
+}
+
 /// Input of `GenerateCode`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerateCodeInput {
@@ -228,6 +266,9 @@ pub struct GenerateCodeInput {
     pub target: String,
     /// Model; `None` for the worker's default.
     pub model: Option<String>,
+    /// The dataset to train on (a catalogue id).
+    #[serde(default)]
+    pub dataset: Option<String>,
 }
 
 /// Code, by reference, with what it cost to produce.
@@ -376,6 +417,9 @@ pub struct RecordResultsInput {
     /// Chunks whose summary failed.
     #[serde(default)]
     pub failed_chunks: Vec<ChunkFailure>,
+    /// The dataset chosen.
+    #[serde(default)]
+    pub dataset: Option<DatasetChoice>,
     /// Code as first generated.
     pub generated: CodeRef,
     /// Final code.
