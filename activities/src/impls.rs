@@ -416,10 +416,17 @@ struct ReviewAnswer {
     findings: Vec<Finding>,
 }
 
+/// The review in the answer, if it has the required shape: a JSON object whose findings each
+/// have a rule, a severity of `error`, `warning` or `info`, a line and a message.
 fn parse_review(answer: &str) -> Option<ReviewAnswer> {
     let start = answer.find('{')?;
     let end = answer.rfind('}')?;
-    serde_json::from_str(answer.get(start..=end)?).ok()
+    let review: ReviewAnswer = serde_json::from_str(answer.get(start..=end)?).ok()?;
+    review
+        .findings
+        .iter()
+        .all(|f| matches!(f.severity.as_str(), "error" | "warning" | "info") && !f.rule.is_empty())
+        .then_some(review)
 }
 
 #[activities]
@@ -759,6 +766,22 @@ mod tests {
         assert_eq!(out.usage.calls, 2);
         assert_eq!(out.findings.len(), 1);
         assert_eq!(out.findings[0].rule, "no-seed");
+    }
+
+    #[tokio::test]
+    async fn review_with_an_unknown_severity_is_asked_again() {
+        let f = fixture(|req| {
+            Ok(if req.messages.len() == 1 {
+                r#"{"summary": "x", "findings": [{"rule": "r", "severity": "fatal", "line": 1, "message": "m"}]}"#
+            } else {
+                r#"{"summary": "x", "findings": [{"rule": "r", "severity": "error", "line": 1, "message": "m"}]}"#
+            }
+            .to_owned())
+        });
+        let input = review_input(&f).await;
+        let out = env(&f).run(LlmWork::review_code, input).await.unwrap();
+        assert_eq!(f.llm.calls(), 2);
+        assert!(out.findings[0].is_blocking());
     }
 
     #[tokio::test]

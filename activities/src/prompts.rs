@@ -1,12 +1,16 @@
-//! Prompts, one function per request kind. Every system prompt opens with an
+//! Prompts, one function per request kind, rendered from the versioned templates in
+//! `activities/templates/` (minijinja). Every system prompt opens with an
 //! `annapurna-task: <kind>` line: it tells the model the job in one line and lets the Bedrock
 //! stand-in pick its template. [`PROMPT_VERSION`] is part of every LLM cache key, so changing a
 //! prompt means bumping it.
 
+use std::sync::LazyLock;
+
+use minijinja::{Environment, context};
 use workflows::types::Finding;
 
 /// Version of the prompts below.
-pub const PROMPT_VERSION: &str = "p1";
+pub const PROMPT_VERSION: &str = "p2";
 
 /// The request kinds.
 pub mod kind {
@@ -22,15 +26,59 @@ pub mod kind {
     pub const DATASET: &str = "recommend-dataset";
 }
 
-fn system(kind: &str, body: &str) -> String {
-    format!("annapurna-task: {kind}\n{body}")
-}
+/// The templates, one per prompt part, in `activities/templates/`; `target_notes` and
+/// `run_contract` are included where the target's pitfalls and the run contract matter.
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    for (name, source) in [
+        ("target_notes", include_str!("../templates/target_notes.j2")),
+        ("run_contract", include_str!("../templates/run_contract.j2")),
+        (
+            "summarize.system",
+            include_str!("../templates/summarize.system.j2"),
+        ),
+        (
+            "summarize.user",
+            include_str!("../templates/summarize.user.j2"),
+        ),
+        (
+            "dataset.system",
+            include_str!("../templates/dataset.system.j2"),
+        ),
+        ("dataset.user", include_str!("../templates/dataset.user.j2")),
+        (
+            "generate.system",
+            include_str!("../templates/generate.system.j2"),
+        ),
+        (
+            "generate.user",
+            include_str!("../templates/generate.user.j2"),
+        ),
+        (
+            "review.system",
+            include_str!("../templates/review.system.j2"),
+        ),
+        ("review.user", include_str!("../templates/review.user.j2")),
+        ("fix.system", include_str!("../templates/fix.system.j2")),
+        ("fix.user", include_str!("../templates/fix.user.j2")),
+    ] {
+        env.add_template(name, source)
+            .expect("the prompt templates parse");
+    }
+    env
+});
 
-/// The contract every generated script follows, stated once for generation and fixes.
-const RUN_CONTRACT: &str = "The script must be a single self-contained Python file using PyTorch; \
-it must not download anything (use synthetic data or a dataset already on disk); it must train for \
-a small, bounded number of epochs; after each epoch it must print one line `METRICS: {json}` with at \
-least `epoch` and `loss`; it must finish in minutes on the target.";
+/// Renders `<name>.system` and `<name>.user` with `ctx`.
+fn render(name: &str, ctx: minijinja::Value) -> (String, String) {
+    let part = |p: &str| {
+        TEMPLATES
+            .get_template(&format!("{name}.{p}"))
+            .and_then(|t| t.render(&ctx))
+            .unwrap_or_else(|e| panic!("prompt template {name}.{p}: {e}"))
+    };
+    (part("system"), part("user"))
+}
 
 /// Summarise chunk `index` of `count`.
 pub fn summarize(
@@ -40,22 +88,15 @@ pub fn summarize(
     sections: &[String],
     chunk: &str,
 ) -> (String, String) {
-    let system = system(
-        kind::SUMMARIZE,
-        "You summarise one part of a machine-learning research paper for an engineer who will \
-         implement it in PyTorch. Keep every equation, hyperparameter, architecture detail, \
-         dataset and training-procedure fact; drop related work and prose. Answer in Markdown.",
-    );
-    let user = format!(
-        "Paper: {title}\nPart {} of {count}; sections: {}\n\n<paper-part>\n{chunk}\n</paper-part>",
-        index + 1,
-        if sections.is_empty() {
-            "(continuation)".to_owned()
-        } else {
-            sections.join("; ")
-        }
-    );
-    (system, user)
+    let sections = if sections.is_empty() {
+        "(continuation)".to_owned()
+    } else {
+        sections.join("; ")
+    };
+    render(
+        "summarize",
+        context! { title, part => index + 1, count, sections, chunk },
+    )
 }
 
 /// Choose a dataset from the catalogue; the answer is JSON.
@@ -65,25 +106,15 @@ pub fn dataset(
     mentioned: &[String],
     excerpt: &str,
 ) -> (String, String) {
-    let system = system(
-        kind::DATASET,
-        &format!(
-            "You choose the dataset on which to reproduce a machine-learning paper's method at \
-             small scale. Choose only from this catalogue: {}. Prefer the catalogue dataset \
-             closest to the paper's own data; choose `synthetic` when none fits. Answer with JSON \
-             only: {{\"dataset\": string, \"reasons\": [string]}}.",
-            catalogue.join(", ")
-        ),
-    );
-    let user = format!(
-        "Paper: {title}\nDatasets it mentions: {}\n\n<paper-start>\n{excerpt}\n</paper-start>",
-        if mentioned.is_empty() {
-            "(none found)".to_owned()
-        } else {
-            mentioned.join(", ")
-        }
-    );
-    (system, user)
+    let mentioned = if mentioned.is_empty() {
+        "(none found)".to_owned()
+    } else {
+        mentioned.join(", ")
+    };
+    render(
+        "dataset",
+        context! { title, catalogue => catalogue.join(", "), mentioned, excerpt },
+    )
 }
 
 /// Write the code from the summaries.
@@ -93,32 +124,10 @@ pub fn generate(
     dataset: &str,
     summaries: &[String],
 ) -> (String, String) {
-    let system = system(
-        kind::GENERATE,
-        &format!(
-            "You are a senior ML engineer. Implement the paper's core method in PyTorch for the \
-             `{target}` target. {RUN_CONTRACT} Answer with one ```python code block and nothing else."
-        ),
-    );
-    let data = if dataset == "synthetic" {
-        "Train on synthetic data generated in the script (e.g. torch.randn), shaped like the paper's data."
-            .to_owned()
-    } else {
-        format!(
-            "Train on the `{dataset}` dataset from the pre-staged cache (root \"/datasets\", \
-             download=False); fall back to synthetic data when it is missing."
-        )
-    };
-    let mut user = format!(
-        "Paper: {title}\nTarget: {target}\nDataset: {dataset}\n{data}\n\nSummaries of the paper, in order:\n"
-    );
-    for (i, s) in summaries.iter().enumerate() {
-        user.push_str(&format!(
-            "\n<summary part=\"{}\">\n{s}\n</summary>\n",
-            i + 1
-        ));
-    }
-    (system, user)
+    render(
+        "generate",
+        context! { title, target, dataset, summaries => summaries.to_vec() },
+    )
 }
 
 fn findings_text(findings: &[Finding]) -> String {
@@ -139,21 +148,10 @@ fn findings_text(findings: &[Finding]) -> String {
 
 /// Review the code; the answer is strict JSON.
 pub fn review(title: &str, target: &str, code: &str, findings: &[Finding]) -> (String, String) {
-    let system = system(
-        kind::REVIEW,
-        &format!(
-            "You review PyTorch code written from a research paper for the `{target}` target. \
-             {RUN_CONTRACT} Report only real defects. Answer with JSON only, exactly this shape: \
-             {{\"summary\": string, \"findings\": [{{\"rule\": string, \"severity\": \"error\"|\"warning\"|\"info\", \
-             \"line\": integer, \"message\": string}}]}}. Use severity \"error\" only for defects that \
-             stop the script from running or make it wrong."
-        ),
-    );
-    let user = format!(
-        "Paper: {title}\n\nStatic checks found:\n{}\n\n```python\n{code}\n```",
-        findings_text(findings)
-    );
-    (system, user)
+    render(
+        "review",
+        context! { title, target, code, findings => findings_text(findings) },
+    )
 }
 
 /// Ask again for JSON after an answer that was not.
@@ -167,18 +165,10 @@ pub fn review_repair(previous: &str) -> String {
 
 /// Fix the code; the answer is the whole fixed file.
 pub fn fix(target: &str, code: &str, findings: &[Finding]) -> (String, String) {
-    let system = system(
-        kind::FIX,
-        &format!(
-            "You fix PyTorch code for the `{target}` target. {RUN_CONTRACT} Fix every finding listed, \
-             change nothing else, and answer with the whole fixed file in one ```python code block."
-        ),
-    );
-    let user = format!(
-        "Findings to fix:\n{}\n\n```python\n{code}\n```",
-        findings_text(findings)
-    );
-    (system, user)
+    render(
+        "fix",
+        context! { target, code, findings => findings_text(findings) },
+    )
 }
 
 /// Continue an answer that stopped at the token limit.
@@ -210,6 +200,23 @@ mod tests {
         assert_eq!(code_block("print(2)"), "print(2)");
         // An answer cut before its closing fence keeps everything after the opening one.
         assert_eq!(code_block("```python\nx = (1,\n"), "x = (1,\n");
+    }
+
+    #[test]
+    fn target_notes_follow_the_target() {
+        let (trn, _) = generate("t", "trainium", "synthetic", &["s".into()]);
+        assert!(trn.contains("xm.optimizer_step") && trn.contains("xm.mark_step()"));
+        assert!(
+            trn.contains("METRICS: {json}"),
+            "the run contract is included"
+        );
+        let (cpu, user) = generate("t", "cpu", "cifar10", &["first".into(), "second".into()]);
+        assert!(!cpu.contains("mark_step") && cpu.contains("never call `.cuda()`"));
+        assert!(
+            user.contains("<summary part=\"2\">\nsecond") && user.contains("`cifar10` dataset")
+        );
+        let (fix_trn, _) = fix("trainium", "x", &[]);
+        assert!(fix_trn.contains("xm.xla_device()"));
     }
 
     #[test]
