@@ -9,11 +9,14 @@
 //! - `standin`: the Bedrock stand-in server (`annapurna standin bedrock`)
 //! - `papers_cmd`, `run_cmd`: `annapurna paper …`, `annapurna run …`
 //! - `bench`: `annapurna bench quota`
+//! - `replay`, `rerun`: `annapurna replay`, `annapurna history export`, `annapurna rerun`
 
 mod bench;
 mod config;
 mod dev;
 mod papers_cmd;
+mod replay;
+mod rerun;
 mod run_cmd;
 mod standin;
 mod telemetry;
@@ -79,6 +82,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Replay a history against the current workflow code: by workflow id (fetched from the
+    /// server) or from a file (`annapurna history export`). Exit status 1 when the code no
+    /// longer fits the history.
+    Replay {
+        /// The workflow id, e.g. paper/<paper-id>.
+        workflow_id: Option<String>,
+        /// A history file instead.
+        #[arg(long, conflicts_with = "workflow_id")]
+        history: Option<PathBuf>,
+    },
+    /// Workflow histories.
+    History {
+        #[command(subcommand)]
+        command: HistoryCommand,
+    },
+    /// Run a finished or failed paper again: with the answer cache, no model is paid again;
+    /// `--from STAGE` resets the run to that stage instead.
+    Rerun {
+        /// The paper's id.
+        paper_id: String,
+        /// loading, planning, dataset, summarizing, generating, reviewing or recording.
+        #[arg(long)]
+        from: Option<String>,
+        /// Wait for the outcome.
+        #[arg(long)]
+        follow: bool,
+    },
     /// Benchmarks that start their own stack.
     Bench {
         #[command(subcommand)]
@@ -111,6 +141,18 @@ enum PaperCommand {
     Show {
         /// The paper's id.
         id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum HistoryCommand {
+    /// Write a workflow's history as JSON (the form `annapurna replay --history` reads).
+    Export {
+        /// The workflow id.
+        workflow_id: String,
+        /// The file to write (default: stdout).
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -212,6 +254,54 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Replay {
+            workflow_id,
+            history,
+        } => {
+            let (name, history) = match (workflow_id, history) {
+                (_, Some(file)) => (
+                    file.display().to_string(),
+                    replay::history_from_file(&file)?,
+                ),
+                (Some(id), None) => {
+                    let client = wiring::temporal_client(None).await?;
+                    (id.clone(), replay::history_from_server(&client, &id).await?)
+                }
+                (None, None) => anyhow::bail!("give a workflow id or --history FILE"),
+            };
+            match replay::replay(history).await? {
+                None => {
+                    println!("{name}: replayed cleanly: the current code fits this history");
+                    Ok(())
+                }
+                Some(problem) => {
+                    println!("{name}: {problem}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::History {
+            command:
+                HistoryCommand::Export {
+                    workflow_id,
+                    output,
+                },
+        } => {
+            let client = wiring::temporal_client(None).await?;
+            let history = replay::history_from_server(&client, &workflow_id).await?;
+            let json = history.to_json().await.context("encoding the history")?;
+            match output {
+                Some(path) => std::fs::write(&path, json)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{}", String::from_utf8_lossy(&json)),
+            }
+            Ok(())
+        }
+        Command::Rerun {
+            paper_id,
+            from,
+            follow,
+        } => rerun::rerun(&paper_id, from.as_deref(), follow).await,
         Command::Bench {
             which: BenchCommand::Quota(args),
         } => bench::quota(config, args).await,
