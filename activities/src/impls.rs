@@ -43,17 +43,21 @@ pub struct Deps {
     pub settings: Settings,
 }
 
-/// How often a waiting activity tells the server it is alive (the workflow's heartbeat timeout
-/// is 15 s, so a lost worker's task moves elsewhere within that).
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(3);
-
-/// Runs `work`, heartbeating while it runs; stops early when the activity is cancelled.
+/// Runs `work`, heartbeating while it runs (three times per heartbeat timeout, at most every
+/// 3 s), so a lost worker's task moves elsewhere within the timeout; stops early when the activity
+/// is cancelled.
 async fn heartbeating<T>(
     ctx: &ActivityContext,
     work: impl Future<Output = Result<T, ActivityError>>,
 ) -> Result<T, ActivityError> {
+    let every = ctx
+        .info()
+        .heartbeat_timeout
+        .map(|t| t / 3)
+        .unwrap_or(Duration::from_secs(3))
+        .clamp(Duration::from_millis(100), Duration::from_secs(3));
     tokio::pin!(work);
-    let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+    let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             out = &mut work => return out,

@@ -207,9 +207,10 @@ pub struct Stack {
     /// The worker, when running.
     pub worker: Option<Proc>,
     workers_started: u32,
+    temporal_restarts: u32,
     // Dropped last: the server outlives the workers.
     _standin: Proc,
-    _temporal: Proc,
+    temporal: Proc,
 }
 
 impl Stack {
@@ -235,8 +236,9 @@ impl Stack {
             client,
             worker: None,
             workers_started: 0,
+            temporal_restarts: 0,
             _standin: standin,
-            _temporal: temporal,
+            temporal,
         };
         stack.wait_standin();
         stack.start_worker();
@@ -316,6 +318,22 @@ impl Stack {
         let worker = self.worker.take().expect("a running worker");
         worker.signal(nix::sys::signal::Signal::SIGKILL);
         drop(worker);
+    }
+
+    /// SIGKILLs the Temporal server and starts it again on the same port with the same SQLite
+    /// file; waits until it answers.
+    pub async fn restart_temporal(&mut self) {
+        self.temporal.signal(nix::sys::signal::Signal::SIGKILL);
+        let _ = self.temporal.wait_timeout(Duration::from_secs(10));
+        self.temporal_restarts += 1;
+        let log = self
+            .dir
+            .path()
+            .join(format!("temporal-{}.log", self.temporal_restarts));
+        let (proc, client) =
+            start_temporal(&self.dir.path().join("temporal.db"), self.port, log).await;
+        self.temporal = proc;
+        self.client = client;
     }
 
     /// The stand-in's request counts (`GET /_standin/stats`).

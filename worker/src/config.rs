@@ -103,6 +103,9 @@ pub struct WorkerConfig {
     pub llm_activities_per_second: f64,
     /// On SIGTERM, how long in-flight activities get to finish before they are cancelled.
     pub graceful_shutdown_secs: u64,
+    /// How long a workflow task waits on a (possibly dead) worker's sticky queue before any
+    /// worker may take it.
+    pub sticky_timeout_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -112,6 +115,7 @@ impl Default for WorkerConfig {
             max_concurrent_llm_activities: 16,
             llm_activities_per_second: 0.0,
             graceful_shutdown_secs: 30,
+            sticky_timeout_secs: 10,
         }
     }
 }

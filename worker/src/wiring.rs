@@ -126,6 +126,9 @@ pub async fn run_workers(
         .register_activities(PaperWork::new(deps.clone()))
         .tuner(tuner(config.worker.max_concurrent_activities))
         .graceful_shutdown_period(grace)
+        .sticky_queue_schedule_to_start_timeout(Duration::from_secs(
+            config.worker.sticky_timeout_secs.max(1),
+        ))
         .build();
     let llm_rate = Some(config.worker.llm_activities_per_second).filter(|r| *r > 0.0);
     let llm_options = WorkerOptions::new(LLM_TASK_QUEUE)

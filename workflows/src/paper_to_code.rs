@@ -32,11 +32,6 @@ const PAPER_OUTCOME: SearchAttributeKey<String> =
     SearchAttributeKey::keyword(search_attribute::PAPER_OUTCOME);
 const DATASET: SearchAttributeKey<String> = SearchAttributeKey::keyword(search_attribute::DATASET);
 
-/// How long an activity may go without a heartbeat before the server gives its task to another
-/// worker. Activities heartbeat every few seconds while they wait, so a killed worker's work is
-/// retried after this long rather than after the whole start-to-close timeout.
-pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(15);
-
 /// The workflow's state: its input and the progress the `progress` query reports.
 #[workflow]
 pub struct PaperToCode {
@@ -114,11 +109,13 @@ fn add_usage(ctx: &WorkflowContext<PaperToCode>, usage: &LlmUsage) {
     });
 }
 
-/// Options for activities on the `annapurna` queue.
-fn local_options(id: String, start_to_close: Duration) -> ActivityOptions {
+/// Options for activities on the `annapurna` queue. Activities heartbeat while they work, so a
+/// killed worker's task is retried after the heartbeat timeout rather than after the whole
+/// start-to-close timeout.
+fn local_options(id: String, start_to_close: Duration, heartbeat: Duration) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(start_to_close)
         .activity_id(id)
-        .heartbeat_timeout(HEARTBEAT_TIMEOUT)
+        .heartbeat_timeout(heartbeat)
         .retry_policy(
             RetryPolicy::builder()
                 .initial_interval(Duration::from_secs(1))
@@ -132,17 +129,19 @@ fn local_options(id: String, start_to_close: Duration) -> ActivityOptions {
 /// Options for model calls on the `annapurna-llm` queue. Throttling is retried with the
 /// provider's delay (the activity sets `next_retry_delay`), so attempts are generous; bad input
 /// and refusals are non-retryable and stop at once.
-fn llm_options(id: String) -> ActivityOptions {
+fn llm_options(id: String, heartbeat: Duration) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
         .activity_id(id)
         .task_queue(LLM_TASK_QUEUE.to_owned())
-        .heartbeat_timeout(HEARTBEAT_TIMEOUT)
+        .heartbeat_timeout(heartbeat)
         .retry_policy(
+            // Capped at 10 s: a worker killed again and again must not push the next try
+            // minutes away; throttling brings its own delay and the worker's AIMD pace.
             RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(2))
+                .initial_interval(Duration::from_secs(1))
                 .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(60))
-                .maximum_attempts(20)
+                .maximum_interval(Duration::from_secs(10))
+                .maximum_attempts(30)
                 .build(),
         )
         .build()
@@ -179,7 +178,11 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
                 paper_id: input.paper_id.clone(),
                 source: input.source.clone(),
             },
-            local_options("load".into(), Duration::from_secs(600)),
+            local_options(
+                "load".into(),
+                Duration::from_secs(600),
+                input.heartbeat_timeout(),
+            ),
         )
         .await?;
     ctx.upsert_search_attributes([PAPER_ID.value_set(paper.paper_id.clone())]);
@@ -192,7 +195,11 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
                 paper: paper.clone(),
                 max_chunk_tokens: input.max_chunk_tokens,
             },
-            local_options("plan".into(), Duration::from_secs(600)),
+            local_options(
+                "plan".into(),
+                Duration::from_secs(600),
+                input.heartbeat_timeout(),
+            ),
         )
         .await?;
     let chunk_count = plan.chunks.len() as u32;
@@ -204,7 +211,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
                 paper: paper.clone(),
                 model: input.summary_model.clone(),
             },
-            llm_options("dataset".into()),
+            llm_options("dataset".into(), input.heartbeat_timeout()),
         )
         .await?;
     add_usage(ctx, &dataset.usage);
@@ -246,7 +253,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
                 model: input.code_model.clone(),
                 dataset: Some(dataset.dataset.clone()),
             },
-            llm_options("generate".into()),
+            llm_options("generate".into(), input.heartbeat_timeout()),
         )
         .await?;
     add_usage(ctx, &generated.usage);
@@ -284,7 +291,11 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
                 timings,
                 outcome: outcome.to_owned(),
             },
-            local_options("record".into(), Duration::from_secs(300)),
+            local_options(
+                "record".into(),
+                Duration::from_secs(300),
+                input.heartbeat_timeout(),
+            ),
         )
         .await?;
 
@@ -358,7 +369,7 @@ async fn summarize(
                             chunk_count: count as u32,
                             model: input.summary_model.clone(),
                         },
-                        llm_options(format!("summarize-{index}")),
+                        llm_options(format!("summarize-{index}"), input.heartbeat_timeout()),
                     )
                     .await;
                 match result {
@@ -415,7 +426,11 @@ async fn review_loop(
                 target: check_target.clone(),
                 dataset: Some(dataset.to_owned()),
             },
-            local_options(format!("check-{check_no}"), Duration::from_secs(120)),
+            local_options(
+                format!("check-{check_no}"),
+                Duration::from_secs(120),
+                input.heartbeat_timeout(),
+            ),
         )
     };
     let mut latest = check(code.clone()).await?;
@@ -437,7 +452,7 @@ async fn review_loop(
                     model: input.code_model.clone(),
                     round,
                 },
-                llm_options(format!("review-{round}")),
+                llm_options(format!("review-{round}"), input.heartbeat_timeout()),
             )
             .await?;
         add_usage(ctx, &review.usage);
@@ -455,7 +470,7 @@ async fn review_loop(
                         model: input.code_model.clone(),
                         round,
                     },
-                    llm_options(format!("fix-{round}")),
+                    llm_options(format!("fix-{round}"), input.heartbeat_timeout()),
                 )
                 .await?;
             add_usage(ctx, &fixed.usage);

@@ -38,6 +38,9 @@ pub struct PaperToCodeInput {
     pub review_rounds: Option<u32>,
     /// Share of chunks that must be summarised for the paper to go on. Default 0.5.
     pub min_success_ratio: Option<f64>,
+    /// Seconds an activity may go without a heartbeat before its task moves to another worker
+    /// (how fast work lost with a dead worker is retried). Default 15.
+    pub heartbeat_timeout_secs: Option<u64>,
 }
 
 impl PaperToCodeInput {
@@ -52,6 +55,10 @@ impl PaperToCodeInput {
     /// The number of review rounds, defaulted.
     pub fn review_rounds(&self) -> u32 {
         self.review_rounds.unwrap_or(3)
+    }
+    /// The heartbeat timeout, defaulted and at least one second.
+    pub fn heartbeat_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.heartbeat_timeout_secs.unwrap_or(15).max(1))
     }
     /// The share of chunks that must succeed, defaulted and clamped to [0, 1].
     pub fn min_success_ratio(&self) -> f64 {

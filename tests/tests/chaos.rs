@@ -1,0 +1,175 @@
+//! Chaos: the worker SIGKILLed ten times at random points (seeded; the seed is printed and can be
+//! set with CHAOS_SEED) across every stage, restarted each time: the paper completes, its results
+//! match an undisturbed run, and the model is asked again at most once per kill. Then the Temporal
+//! server itself is killed and restarted (its SQLite file kept) mid-run: the paper completes.
+
+use std::time::{Duration, Instant};
+
+use annapurna_tests::{Stack, papers_dir};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use workflows::PaperToCode;
+use workflows::names::TASK_QUEUE;
+use workflows::types::{PaperToCodeInput, PaperToCodeOutput};
+
+/// A small seeded generator (xorshift64*), enough to place kills reproducibly.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
+        Duration::from_millis(lo + self.next() % (hi - lo))
+    }
+}
+
+fn input(paper_id: &str) -> PaperToCodeInput {
+    PaperToCodeInput {
+        paper_id: Some(paper_id.to_owned()),
+        max_chunk_tokens: Some(2_000),
+        // One model call at a time, so a kill can lose at most one answer in flight.
+        parallel_chunks: Some(1),
+        heartbeat_timeout_secs: Some(2),
+        ..Default::default()
+    }
+}
+
+/// Whether the workflow is still running (status 1).
+async fn running(stack: &Stack, workflow_id: &str) -> bool {
+    let handle = stack.client.get_workflow_handle::<PaperToCode>(workflow_id);
+    match handle.describe(Default::default()).await {
+        Ok(d) => d
+            .raw_description
+            .workflow_execution_info
+            .is_some_and(|i| i.status == 1),
+        Err(_) => true,
+    }
+}
+
+async fn result(stack: &Stack, workflow_id: &str) -> PaperToCodeOutput {
+    let handle = stack.client.get_workflow_handle::<PaperToCode>(workflow_id);
+    tokio::time::timeout(
+        Duration::from_secs(300),
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("the paper finished")
+    .expect("the paper succeeded")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_worker_kills_lose_nothing_and_pay_at_most_once_per_kill() {
+    let seed: u64 = std::env::var("CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("chaos seed: {seed} (rerun with CHAOS_SEED={seed})");
+    let mut rng = Rng(seed);
+    const KILLS: u32 = 10;
+    // ~17 model calls of 0.8 s: long enough that ten kills, at most 1 s of progress apart, all
+    // land before the end.
+    let standin = ["--latency-ms", "800"];
+
+    // The undisturbed run, on its own stack.
+    let calm = Stack::start(&standin).await;
+    let id = calm.add_paper(&papers_dir().join("minp.tex"));
+    calm.client
+        .start_workflow(
+            PaperToCode::run,
+            input(&id),
+            WorkflowStartOptions::new(TASK_QUEUE, "calm").build(),
+        )
+        .await
+        .unwrap();
+    let calm_out = result(&calm, "calm").await;
+    let calm_requests = calm.standin_stats()["requests"].as_u64().unwrap();
+
+    // The same paper, the worker killed ten times.
+    let mut stack = Stack::start(&standin).await;
+    assert_eq!(stack.add_paper(&papers_dir().join("minp.tex")), id);
+    stack
+        .client
+        .start_workflow(
+            PaperToCode::run,
+            input(&id),
+            WorkflowStartOptions::new(TASK_QUEUE, "chaos").build(),
+        )
+        .await
+        .unwrap();
+    let mut kills = 0;
+    let mut recoveries = Vec::new();
+    while kills < KILLS {
+        tokio::time::sleep(rng.millis(200, 1_000)).await;
+        if !running(&stack, "chaos").await {
+            break; // finished before all kills: the assertion below says so
+        }
+        stack.kill_worker();
+        kills += 1;
+        let killed = Instant::now();
+        stack.start_worker();
+        let before = stack.standin_stats()["requests"].as_u64().unwrap();
+        // Recovery: the next model request after the restart, or the end of the run.
+        while stack.standin_stats()["requests"].as_u64().unwrap() == before
+            && running(&stack, "chaos").await
+            && killed.elapsed() < Duration::from_secs(60)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        recoveries.push(killed.elapsed().as_secs_f64());
+    }
+    let out = result(&stack, "chaos").await;
+    let requests = stack.standin_stats()["requests"].as_u64().unwrap();
+    eprintln!(
+        "kills {kills}, model requests {requests} vs {calm_requests} undisturbed, recovery s {recoveries:.1?}"
+    );
+    assert_eq!(kills, KILLS, "the run ended before all kills; seed {seed}");
+    assert_eq!(out.outcome, calm_out.outcome);
+    assert_eq!(out.chunks, calm_out.chunks);
+    assert_eq!(
+        out.code.sha256, calm_out.code.sha256,
+        "the code differs from the undisturbed run"
+    );
+    let duplicates = requests.saturating_sub(calm_requests);
+    assert!(
+        duplicates <= kills as u64,
+        "{duplicates} repeated model calls for {kills} kills (seed {seed})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporal_server_killed_and_restarted_mid_run() {
+    let mut stack = Stack::start(&["--latency-ms", "300"]).await;
+    let id = stack.add_paper(&papers_dir().join("minp.tex"));
+    stack
+        .client
+        .start_workflow(
+            PaperToCode::run,
+            input(&id),
+            WorkflowStartOptions::new(TASK_QUEUE, "server-chaos").build(),
+        )
+        .await
+        .unwrap();
+    // Let it get into the summaries, then take the server away for a moment.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stack.standin_stats()["by_kind"]["summarize-chunk"]
+        .as_u64()
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(Instant::now() < deadline, "summaries never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stack.restart_temporal().await;
+    let out = result(&stack, "server-chaos").await;
+    assert_eq!(out.outcome, "succeeded");
+    assert_eq!(out.failed_chunks, 0);
+}
