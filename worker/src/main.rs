@@ -160,6 +160,8 @@ enum HistoryCommand {
 enum BenchCommand {
     /// The map phase against a provider quota, and the old sequential method on the same work.
     Quota(bench::QuotaArgs),
+    /// Papers run while the worker is SIGKILLed again and again.
+    Chaos(bench::ChaosArgs),
 }
 
 #[derive(Subcommand)]
@@ -305,6 +307,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench {
             which: BenchCommand::Quota(args),
         } => bench::quota(config, args).await,
+        Command::Bench {
+            which: BenchCommand::Chaos(args),
+        } => bench::chaos(config, args).await,
         Command::Standin {
             service: StandinCommand::Bedrock { port, options },
         } => {
