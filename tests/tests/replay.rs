@@ -284,6 +284,35 @@ async fn replay_export_and_rerun_on_a_live_server() {
         String::from_utf8_lossy(&out.stdout)
     );
 
+    // The CLI's own JSON (proto3 JSON), as `temporal workflow show --output json` writes it.
+    let cli = Command::new(annapurna_tests::temporal_bin())
+        .args([
+            "workflow",
+            "show",
+            "--workflow-id",
+            &workflow_id,
+            "--output",
+            "json",
+        ])
+        .args(["--address", &format!("127.0.0.1:{}", stack.port)])
+        .output()
+        .unwrap();
+    assert!(cli.status.success());
+    let cli_file = stack.dir.path().join("cli.json");
+    std::fs::write(&cli_file, &cli.stdout).unwrap();
+    let out = stack.annapurna(&["replay", "--history", cli_file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "CLI JSON: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let garbage = stack.dir.path().join("garbage.json");
+    std::fs::write(&garbage, b"{\"not\": \"a history\"}").unwrap();
+    let out = stack.annapurna(&["replay", "--history", garbage.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a workflow history"));
+
     let before = stack.standin_stats();
     let out = stack.annapurna(&["rerun", &id, "--follow"]);
     assert!(

@@ -14,6 +14,7 @@
 mod bench;
 mod config;
 mod dev;
+mod history_json;
 mod papers_cmd;
 mod replay;
 mod rerun;

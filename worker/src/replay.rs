@@ -1,7 +1,8 @@
 //! `annapurna replay`: replays a recorded history against the current workflow code and says,
 //! in plain words, whether the code still fits it. A history comes from the server (by workflow
-//! id) or from a file in the SDK's JSON (`annapurna history export`, and the recorded histories
-//! under `tests/histories/`).
+//! id) or from a file: the proto3 JSON of `temporal workflow show --output json` and the Web UI's
+//! download, or the SDK's JSON (`annapurna history export`, and the recorded histories under
+//! `tests/histories/`).
 
 use std::path::Path;
 
@@ -48,26 +49,21 @@ fn explain(failure: &WorkflowReplayFailure) -> String {
     }
 }
 
-/// Reads a history file written by `annapurna history export` (the SDK's JSON). The proto3 JSON
-/// of `temporal workflow show --output json` is recognised and refused with what to do instead:
-/// converting it is not done yet (see the README).
+/// Reads a history file: the proto3 JSON of `temporal workflow show --output json` and of the
+/// Web UI's download, or the SDK's JSON (`annapurna history export`).
 pub fn history_from_file(path: &Path) -> anyhow::Result<WorkflowHistory> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    match WorkflowHistory::from_json(&bytes) {
-        Ok(h) => Ok(h),
-        Err(e) => {
-            let text = String::from_utf8_lossy(&bytes);
-            if text.contains("\"eventType\"") || text.contains("\"eventId\"") {
-                anyhow::bail!(
-                    "{} is the Temporal CLI's proto3 JSON, which this version cannot convert yet; \
-                     replay by id instead (`annapurna replay WORKFLOW_ID`) or export with \
-                     `annapurna history export WORKFLOW_ID`",
-                    path.display()
-                )
-            }
-            Err(e).with_context(|| format!("{} is not a workflow history", path.display()))
-        }
+    if let Ok(h) = WorkflowHistory::from_json(&bytes) {
+        return Ok(h);
     }
+    let history = crate::history_json::history_from_proto_json(&bytes).with_context(|| {
+        format!(
+            "{} is not a workflow history; give the output of `temporal workflow show --output json` \
+             or of `annapurna history export`",
+            path.display()
+        )
+    })?;
+    Ok(history.into())
 }
 
 /// Fetches a workflow's history from the server.
