@@ -77,8 +77,33 @@ async fn run_with_stdin(
     Ok(out)
 }
 
+/// The ruff to run: as configured when it is a path or on PATH, else the one scripts/setup.sh
+/// installs in its venv (`$XDG_CACHE_HOME/annapurna/venv/bin/ruff`).
+fn resolve_ruff(configured: &str) -> String {
+    if configured.contains('/') {
+        return configured.to_owned();
+    }
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(configured).is_file()));
+    if on_path {
+        return configured.to_owned();
+    }
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
+        });
+    let venv = cache.join("annapurna/venv/bin").join(configured);
+    if venv.is_file() {
+        venv.display().to_string()
+    } else {
+        configured.to_owned()
+    }
+}
+
 /// Undefined names, from ruff (F821).
 async fn undefined_names(ruff: &str, code: &str) -> Result<Vec<Finding>, CheckError> {
+    let ruff = &resolve_ruff(ruff);
     let err = |reason: String| CheckError::Tool {
         tool: "ruff",
         program: ruff.to_owned(),
