@@ -11,6 +11,7 @@
 //! - [`check`]: static checks of generated Python (`checker.py`, ruff)
 //! - [`datasets`]: datasets named in papers, and the catalogue
 //! - [`results`]: the results directory of a run
+//! - [`sandbox`]: running untrusted code under bubblewrap with limits
 //! - [`failure`]: errors → retryable or non-retryable Temporal failures
 //! - [`settings`]: models and budgets
 
@@ -25,6 +26,7 @@ pub mod ingest;
 pub mod prompts;
 pub mod ratelimit;
 pub mod results;
+pub mod sandbox;
 pub mod settings;
 
 pub use impls::{Deps, LlmWork, PaperWork};

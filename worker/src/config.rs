@@ -29,6 +29,8 @@ pub struct Config {
     pub telemetry: Telemetry,
     /// The embedded stack of `annapurna dev`.
     pub dev: Dev,
+    /// Isolation and limits of generated code.
+    pub sandbox: activities::sandbox::SandboxConfig,
 }
 
 /// Storage locations.

@@ -83,6 +83,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run one Python file in the sandbox, as ExecuteCode does, and print the execution report;
+    /// exit status 1 unless the run was clean.
+    Exec {
+        /// The Python file.
+        file: PathBuf,
+        /// cpu, cuda or trainium.
+        #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "trainium"])]
+        target: String,
+        /// Wall-clock limit, seconds (default: sandbox.timeout-secs).
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Replay a history against the current workflow code: by workflow id (fetched from the
     /// server) or from a file (`annapurna history export`). Exit status 1 when the code no
     /// longer fits the history.
@@ -253,6 +268,72 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
             if report.is_blocking() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Exec {
+            file,
+            target,
+            timeout,
+            json,
+        } => {
+            let code = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}; give a Python file", file.display()))?;
+            let work = tempfile::Builder::new()
+                .prefix("annapurna-exec-")
+                .tempdir()
+                .context("creating the work directory")?;
+            let sandbox = config.sandbox.clone();
+            let secs = timeout.unwrap_or(sandbox.timeout_secs);
+            let dir = work.path().to_owned();
+            let env = vec![("ANNAPURNA_TARGET".to_owned(), target.clone())];
+            let outcome = tokio::task::spawn_blocking(move || {
+                activities::sandbox::run(
+                    &sandbox,
+                    &dir,
+                    &code,
+                    std::time::Duration::from_secs(secs),
+                    &env,
+                )
+            })
+            .await??;
+            let mut artifacts: Vec<String> = std::fs::read_dir(work.path().join("output"))
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            artifacts.sort();
+            let mut report = serde_json::to_value(&outcome)?;
+            report["artifacts"] = serde_json::json!(artifacts);
+            report["target"] = serde_json::json!(target);
+            if json {
+                println!("{report}");
+            } else {
+                println!(
+                    "{}: {} (exit {:?}, signal {:?}, {} ms wall, {} ms CPU, {} KiB peak, sandbox {})",
+                    file.display(),
+                    outcome.classification,
+                    outcome.exit_code,
+                    outcome.signal,
+                    outcome.wall_ms,
+                    outcome.cpu_ms,
+                    outcome.peak_rss_kib,
+                    outcome.sandbox
+                );
+                for m in &outcome.metrics {
+                    println!("METRICS {m}");
+                }
+                for a in &artifacts {
+                    println!("artifact {a}");
+                }
+                if !outcome.stderr.is_empty() {
+                    eprintln!("{}", outcome.stderr);
+                }
+            }
+            if outcome.classification != "ok" {
                 std::process::exit(1);
             }
             Ok(())

@@ -1,0 +1,702 @@
+//! Running untrusted generated code. bubblewrap builds the sandbox: no network (a network
+//! namespace with nothing in it), a private PID namespace (killing it kills everything in it,
+//! detached daemons included), the system and the Python environment read-only, a private `/tmp`,
+//! no `/root`, `/home` or host `/tmp`, an empty environment, and one writable place, the work
+//! directory. Inside, `setpriv` drops to an unprivileged uid with no capabilities, so the resource
+//! limits set here (CPU seconds, address space, processes, file size, open files) hold. A watcher
+//! kills the whole sandbox at the wall-clock timeout, or when the work directory outgrows its
+//! disk quota. Without bubblewrap nothing runs unless the configuration says `mode = "none"`, and
+//! then every report says so.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// How code is isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxMode {
+    /// bubblewrap (the default; refuse to run without it).
+    Bubblewrap,
+    /// No isolation at all: only for hosts that are themselves throwaway. Reports say so.
+    None,
+}
+
+/// Sandbox configuration (`[sandbox]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct SandboxConfig {
+    /// `bubblewrap` or `none`.
+    pub mode: SandboxMode,
+    /// The execution venv (read-only inside); its `bin/python` runs the code. Empty: the set-up
+    /// script's (`$XDG_CACHE_HOME/annapurna/exec-venv`), else `/usr/bin/python3`.
+    pub venv: String,
+    /// Pre-staged datasets, mounted read-only at `/datasets`. Empty: none.
+    pub datasets: String,
+    /// The unprivileged uid (and gid) the code runs as.
+    pub uid: u32,
+    /// CPU seconds.
+    pub cpu_secs: u64,
+    /// Address space, MiB.
+    pub memory_mib: u64,
+    /// Processes (and threads) of the uid.
+    pub processes: u64,
+    /// Largest file, MiB.
+    pub file_mib: u64,
+    /// Open files.
+    pub open_files: u64,
+    /// Work directory quota, MiB.
+    pub disk_mib: u64,
+    /// Bytes of stdout and of stderr kept.
+    pub output_bytes: u64,
+    /// Wall-clock timeout, seconds, when the request does not say.
+    pub timeout_secs: u64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            mode: SandboxMode::Bubblewrap,
+            venv: String::new(),
+            datasets: String::new(),
+            uid: 65534,
+            cpu_secs: 600,
+            memory_mib: 8192,
+            processes: 256,
+            file_mib: 256,
+            open_files: 256,
+            disk_mib: 1024,
+            output_bytes: 1 << 20,
+            timeout_secs: 900,
+        }
+    }
+}
+
+/// Why code could not be run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// No bubblewrap and no permission to run unsandboxed.
+    #[error(
+        "bubblewrap (bwrap) is not installed, so generated code will not run: install it (Debian: bubblewrap) or, on a throwaway host only, set sandbox.mode = \"none\""
+    )]
+    Unavailable,
+    /// Setting up the work directory or starting the process failed.
+    #[error("cannot start the sandbox: {0}")]
+    Start(String),
+}
+
+/// What one run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    /// Exit status, when the process exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did.
+    pub signal: Option<i32>,
+    /// Why the sandbox killed it: `timeout` or `disk`.
+    pub killed: Option<String>,
+    /// Wall time, milliseconds.
+    pub wall_ms: u64,
+    /// CPU time of the whole process tree, milliseconds (sampled every 100 ms).
+    pub cpu_ms: u64,
+    /// Peak resident memory of any process of the tree, KiB (sampled every 100 ms).
+    pub peak_rss_kib: u64,
+    /// stdout (at most `output_bytes`).
+    pub stdout: String,
+    /// stderr (at most `output_bytes`).
+    pub stderr: String,
+    /// Whether stdout or stderr was cut.
+    pub output_truncated: bool,
+    /// `METRICS: {json}` lines, parsed, in order.
+    pub metrics: Vec<serde_json::Value>,
+    /// `bubblewrap` or `none`.
+    pub sandbox: String,
+    /// What went wrong, in one word (see [`classify`]).
+    pub classification: String,
+}
+
+/// The Python to use and the directory to mount for it.
+fn python(config: &SandboxConfig) -> (PathBuf, Option<PathBuf>) {
+    let venv = if config.venv.is_empty() {
+        let cache = std::env::var("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
+            });
+        cache.join("annapurna/exec-venv")
+    } else {
+        PathBuf::from(&config.venv)
+    };
+    if venv.join("bin/python").exists() {
+        (venv.join("bin/python"), Some(venv))
+    } else {
+        (PathBuf::from("/usr/bin/python3"), None)
+    }
+}
+
+fn bwrap_path() -> Option<PathBuf> {
+    ["/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// The bubblewrap command line for running `python -I main.py` in `work`.
+pub fn bwrap_args(
+    config: &SandboxConfig,
+    work: &Path,
+    python: &Path,
+    venv: Option<&Path>,
+    env: &[(String, String)],
+) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "HOME",
+        "/work",
+        "--setenv",
+        "PYTHONDONTWRITEBYTECODE",
+        "1",
+        "--setenv",
+        "MPLCONFIGDIR",
+        "/tmp",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        // Directories bwrap creates are 0700 unless told; the code's uid must traverse these.
+        "--perms",
+        "0755",
+        "--dir",
+        "/etc",
+        "--perms",
+        "0755",
+        "--dir",
+        "/opt",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for dir in [
+        "/lib",
+        "/lib64",
+        "/bin",
+        "/sbin",
+        "/etc/alternatives",
+        "/etc/ssl",
+        "/etc/ld.so.cache",
+    ] {
+        if Path::new(dir).exists() {
+            a.extend(["--ro-bind".into(), dir.into(), dir.into()]);
+        }
+    }
+    // The venv appears at /opt/venv: its python links to /usr/bin/python3 and finds its
+    // packages next to itself, so it works from any mount point (and the host path, under /root,
+    // is none of the code's business).
+    if let Some(v) = venv {
+        a.extend([
+            "--ro-bind".into(),
+            v.display().to_string(),
+            VENV_MOUNT.into(),
+        ]);
+    }
+    if !config.datasets.is_empty() && Path::new(&config.datasets).is_dir() {
+        a.extend([
+            "--ro-bind".into(),
+            config.datasets.clone(),
+            "/datasets".into(),
+        ]);
+    }
+    for (k, v) in env {
+        a.extend(["--setenv".into(), k.clone(), v.clone()]);
+    }
+    let uid = config.uid.to_string();
+    a.extend(
+        [
+            "--bind",
+            &work.display().to_string(),
+            "/work",
+            "--chdir",
+            "/work",
+            "/usr/bin/setpriv",
+            "--reuid",
+            &uid,
+            "--regid",
+            &uid,
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    let python = match venv {
+        Some(_) => format!("{VENV_MOUNT}/bin/python"),
+        None => python.display().to_string(),
+    };
+    a.extend([python, "-I".into(), "main.py".into()]);
+    a
+}
+
+/// Where the execution venv is mounted inside the sandbox.
+pub const VENV_MOUNT: &str = "/opt/venv";
+
+fn dir_size(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_owned()];
+    while let Some(p) = stack.pop() {
+        if let Ok(entries) = std::fs::read_dir(&p) {
+            for e in entries.flatten() {
+                match e.metadata() {
+                    Ok(m) if m.is_dir() => stack.push(e.path()),
+                    Ok(m) => total += m.len(),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+    total
+}
+
+/// CPU time (ms, including reaped children) and the largest peak RSS (KiB) of `root` and its
+/// descendants now, read from /proc.
+fn sample_tree(root: i32) -> (u64, u64) {
+    let tick = 1000 / (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64);
+    let mut parent = std::collections::HashMap::new();
+    let mut stats = std::collections::HashMap::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.len() < 15 {
+                continue;
+            }
+            let ppid: i32 = f[1].parse().unwrap_or(0);
+            let cpu: u64 = f[11..15].iter().filter_map(|v| v.parse::<u64>().ok()).sum();
+            parent.insert(pid, ppid);
+            stats.insert(pid, cpu * tick);
+        }
+    }
+    let mut cpu = 0;
+    let mut rss = 0;
+    for (&pid, &ticks) in &stats {
+        let mut p = pid;
+        let mut inside = false;
+        for _ in 0..64 {
+            if p == root {
+                inside = true;
+                break;
+            }
+            match parent.get(&p) {
+                Some(&pp) if pp > 1 => p = pp,
+                _ => break,
+            }
+        }
+        if !inside {
+            continue;
+        }
+        cpu += ticks;
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0);
+            rss = rss.max(hwm);
+        }
+    }
+    (cpu, rss)
+}
+
+fn read_capped(mut r: impl std::io::Read, cap: u64, truncated: Arc<AtomicBool>) -> String {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = (cap as usize).saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+                if n > room {
+                    truncated.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// Runs `code` as `/work/main.py` in `work` (a directory the caller owns; `output/` in it
+/// collects artifacts). Blocking: call it from `spawn_blocking`.
+pub fn run(
+    config: &SandboxConfig,
+    work: &Path,
+    code: &str,
+    timeout: Duration,
+    env: &[(String, String)],
+) -> Result<RunOutcome, SandboxError> {
+    let start_err = |e: std::io::Error| SandboxError::Start(e.to_string());
+    std::fs::create_dir_all(work.join("output")).map_err(start_err)?;
+    std::fs::write(work.join("main.py"), code).map_err(start_err)?;
+    let (python, venv) = python(config);
+    let mut cmd = match config.mode {
+        SandboxMode::Bubblewrap => {
+            let bwrap = bwrap_path().ok_or(SandboxError::Unavailable)?;
+            if unsafe { libc::geteuid() } != 0 {
+                return Err(SandboxError::Start(format!(
+                    "the executor must run as root (in its own host or container) to run code as the unprivileged uid {}, where the process limits hold",
+                    config.uid
+                )));
+            }
+            // The sandboxed uid owns the work directory and nothing else.
+            for p in [work.to_owned(), work.join("output")] {
+                std::os::unix::fs::chown(&p, Some(config.uid), Some(config.uid))
+                    .map_err(start_err)?;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
+                    .map_err(start_err)?;
+            }
+            let mut c = std::process::Command::new(bwrap);
+            c.args(bwrap_args(config, work, &python, venv.as_deref(), env));
+            c
+        }
+        SandboxMode::None => {
+            let mut c = std::process::Command::new(&python);
+            c.arg("-I")
+                .arg("main.py")
+                .current_dir(work)
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .envs(env.iter().cloned());
+            c
+        }
+    };
+    let limits = [
+        (nix::sys::resource::Resource::RLIMIT_CPU, config.cpu_secs),
+        (
+            nix::sys::resource::Resource::RLIMIT_AS,
+            config.memory_mib << 20,
+        ),
+        (nix::sys::resource::Resource::RLIMIT_NPROC, config.processes),
+        (
+            nix::sys::resource::Resource::RLIMIT_FSIZE,
+            config.file_mib << 20,
+        ),
+        (
+            nix::sys::resource::Resource::RLIMIT_NOFILE,
+            config.open_files,
+        ),
+        (nix::sys::resource::Resource::RLIMIT_CORE, 0),
+    ];
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: only async-signal-safe calls (setrlimit) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (resource, value) in limits {
+                nix::sys::resource::setrlimit(resource, value, value)
+                    .map_err(std::io::Error::from)?;
+            }
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(start_err)?;
+    let pid = child.id() as i32;
+    let truncated = Arc::new(AtomicBool::new(false));
+    let (so, se) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let (t1, t2) = (truncated.clone(), truncated.clone());
+    let cap = config.output_bytes;
+    let out_reader = std::thread::spawn(move || read_capped(so, cap, t1));
+    let err_reader = std::thread::spawn(move || read_capped(se, cap, t2));
+
+    // The watcher: wall clock and disk quota; SIGKILL to the process group ends the sandbox and,
+    // through its PID namespace, everything started in it.
+    let done = Arc::new(AtomicBool::new(false));
+    let killed = Arc::new(AtomicU64::new(0)); // 0 none, 1 timeout, 2 disk
+    let (w_done, w_killed, w_work) = (done.clone(), killed.clone(), work.to_owned());
+    let disk_cap = config.disk_mib << 20;
+    // Sampled CPU and peak memory of the tree (wait4's usage does not see through bubblewrap).
+    let (peak_cpu, peak_rss) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (w_cpu, w_rss) = (peak_cpu.clone(), peak_rss.clone());
+    let watcher = std::thread::spawn(move || {
+        while !w_done.load(Ordering::Relaxed) {
+            let (cpu, rss) = sample_tree(pid);
+            w_cpu.fetch_max(cpu, Ordering::Relaxed);
+            w_rss.fetch_max(rss, Ordering::Relaxed);
+            let why = if started.elapsed() > timeout {
+                1
+            } else if dir_size(&w_work) > disk_cap {
+                2
+            } else {
+                0
+            };
+            if why != 0 {
+                w_killed.store(why, Ordering::Relaxed);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(-pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    // wait4 for the rusage of the whole tree (descendants are reaped inside, their usage rolls up).
+    let mut status: libc::c_int = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    done.store(true, Ordering::Relaxed);
+    let _ = watcher.join();
+    // Whatever is left in the group (nothing, with the PID namespace) goes too.
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(-pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let wall_ms = started.elapsed().as_millis() as u64;
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    drop(child); // already reaped by wait4; dropping does not wait or kill
+    let (exit_code, signal) = if waited == pid {
+        if libc::WIFEXITED(status) {
+            (Some(libc::WEXITSTATUS(status)), None)
+        } else if libc::WIFSIGNALED(status) {
+            (None, Some(libc::WTERMSIG(status)))
+        } else {
+            (None, None)
+        }
+    } else {
+        (None, None)
+    };
+    let cpu_ms = ((usage.ru_utime.tv_sec as u64 + usage.ru_stime.tv_sec as u64) * 1000
+        + (usage.ru_utime.tv_usec as u64 + usage.ru_stime.tv_usec as u64) / 1000)
+        .max(peak_cpu.load(Ordering::Relaxed));
+    let killed = match killed.load(Ordering::Relaxed) {
+        1 => Some("timeout".to_owned()),
+        2 => Some("disk".to_owned()),
+        _ => None,
+    };
+    let metrics = parse_metrics(&stdout);
+    let mut outcome = RunOutcome {
+        exit_code,
+        signal,
+        killed,
+        wall_ms,
+        cpu_ms,
+        peak_rss_kib: (usage.ru_maxrss.max(0) as u64).max(peak_rss.load(Ordering::Relaxed)),
+        stdout,
+        stderr,
+        output_truncated: truncated.load(Ordering::Relaxed),
+        metrics,
+        sandbox: match config.mode {
+            SandboxMode::Bubblewrap => "bubblewrap".into(),
+            SandboxMode::None => "none".into(),
+        },
+        classification: String::new(),
+    };
+    outcome.classification = classify(&outcome).to_owned();
+    Ok(outcome)
+}
+
+/// `METRICS: {json}` lines of `stdout`, parsed (malformed lines are skipped).
+pub fn parse_metrics(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("METRICS:"))
+        .filter_map(|j| serde_json::from_str::<serde_json::Value>(j.trim()).ok())
+        .filter(|v| v.is_object())
+        .take(10_000)
+        .collect()
+}
+
+/// What happened, in one word: `ok`; `resource:time`, `resource:cpu`, `resource:memory`,
+/// `resource:processes`, `resource:disk`; `environment` (a missing module); `sandbox-violation`
+/// (the code tried the network, the host's files or a read-only place); `code-error`.
+pub fn classify(o: &RunOutcome) -> &'static str {
+    let e = &o.stderr;
+    if o.killed.as_deref() == Some("timeout") {
+        return "resource:time";
+    }
+    if o.killed.as_deref() == Some("disk") {
+        return "resource:disk";
+    }
+    if o.signal == Some(libc::SIGXCPU) {
+        return "resource:cpu";
+    }
+    if o.signal == Some(libc::SIGXFSZ)
+        || e.contains("File too large")
+        || e.contains("No space left")
+    {
+        return "resource:disk";
+    }
+    if o.exit_code == Some(0) && o.signal.is_none() {
+        return "ok";
+    }
+    if e.contains("MemoryError")
+        || e.contains("Cannot allocate memory")
+        || e.contains("std::bad_alloc")
+    {
+        return "resource:memory";
+    }
+    if e.contains("Resource temporarily unavailable") || e.contains("can't start new thread") {
+        return "resource:processes";
+    }
+    if e.contains("ModuleNotFoundError") || e.contains("No module named") {
+        return "environment";
+    }
+    if e.contains("Read-only file system")
+        || e.contains("PermissionError")
+        || e.contains("Network is unreachable")
+        || e.contains("ConnectionRefusedError")
+        || e.contains("Temporary failure in name resolution")
+        || e.contains("socket.gaierror")
+    {
+        return "sandbox-violation";
+    }
+    "code-error"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(
+        exit: Option<i32>,
+        signal: Option<i32>,
+        killed: Option<&str>,
+        stderr: &str,
+    ) -> RunOutcome {
+        RunOutcome {
+            exit_code: exit,
+            signal,
+            killed: killed.map(str::to_owned),
+            wall_ms: 0,
+            cpu_ms: 0,
+            peak_rss_kib: 0,
+            stdout: String::new(),
+            stderr: stderr.to_owned(),
+            output_truncated: false,
+            metrics: vec![],
+            sandbox: "bubblewrap".into(),
+            classification: String::new(),
+        }
+    }
+
+    #[test]
+    fn classification() {
+        assert_eq!(classify(&outcome(Some(0), None, None, "")), "ok");
+        assert_eq!(
+            classify(&outcome(None, Some(9), Some("timeout"), "")),
+            "resource:time"
+        );
+        assert_eq!(
+            classify(&outcome(None, Some(libc::SIGXCPU), None, "")),
+            "resource:cpu"
+        );
+        assert_eq!(
+            classify(&outcome(Some(1), None, None, "Traceback\nMemoryError")),
+            "resource:memory"
+        );
+        assert_eq!(
+            classify(&outcome(
+                Some(1),
+                None,
+                None,
+                "BlockingIOError: [Errno 11] Resource temporarily unavailable"
+            )),
+            "resource:processes"
+        );
+        assert_eq!(
+            classify(&outcome(
+                Some(1),
+                None,
+                None,
+                "ModuleNotFoundError: No module named 'x'"
+            )),
+            "environment"
+        );
+        assert_eq!(
+            classify(&outcome(
+                Some(1),
+                None,
+                None,
+                "OSError: [Errno 30] Read-only file system"
+            )),
+            "sandbox-violation"
+        );
+        assert_eq!(
+            classify(&outcome(
+                Some(1),
+                None,
+                None,
+                "Traceback\nZeroDivisionError"
+            )),
+            "code-error"
+        );
+    }
+
+    #[test]
+    fn metrics_lines() {
+        let m = parse_metrics(
+            "x\nMETRICS: {\"epoch\": 1, \"loss\": 0.5}\nMETRICS: nope\n  METRICS: {\"epoch\": 2}\n",
+        );
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1]["epoch"], 2);
+    }
+
+    #[test]
+    fn the_command_isolates() {
+        let args = bwrap_args(
+            &SandboxConfig::default(),
+            Path::new("/w"),
+            Path::new("/usr/bin/python3"),
+            None,
+            &[],
+        )
+        .join(" ");
+        for must in [
+            "--unshare-net",
+            "--unshare-pid",
+            "--clearenv",
+            "--die-with-parent",
+            "--ro-bind /usr /usr",
+            "--bind /w /work",
+            "--reuid 65534",
+            "--no-new-privs",
+        ] {
+            assert!(args.contains(must), "{must} missing from {args}");
+        }
+        assert!(!args.contains("/root") && !args.contains("/home"));
+    }
+}

@@ -1,0 +1,3 @@
+# Never finish.
+while True:
+    pass

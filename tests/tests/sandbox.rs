@@ -1,0 +1,239 @@
+//! Generated code is untrusted. Each hostile script in `tests/hostile/` runs through the real
+//! sandbox (`annapurna exec`, bubblewrap, an unprivileged uid of its own) and is judged by what it
+//! manages to do to the host, not by what the report says: no connection reaches a listener on
+//! the host's loopback, no secret leaks, no file outside the work directory changes, the limits
+//! stop the bombs, the timeout kills what ignores SIGTERM, and nothing is left running.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use annapurna_tests::annapurna_bin;
+
+const SECRET: &str = "annapurna-test-secret-8c1f";
+
+struct Run {
+    report: serde_json::Value,
+    stdout_all: String,
+    wall: Duration,
+}
+
+fn script(name: &str, replace: &[(&str, String)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("hostile")
+            .join(name),
+    )
+    .unwrap();
+    for (from, to) in replace {
+        text = text.replace(from, to);
+    }
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn nothing_left(uid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = Command::new("pgrep")
+            .args(["-u", &uid.to_string()])
+            .output()
+            .unwrap();
+        if out.stdout.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes of uid {uid} still running: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn exec(path: &Path, uid: u32, timeout: u64, env: &[(&str, &str)]) -> Run {
+    let started = Instant::now();
+    let out = Command::new(annapurna_bin())
+        .args(["exec"])
+        .arg(path)
+        .args(["--timeout", &timeout.to_string(), "--json"])
+        .env("ANNAPURNA_SANDBOX__UID", uid.to_string())
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_ACCESS_KEY_ID", "AKIAANNAPURNATEST")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let wall = started.elapsed();
+    let stdout_all = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report: serde_json::Value =
+        serde_json::from_str(stdout_all.lines().last().unwrap_or("null")).unwrap_or_else(|_| {
+            panic!(
+                "no report: {stdout_all} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    nothing_left(uid);
+    // The worker side is unaffected: it can still start processes.
+    assert!(Command::new("true").status().unwrap().success());
+    Run {
+        report,
+        stdout_all,
+        wall,
+    }
+}
+
+#[test]
+fn a_good_training_script_runs_with_metrics_and_artifacts() {
+    let (_d, path) = script("good_training.py", &[]);
+    let run = exec(&path, 61001, 300, &[]);
+    let r = &run.report;
+    assert_eq!(r["classification"], "ok", "{r}");
+    assert_eq!(r["sandbox"], "bubblewrap");
+    assert_eq!(r["metrics"].as_array().unwrap().len(), 3, "{r}");
+    assert_eq!(r["metrics"][2]["epoch"], 2);
+    assert_eq!(r["artifacts"], serde_json::json!(["model.pt"]));
+    assert!(r["wall_ms"].as_u64().unwrap() > 0 && r["peak_rss_kib"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn connecting_to_the_host_loopback_fails() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (_d, path) = script("connect_host.py", &[("PORT", port.to_string())]);
+    let run = exec(&path, 61002, 60, &[]);
+    assert_eq!(
+        run.report["classification"], "sandbox-violation",
+        "{}",
+        run.report
+    );
+    assert!(!run.stdout_all.contains("CONNECTED"));
+    let mut stolen = Vec::new();
+    if let Ok((mut s, _)) = listener.accept() {
+        let _ = s.read_to_end(&mut stolen);
+        panic!("the sandbox reached the host's listener: {stolen:?}");
+    }
+}
+
+#[test]
+fn the_workers_environment_and_files_stay_secret() {
+    let host_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(host_file.path(), "host-secret-5d2a").unwrap();
+    let (_d, path) = script(
+        "read_secrets.py",
+        &[("HOSTFILE", host_file.path().display().to_string())],
+    );
+    let run = exec(&path, 61003, 60, &[]);
+    let out = run.report["stdout"].as_str().unwrap();
+    assert!(out.contains("ENV"), "{out}");
+    for leak in [SECRET, "AKIAANNAPURNATEST", "host-secret-5d2a", "AWS_"] {
+        assert!(!out.contains(leak), "{leak} leaked: {out}");
+    }
+    assert!(out.contains("DENIED /root/.aws/credentials"), "{out}");
+}
+
+#[test]
+fn a_fork_bomb_hits_the_process_limit() {
+    let (_d, path) = script("fork_bomb.py", &[]);
+    let run = exec(&path, 61004, 60, &[("ANNAPURNA_SANDBOX__PROCESSES", "64")]);
+    assert_eq!(
+        run.report["classification"], "resource:processes",
+        "{}",
+        run.report
+    );
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_limit() {
+    let (_d, path) = script("memory_bomb.py", &[]);
+    let run = exec(
+        &path,
+        61005,
+        60,
+        &[("ANNAPURNA_SANDBOX__MEMORY_MIB", "1024")],
+    );
+    assert_eq!(
+        run.report["classification"], "resource:memory",
+        "{}",
+        run.report
+    );
+    assert!(
+        run.report["peak_rss_kib"].as_u64().unwrap() < 1024 * 1024 + 65536,
+        "{}",
+        run.report
+    );
+}
+
+#[test]
+fn filling_the_disk_is_stopped() {
+    let (_d, path) = script("fill_disk.py", &[]);
+    let run = exec(&path, 61006, 60, &[("ANNAPURNA_SANDBOX__DISK_MIB", "64")]);
+    assert_eq!(
+        run.report["classification"], "resource:disk",
+        "{}",
+        run.report
+    );
+}
+
+#[test]
+fn an_endless_loop_is_killed_at_the_timeout() {
+    let (_d, path) = script("endless_loop.py", &[]);
+    let run = exec(&path, 61007, 3, &[]);
+    assert_eq!(
+        run.report["classification"], "resource:time",
+        "{}",
+        run.report
+    );
+    assert!(run.wall < Duration::from_secs(10), "{:?}", run.wall);
+}
+
+#[test]
+fn writing_outside_the_work_directory_changes_nothing() {
+    let host_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(host_file.path(), "untouched").unwrap();
+    let (_d, path) = script(
+        "write_outside.py",
+        &[("HOSTFILE", host_file.path().display().to_string())],
+    );
+    let run = exec(&path, 61008, 60, &[]);
+    assert_eq!(
+        run.report["classification"], "sandbox-violation",
+        "{}",
+        run.report
+    );
+    assert_eq!(
+        std::fs::read_to_string(host_file.path()).unwrap(),
+        "untouched"
+    );
+    for p in [
+        "/usr/lib/annapurna-was-here",
+        "/etc/annapurna-was-here",
+        "/tmp/annapurna-was-here",
+    ] {
+        assert!(!Path::new(p).exists(), "{p} was written on the host");
+    }
+}
+
+#[test]
+fn ignoring_sigterm_does_not_outlive_the_timeout() {
+    let (_d, path) = script("ignore_sigterm.py", &[]);
+    let run = exec(&path, 61009, 2, &[]);
+    assert_eq!(
+        run.report["classification"], "resource:time",
+        "{}",
+        run.report
+    );
+    assert!(run.wall < Duration::from_secs(8), "{:?}", run.wall);
+}
+
+#[test]
+fn a_detached_daemon_does_not_survive_the_run() {
+    let (_d, path) = script("detached_daemon.py", &[]);
+    let run = exec(&path, 61010, 30, &[]);
+    assert_eq!(run.report["classification"], "ok", "{}", run.report);
+    // exec() has already checked that no process of the uid is left.
+}
