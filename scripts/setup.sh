@@ -20,6 +20,12 @@ command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+# bubblewrap sandboxes generated code; setpriv (util-linux) drops it to an unprivileged uid;
+# Debian's python3 with venv builds the execution environment.
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+[ -x /usr/bin/python3 ] || missing+=(python3)
+/usr/bin/python3 -c "import ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
 if ((${#missing[@]})); then
     say "installing ${missing[*]}"
     SUDO=""
@@ -48,4 +54,16 @@ if ! "$VENV/bin/ruff" --version 2>/dev/null | grep -q "ruff $RUFF_VERSION"; then
     say "installing ruff $RUFF_VERSION"
     "$VENV/bin/pip" install -q --disable-pip-version-check "ruff==$RUFF_VERSION"
 fi
-say "ready: $("$VENV/bin/temporal" --version | head -n 1), $("$VENV/bin/ruff" --version), $(protoc --version), $(cargo --version)"
+# The execution venv: what generated code imports, read-only inside the sandbox. It is built on
+# Debian's /usr/bin/python3 so that it works wherever the sandbox mounts it. torch from PyPI is
+# the CUDA build (about 3 GB) and runs on CPU.
+EXEC_VENV="$CACHE/exec-venv"
+if [ ! -x "$EXEC_VENV/bin/python" ]; then
+    say "creating the execution venv at $EXEC_VENV"
+    /usr/bin/python3 -m venv "$EXEC_VENV"
+fi
+if ! "$EXEC_VENV/bin/python" -c "import torch, numpy, sklearn" >/dev/null 2>&1; then
+    say "installing torch, numpy and scikit-learn in the execution venv (about 3 GB, once)"
+    "$EXEC_VENV/bin/pip" install -q --disable-pip-version-check torch numpy scikit-learn
+fi
+say "ready: $("$VENV/bin/temporal" --version | head -n 1), $("$VENV/bin/ruff" --version), $(protoc --version), $(cargo --version), torch $("$EXEC_VENV/bin/python" -c 'import torch; print(torch.__version__)')"
