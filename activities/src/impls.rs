@@ -25,6 +25,7 @@ use crate::ingest::add_paper;
 use crate::prompts::{self, PROMPT_VERSION};
 use crate::ratelimit::Limiters;
 use crate::results;
+use crate::sandbox::SandboxConfig;
 use crate::settings::Settings;
 
 /// Everything the activities use.
@@ -257,6 +258,123 @@ impl LlmWork {
     /// Activities over these dependencies.
     pub fn new(deps: Arc<Deps>) -> Self {
         Self { deps }
+    }
+}
+
+/// The activity of executor hosts (`annapurna-exec-<target>`).
+pub struct ExecWork {
+    deps: Arc<Deps>,
+    sandbox: SandboxConfig,
+}
+
+impl ExecWork {
+    /// Runs code under `sandbox`.
+    pub fn new(deps: Arc<Deps>, sandbox: SandboxConfig) -> Self {
+        Self { deps, sandbox }
+    }
+}
+
+/// At most this many artifacts, each at most this large, are kept from `output/`.
+const MAX_ARTIFACTS: usize = 50;
+const MAX_ARTIFACT_BYTES: u64 = 64 << 20;
+
+#[activities]
+impl ExecWork {
+    /// ExecuteCode: the code in the sandbox; stdout and stderr (capped) and `output/` files to
+    /// blobs; the report with metrics and a classification.
+    #[activity(definition = defs::ExecuteCode)]
+    pub async fn execute_code(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: ExecuteCodeInput,
+    ) -> Result<ExecutionReport, ActivityError> {
+        heartbeating(&ctx, async {
+            let d = &self.deps;
+            let code = d
+                .blobs
+                .get_text(&input.code)
+                .await
+                .map_err(Classified::from)?;
+            let work = tempfile::Builder::new()
+                .prefix("annapurna-exec-")
+                .tempdir()
+                .map_err(|e| {
+                    crate::failure::transient(
+                        "SandboxError",
+                        format!("creating a work directory: {e}"),
+                    )
+                })?;
+            let (config, dir) = (self.sandbox.clone(), work.path().to_owned());
+            let timeout = Duration::from_secs(input.timeout_secs.max(1));
+            let env = vec![("ANNAPURNA_TARGET".to_owned(), input.target.clone())];
+            let outcome = tokio::task::spawn_blocking(move || {
+                crate::sandbox::run(&config, &dir, &code, timeout, &env)
+            })
+            .await
+            .map_err(|e| crate::failure::transient("SandboxError", e.to_string()))?
+            .map_err(|e| match e {
+                crate::sandbox::SandboxError::Unavailable => {
+                    permanent("SandboxUnavailable", e.to_string())
+                }
+                other => crate::failure::transient("SandboxError", other.to_string()),
+            })?;
+            let prefix = format!(
+                "executions/{}/{}-{}",
+                input.paper_id,
+                short(&input.code.sha256),
+                input.attempt
+            );
+            let stdout = d
+                .blobs
+                .put(&format!("{prefix}/stdout.txt"), outcome.stdout.clone())
+                .await
+                .map_err(Classified::from)?;
+            let stderr = d
+                .blobs
+                .put(&format!("{prefix}/stderr.txt"), outcome.stderr.clone())
+                .await
+                .map_err(Classified::from)?;
+            let mut artifacts = Vec::new();
+            let mut names: Vec<_> = std::fs::read_dir(work.path().join("output"))
+                .map(|r| r.flatten().collect())
+                .unwrap_or_default();
+            names.sort_by_key(|e| e.file_name());
+            for entry in names.into_iter().take(MAX_ARTIFACTS) {
+                let meta = entry.metadata().ok();
+                if !meta.is_some_and(|m| m.is_file() && m.len() <= MAX_ARTIFACT_BYTES) {
+                    continue;
+                }
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let bytes = tokio::fs::read(entry.path()).await.unwrap_or_default();
+                let blob = d
+                    .blobs
+                    .put(&format!("{prefix}/output/{name}"), bytes)
+                    .await
+                    .map_err(Classified::from)?;
+                artifacts.push(ArtifactRef { name, blob });
+            }
+            let tail: String = {
+                let chars: Vec<char> = outcome.stderr.chars().collect();
+                chars[chars.len().saturating_sub(2_000)..].iter().collect()
+            };
+            let metrics_from = outcome.metrics.len().saturating_sub(50);
+            Ok(ExecutionReport {
+                exit_code: outcome.exit_code,
+                signal: outcome.signal,
+                killed: outcome.killed,
+                wall_ms: outcome.wall_ms,
+                cpu_ms: outcome.cpu_ms,
+                peak_rss_kib: outcome.peak_rss_kib,
+                metrics: outcome.metrics[metrics_from..].to_vec(),
+                stdout,
+                stderr,
+                stderr_tail: tail,
+                artifacts,
+                classification: outcome.classification,
+                sandbox: outcome.sandbox,
+            })
+        })
+        .await
     }
 }
 
@@ -662,6 +780,82 @@ impl LlmWork {
                 findings: parsed.findings,
                 usage,
             })
+        })
+        .await
+    }
+
+    /// DiagnoseFailure: the kind of fix a failed run needs (code, hyperparameters, system) and
+    /// the findings for FixCode. An answer that is not the JSON asked for gets one repair request,
+    /// then the run's own error stands as the finding.
+    #[activity(definition = defs::DiagnoseFailure)]
+    pub async fn diagnose_failure(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: DiagnoseFailureInput,
+    ) -> Result<Diagnosis, ActivityError> {
+        heartbeating(&ctx, async {
+            let d = &self.deps;
+            let code = d
+                .blobs
+                .get_text(&input.code)
+                .await
+                .map_err(Classified::from)?;
+            let prompt = prompts::diagnose(&input.target, &code, &input.report);
+            let model = input
+                .model
+                .clone()
+                .unwrap_or_else(|| d.settings.code_model.clone());
+            let mut request = LlmRequest::single(model, prompt, 1_500, 0.0);
+            let mut usage = LlmUsage::default();
+            let parse = |text: &str| -> Option<Diagnosis> {
+                let v: serde_json::Value =
+                    serde_json::from_str(text.get(text.find('{')?..=text.rfind('}')?)?).ok()?;
+                let kind = v["kind"]
+                    .as_str()
+                    .filter(|k| matches!(*k, "code" | "hyperparameters" | "system"))?;
+                let findings: Vec<Finding> = serde_json::from_value(v["findings"].clone()).ok()?;
+                Some(Diagnosis {
+                    kind: kind.to_owned(),
+                    summary: v["summary"].as_str().unwrap_or("").to_owned(),
+                    findings,
+                    usage: LlmUsage::default(),
+                })
+            };
+            let first = d.converse(&request, &mut usage).await?;
+            let parsed = match parse(&first.text) {
+                Some(p) => Some(p),
+                None => {
+                    request.messages.push((Role::Assistant, first.text.clone()));
+                    request
+                        .messages
+                        .push((Role::User, prompts::review_repair(&first.text)));
+                    parse(&d.converse(&request, &mut usage).await?.text)
+                }
+            };
+            let mut diagnosis = parsed.unwrap_or_else(|| Diagnosis {
+                kind: "code".into(),
+                summary:
+                    "the model's diagnosis was not the JSON asked for; fixing the run's own error"
+                        .into(),
+                findings: vec![Finding {
+                    rule: input.report.classification.clone(),
+                    severity: "error".into(),
+                    line: 0,
+                    message: input
+                        .report
+                        .stderr_tail
+                        .chars()
+                        .rev()
+                        .take(600)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect(),
+                }],
+                usage: LlmUsage::default(),
+            });
+            diagnosis.usage = usage;
+            Ok(diagnosis)
         })
         .await
     }

@@ -1,7 +1,8 @@
 //! Every side effect of Annapurna: the activity implementations and the clients they use.
 //!
 //! Layout:
-//! - [`impls`]: the activities (`PaperWork` on `annapurna`, `LlmWork` on `annapurna-llm`)
+//! - [`impls`]: the activities (`PaperWork` on `annapurna`, `LlmWork` on `annapurna-llm`,
+//!   `ExecWork` on `annapurna-exec-<target>`)
 //! - [`clients`]: `blobs` (object_store), `papers` (SQLite), `llm` (Bedrock Converse + test double)
 //! - [`extract`]: text, title and sections from PDF, LaTeX, Markdown and plain text
 //! - [`ingest`]: adding a paper to the store (used by `annapurna paper add` and `LoadPaper`)
@@ -29,4 +30,4 @@ pub mod results;
 pub mod sandbox;
 pub mod settings;
 
-pub use impls::{Deps, LlmWork, PaperWork};
+pub use impls::{Deps, ExecWork, LlmWork, PaperWork};

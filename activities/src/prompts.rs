@@ -10,7 +10,7 @@ use minijinja::{Environment, context};
 use workflows::types::Finding;
 
 /// Version of the prompts below.
-pub const PROMPT_VERSION: &str = "p2";
+pub const PROMPT_VERSION: &str = "p3";
 
 /// The request kinds.
 pub mod kind {
@@ -24,6 +24,8 @@ pub mod kind {
     pub const FIX: &str = "fix-code";
     /// Choose a dataset, answer JSON.
     pub const DATASET: &str = "recommend-dataset";
+    /// Diagnose a failed run, answer JSON.
+    pub const DIAGNOSE: &str = "diagnose-failure";
 }
 
 /// The templates, one per prompt part, in `activities/templates/`; `target_notes` and
@@ -61,6 +63,14 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ),
         ("review.user", include_str!("../templates/review.user.j2")),
         ("fix.system", include_str!("../templates/fix.system.j2")),
+        (
+            "diagnose.system",
+            include_str!("../templates/diagnose.system.j2"),
+        ),
+        (
+            "diagnose.user",
+            include_str!("../templates/diagnose.user.j2"),
+        ),
         ("fix.user", include_str!("../templates/fix.user.j2")),
     ] {
         env.add_template(name, source)
@@ -151,6 +161,26 @@ pub fn review(title: &str, target: &str, code: &str, findings: &[Finding]) -> (S
     render(
         "review",
         context! { title, target, code, findings => findings_text(findings) },
+    )
+}
+
+/// Diagnose a failed run; the answer is JSON.
+pub fn diagnose(
+    target: &str,
+    code: &str,
+    report: &workflows::types::ExecutionReport,
+) -> (String, String) {
+    render(
+        "diagnose",
+        context! {
+            target, code,
+            classification => report.classification.clone(),
+            exit_code => format!("{:?}", report.exit_code),
+            signal => format!("{:?}", report.signal),
+            wall_ms => report.wall_ms,
+            peak_rss_kib => report.peak_rss_kib,
+            stderr_tail => report.stderr_tail.clone(),
+        },
     )
 }
 

@@ -92,6 +92,41 @@ pub async fn write(
         )
         .await?;
     }
+    for e in &input.executions {
+        let run = format!("execution/run-{}", e.attempt);
+        put(
+            format!("{run}.stdout.txt"),
+            blobs.get(&e.report.stdout).await?.to_vec(),
+        )
+        .await?;
+        put(
+            format!("{run}.stderr.txt"),
+            blobs.get(&e.report.stderr).await?.to_vec(),
+        )
+        .await?;
+        for a in &e.report.artifacts {
+            put(
+                format!("{run}/output/{}", a.name),
+                blobs.get(&a.blob).await?.to_vec(),
+            )
+            .await?;
+        }
+        if let Some(fixed) = &e.fixed {
+            let before = blobs.get_text(&e.code).await?;
+            let after = blobs.get_text(&fixed.code).await?;
+            let diff = similar::TextDiff::from_lines(&before, &after)
+                .unified_diff()
+                .context_radius(3)
+                .header(&format!("{run}/before.py"), &format!("{run}/after.py"))
+                .to_string();
+            put(format!("{run}.diff"), diff.into_bytes()).await?;
+        }
+        put(
+            format!("{run}.json"),
+            serde_json::to_vec_pretty(&e).unwrap(),
+        )
+        .await?;
+    }
     put(
         "check.json".into(),
         serde_json::to_vec_pretty(&input.final_check).unwrap(),
@@ -103,6 +138,14 @@ pub async fn write(
     }
     if let Some(d) = &input.dataset {
         usage.push(json!({"step": "RecommendDataset", "usage": d.usage}));
+    }
+    for e in &input.executions {
+        if let Some(d) = &e.diagnosis {
+            usage.push(json!({"step": format!("DiagnoseFailure {}", e.attempt), "usage": d.usage}));
+        }
+        if let Some(f) = &e.fixed {
+            usage.push(json!({"step": format!("FixCode repair {}", e.attempt), "usage": f.usage}));
+        }
     }
     usage.push(json!({"step": "GenerateCode", "usage": input.generated.usage}));
     for r in &input.rounds {
@@ -166,6 +209,17 @@ pub async fn write(
         "failed_chunks": input.failed_chunks.len(),
         "chunk_results": chunk_results,
         "review_rounds": input.rounds.len(),
+        "execution": input.executions.last().map(|e| json!({
+            "classification": e.report.classification,
+            "runs": input.executions.len(),
+            "exit_code": e.report.exit_code,
+            "wall_ms": e.report.wall_ms,
+            "peak_rss_kib": e.report.peak_rss_kib,
+            "metrics": e.report.metrics,
+            "artifacts": e.report.artifacts.iter().map(|a| a.name.clone()).collect::<Vec<_>>(),
+            "sandbox": e.report.sandbox,
+            "unsandboxed": e.report.sandbox == "none",
+        })),
         "models": models,
         "tokens": {"input": total_in, "output": total_out},
         "estimated_cost_usd": total_cost as f64 / 1e6,

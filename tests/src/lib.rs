@@ -206,6 +206,8 @@ pub struct Stack {
     pub client: Client,
     /// The worker, when running.
     pub worker: Option<Proc>,
+    /// The cpu executor (`annapurna worker --exec cpu`).
+    pub executor: Option<Proc>,
     workers_started: u32,
     temporal_restarts: u32,
     // Dropped last: the server outlives the workers.
@@ -235,6 +237,7 @@ impl Stack {
             standin_port,
             client,
             worker: None,
+            executor: None,
             workers_started: 0,
             temporal_restarts: 0,
             _standin: standin,
@@ -242,6 +245,9 @@ impl Stack {
         };
         stack.wait_standin();
         stack.start_worker();
+        let mut cmd = stack.command();
+        cmd.args(["worker", "--exec", "cpu"]);
+        stack.executor = Some(Proc::spawn(cmd, stack.dir.path().join("executor.log")));
         stack
     }
 

@@ -33,6 +33,7 @@ fn input(paper_id: &str) -> PaperToCodeInput {
         // One model call at a time, so a kill can lose at most one answer in flight.
         parallel_chunks: Some(1),
         heartbeat_timeout_secs: Some(2),
+        execute: Some(false),
         ..Default::default()
     }
 }

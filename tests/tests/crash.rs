@@ -21,6 +21,7 @@ async fn worker_killed_during_summaries_resumes_without_paying_twice() {
         paper_id: Some(id.clone()),
         max_chunk_tokens: Some(2_000),
         parallel_chunks: Some(LANES),
+        execute: Some(false),
         ..Default::default()
     };
     let handle = stack
@@ -112,6 +113,7 @@ async fn worker_sigterm_lets_in_flight_summaries_finish() {
         paper_id: Some(id.clone()),
         max_chunk_tokens: Some(2_000),
         parallel_chunks: Some(LANES),
+        execute: Some(false),
         ..Default::default()
     };
     let handle = stack

@@ -18,6 +18,8 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let (port, ui_port, standin_port) = (free_port(), free_port(), free_port());
     let temporal_dir = temporal_bin().parent().unwrap().to_owned();
+    let cache_home = std::env::var("XDG_CACHE_HOME")
+        .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_default()));
     let path = format!(
         "{}:{}",
         temporal_dir.display(),
@@ -26,6 +28,7 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
     let env = |cmd: &mut Command| {
         cmd.current_dir(dir.path())
             .env("HOME", dir.path()) // no ~/.aws here: the stand-in is chosen automatically
+            .env("XDG_CACHE_HOME", cache_home.clone()) // the execution venv of scripts/setup.sh
             .env("PATH", &path)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("ANNAPURNA_DEV__STANDIN_PORT", standin_port.to_string())
@@ -97,6 +100,9 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("results: file://"), "{stderr}");
+    // The code ran in the dev stack's cpu executor.
+    assert!(stderr.contains("outcome: succeeded"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"execution\": \"ok\""));
     assert!(stderr.contains("stand-in"), "{stderr}");
     let results = dir.path().join("results");
     assert!(results.is_dir() && std::fs::read_dir(&results).unwrap().count() == 1);

@@ -87,6 +87,8 @@ async fn every_real_paper_end_to_end() {
         let input = PaperToCodeInput {
             paper_id: Some(id.clone()),
             max_chunk_tokens: Some(4_000),
+            // Execution has its own tests; nine papers of torch at once would only be slow.
+            execute: Some(false),
             ..Default::default()
         };
         let options = WorkflowStartOptions::new(TASK_QUEUE, paper_workflow_id(id)).build();

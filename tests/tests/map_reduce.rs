@@ -21,6 +21,7 @@ async fn run(
         paper_id: Some(paper_id.to_owned()),
         max_chunk_tokens: Some(CHUNK_TOKENS),
         parallel_chunks: Some(5),
+        execute: Some(false),
         ..Default::default()
     };
     let handle = stack

@@ -138,6 +138,25 @@ async fn record_histories() {
     export(&stack, "failed-paper", &dir.join("failed-paper.json"));
 }
 
+/// Records the execution-repair history (a run that fails, is diagnosed, fixed and run again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "records tests/histories; run by hand after an intended workflow change"]
+async fn record_execution_history() {
+    let stack = Stack::start(&["--defects", "runtime-error"]).await;
+    let id = stack.add_paper(&example_paper(&stack));
+    let input = PaperToCodeInput {
+        paper_id: Some(id),
+        ..Default::default()
+    };
+    let out = run(&stack, "execution-repair", input).await.unwrap();
+    assert_eq!(out.execution, "ok");
+    export(
+        &stack,
+        "execution-repair",
+        &histories_dir().join("execution-repair.json"),
+    );
+}
+
 /// Every recorded history replays cleanly with `annapurna replay --history`.
 #[test]
 fn recorded_histories_replay_against_the_current_code() {

@@ -24,6 +24,7 @@ async fn trainium_defects_are_found_fixed_and_the_loop_stops() {
     let input = PaperToCodeInput {
         paper_id: Some(id),
         target: Some("trainium".into()),
+        execute: Some(false),
         ..Default::default()
     };
     let handle = stack

@@ -223,6 +223,7 @@ async fn map_phase(
             paper_id: Some(id.clone()),
             max_chunk_tokens: Some(1_000),
             parallel_chunks: Some(args.chunks),
+            execute: Some(false),
             ..Default::default()
         };
         let options = WorkflowStartOptions::new(TASK_QUEUE, format!("bench/{p}")).build();
@@ -418,6 +419,7 @@ fn chaos_input(paper_id: &str) -> PaperToCodeInput {
         max_chunk_tokens: Some(1_000),
         parallel_chunks: Some(1),
         heartbeat_timeout_secs: Some(2),
+        execute: Some(false),
         ..Default::default()
     }
 }

@@ -108,6 +108,8 @@ pub struct WorkerConfig {
     /// How long a workflow task waits on a (possibly dead) worker's sticky queue before any
     /// worker may take it.
     pub sticky_timeout_secs: u64,
+    /// Code runs at once on an executor (`annapurna worker --exec …`).
+    pub max_concurrent_executions: usize,
 }
 
 impl Default for WorkerConfig {
@@ -118,6 +120,7 @@ impl Default for WorkerConfig {
             llm_activities_per_second: 0.0,
             graceful_shutdown_secs: 30,
             sticky_timeout_secs: 10,
+            max_concurrent_executions: 4,
         }
     }
 }

@@ -164,11 +164,16 @@ pub async fn run(config: Config, port: u16, ui_port: u16) -> anyhow::Result<()> 
     let deps = wiring::deps(&config, llm)?;
     eprintln!(
         "annapurna dev: Temporal at {address} (state in {}), Web UI http://localhost:{ui_port}\n\
-         annapurna dev: worker on task queues annapurna and annapurna-llm; Ctrl-C stops everything\n\
+         annapurna dev: worker on task queues annapurna, annapurna-llm and annapurna-exec-cpu; Ctrl-C stops everything\n\
          annapurna dev: start a paper with `annapurna run FILE --follow`",
         db.display()
     );
-    let result = wiring::run_workers(client, &config, deps, wiring::shutdown_signal()).await;
+    let queues = wiring::Queues {
+        main: true,
+        exec: Some("cpu".to_owned()),
+    };
+    let result =
+        wiring::run_queues(client, &config, deps, &queues, wiring::shutdown_signal()).await;
     if let Some(task) = standin_task {
         task.abort();
     }

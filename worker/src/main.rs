@@ -60,7 +60,12 @@ enum Command {
     },
     /// Run a worker (task queues annapurna and annapurna-llm) against the Temporal server that
     /// TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / temporal.toml name.
-    Worker,
+    Worker {
+        /// Run an executor instead: poll only annapurna-exec-<TARGET> and run code in the
+        /// sandbox (`worker.max-concurrent-executions` at once).
+        #[arg(long, value_parser = ["cpu", "cuda", "trainium"])]
+        exec: Option<String>,
+    },
     /// Add, list and show papers.
     Paper {
         #[command(subcommand)]
@@ -212,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
             }
             dev::run(config, port, ui_port).await
         }
-        Command::Worker => {
+        Command::Worker { exec } => {
             let standin_url = (config.bedrock.standin == StandinMode::Always)
                 .then(|| config.bedrock.endpoint_url.clone())
                 .filter(|u| !u.is_empty());
@@ -227,7 +232,11 @@ async fn main() -> anyhow::Result<()> {
             let llm = wiring::bedrock(&config, standin_url.as_deref()).await;
             let deps = wiring::deps(&config, llm)?;
             let client = wiring::temporal_client(None).await?;
-            wiring::run_workers(client, &config, deps, wiring::shutdown_signal()).await
+            let queues = wiring::Queues {
+                main: exec.is_none(),
+                exec,
+            };
+            wiring::run_queues(client, &config, deps, &queues, wiring::shutdown_signal()).await
         }
         Command::Paper { command } => match command {
             PaperCommand::Add { file, json } => {

@@ -62,7 +62,9 @@ pub struct StandinOptions {
     #[arg(long)]
     pub broken_code: bool,
     /// Defects in generated code until a fix request, comma-separated: `missing-import` (no
-    /// `import json`), `missing-mark-step` (no `xm.mark_step()` on Trainium).
+    /// `import json`), `missing-mark-step` (no `xm.mark_step()` on Trainium), `runtime-error`
+    /// (raises when run, which only execution finds), `missing-module` (imports einops, which
+    /// the executors lack: a system issue).
     #[arg(long, value_delimiter = ',')]
     pub defects: Vec<String>,
 }
@@ -265,6 +267,12 @@ async fn converse(
                 code = match defect.as_str() {
                     "missing-import" => code.replacen("import json\n", "", 1),
                     "missing-mark-step" => code.replacen("        xm.mark_step()\n", "", 1),
+                    "missing-module" => code.replacen("import json\n", "import json\nimport einops\n", 1),
+                    "runtime-error" => code.replacen(
+                        "    loss_fn = nn.BCEWithLogitsLoss()\n",
+                        "    loss_fn = nn.BCEWithLogitsLoss()\n    raise RuntimeError(\"stand-in defect: the loss is not set up\")\n",
+                        1,
+                    ),
                     _ => code,
                 };
             }
@@ -279,6 +287,21 @@ async fn converse(
             "findings": []
         })
         .to_string(),
+        kind::DIAGNOSE => {
+            let last = first_user
+                .split("```")
+                .nth(1)
+                .and_then(|e| e.lines().rev().find(|l| !l.trim().is_empty()))
+                .unwrap_or("the run failed")
+                .trim()
+                .to_owned();
+            json!({
+                "kind": "code",
+                "summary": format!("{STANDIN_MARKER}: template diagnosis from the Bedrock stand-in"),
+                "findings": [{"rule": "runtime-error", "severity": "error", "line": 0, "message": last}]
+            })
+            .to_string()
+        }
         kind::DATASET => json!({
             "dataset": "synthetic",
             "reasons": [format!("{STANDIN_MARKER}: template answer from the Bedrock stand-in")]
@@ -424,6 +447,7 @@ pub fn template_code(title: &str, target: &str, broken: bool) -> String {
 # Paper: TITLE
 """Trains a small MLP on synthetic data and prints one METRICS line per epoch."""
 import json
+import os
 
 import torch
 from torch import nn
@@ -447,6 +471,9 @@ STEP
         accuracy = ((logits > 0).float() == y).float().mean().item()
         metrics = {"epoch": epoch, "loss": round(loss.item(), 4), "accuracy": round(accuracy, 4)}
         print("METRICS: " + json.dumps(metrics), flush=True)
+    os.makedirs("output", exist_ok=True)
+    with open("output/final_metrics.json", "w") as f:
+        json.dump(metrics, f)
 
 
 if __name__ == "__main__":

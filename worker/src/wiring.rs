@@ -8,14 +8,14 @@ use std::time::Duration;
 use activities::clients::blobs::BlobStore;
 use activities::clients::llm::{BedrockLlm, LlmClient};
 use activities::clients::papers::SqlitePaperStore;
-use activities::{Deps, LlmWork, PaperWork};
+use activities::{Deps, ExecWork, LlmWork, PaperWork};
 use anyhow::Context;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::{Client, ClientOptions, Connection};
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use workflows::PaperToCode;
-use workflows::names::{LLM_TASK_QUEUE, TASK_QUEUE};
+use workflows::names::{LLM_TASK_QUEUE, TASK_QUEUE, exec_task_queue};
 
 use crate::config::Config;
 
@@ -108,6 +108,15 @@ fn tuner(activities: usize) -> TunerHolder {
         .build()
 }
 
+/// Which task queues a worker process polls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queues {
+    /// `annapurna` and `annapurna-llm`.
+    pub main: bool,
+    /// `annapurna-exec-<target>`, when set.
+    pub exec: Option<String>,
+}
+
 /// Runs the `annapurna` worker (workflows and local activities) and the `annapurna-llm` worker
 /// (model calls) until `shutdown` resolves; then stops polling and lets in-flight activities
 /// finish within the configured grace period.
@@ -117,40 +126,78 @@ pub async fn run_workers(
     deps: Arc<Deps>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let queues = Queues {
+        main: true,
+        exec: None,
+    };
+    run_queues(client, config, deps, &queues, shutdown).await
+}
+
+/// Runs workers for `queues` until `shutdown` resolves, as [`run_workers`].
+pub async fn run_queues(
+    client: Client,
+    config: &Config,
+    deps: Arc<Deps>,
+    queues: &Queues,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let runtime =
         Runtime::from_current_tokio(Default::default()).context("starting the Temporal runtime")?;
     let grace = Duration::from_secs(config.worker.graceful_shutdown_secs);
-    let main_options = WorkerOptions::new(TASK_QUEUE)
-        .register_workflow::<PaperToCode>()
-        .context("registering PaperToCode")?
-        .register_activities(PaperWork::new(deps.clone()))
-        .tuner(tuner(config.worker.max_concurrent_activities))
-        .graceful_shutdown_period(grace)
-        .sticky_queue_schedule_to_start_timeout(Duration::from_secs(
-            config.worker.sticky_timeout_secs.max(1),
-        ))
-        .build();
-    let llm_rate = Some(config.worker.llm_activities_per_second).filter(|r| *r > 0.0);
-    let llm_options = WorkerOptions::new(LLM_TASK_QUEUE)
-        .register_activities(LlmWork::new(deps))
-        .tuner(tuner(config.worker.max_concurrent_llm_activities))
-        .graceful_shutdown_period(grace)
-        .maybe_max_task_queue_activities_per_second(llm_rate)
-        .build();
-    let mut main = Worker::new(&runtime, client.clone(), main_options)
-        .context("creating the annapurna worker")?;
-    let mut llm =
-        Worker::new(&runtime, client, llm_options).context("creating the annapurna-llm worker")?;
-    let (stop_main, stop_llm) = (main.shutdown_handle(), llm.shutdown_handle());
-    tracing::info!(queues = ?[TASK_QUEUE, LLM_TASK_QUEUE], "worker polling");
-    let runs = async { tokio::try_join!(main.run(), llm.run()) };
+    let mut workers = Vec::new();
+    let mut names = Vec::new();
+    if queues.main {
+        let main_options = WorkerOptions::new(TASK_QUEUE)
+            .register_workflow::<PaperToCode>()
+            .context("registering PaperToCode")?
+            .register_activities(PaperWork::new(deps.clone()))
+            .tuner(tuner(config.worker.max_concurrent_activities))
+            .graceful_shutdown_period(grace)
+            .sticky_queue_schedule_to_start_timeout(Duration::from_secs(
+                config.worker.sticky_timeout_secs.max(1),
+            ))
+            .build();
+        let llm_rate = Some(config.worker.llm_activities_per_second).filter(|r| *r > 0.0);
+        let llm_options = WorkerOptions::new(LLM_TASK_QUEUE)
+            .register_activities(LlmWork::new(deps.clone()))
+            .tuner(tuner(config.worker.max_concurrent_llm_activities))
+            .graceful_shutdown_period(grace)
+            .maybe_max_task_queue_activities_per_second(llm_rate)
+            .build();
+        workers.push(
+            Worker::new(&runtime, client.clone(), main_options)
+                .context("creating the annapurna worker")?,
+        );
+        workers.push(
+            Worker::new(&runtime, client.clone(), llm_options)
+                .context("creating the annapurna-llm worker")?,
+        );
+        names.extend([TASK_QUEUE.to_owned(), LLM_TASK_QUEUE.to_owned()]);
+    }
+    if let Some(target) = &queues.exec {
+        let queue = exec_task_queue(target);
+        let exec_options = WorkerOptions::new(queue.as_str())
+            .register_activities(ExecWork::new(deps, config.sandbox.clone()))
+            .tuner(tuner(config.worker.max_concurrent_executions))
+            .graceful_shutdown_period(grace)
+            .build();
+        workers.push(
+            Worker::new(&runtime, client.clone(), exec_options)
+                .with_context(|| format!("creating the {queue} worker"))?,
+        );
+        names.push(queue);
+    }
+    let stops: Vec<_> = workers.iter().map(|w| w.shutdown_handle()).collect();
+    tracing::info!(queues = ?names, "worker polling");
+    let runs = futures::future::try_join_all(workers.iter_mut().map(|w| w.run()));
     tokio::pin!(runs);
     let result = tokio::select! {
         r = &mut runs => r,
         _ = shutdown => {
             tracing::info!(grace_secs = grace.as_secs(), "shutting down: no new tasks; in-flight activities may finish");
-            stop_main();
-            stop_llm();
+            for stop in &stops {
+                stop();
+            }
             runs.await
         }
     };

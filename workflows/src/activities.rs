@@ -69,6 +69,12 @@ impl LlmActivities {
         unimplemented!()
     }
 
+    /// Say why a run failed: a code fix, a hyperparameter fix, or a system issue.
+    #[activity(name = "DiagnoseFailure")]
+    pub fn diagnose_failure(input: DiagnoseFailureInput) -> Result<Diagnosis, ActivityError> {
+        unimplemented!()
+    }
+
     /// Return the whole fixed code.
     #[activity(name = "FixCode")]
     pub fn fix_code(input: FixCodeInput) -> Result<CodeRef, ActivityError> {
@@ -76,10 +82,23 @@ impl LlmActivities {
     }
 }
 
+/// Activities on the `annapurna-exec-<target>` task queues (executor hosts).
+pub struct ExecActivities;
+
+#[activity_definitions]
+impl ExecActivities {
+    /// Run the code in the sandbox.
+    #[activity(name = "ExecuteCode")]
+    pub fn execute_code(input: ExecuteCodeInput) -> Result<ExecutionReport, ActivityError> {
+        unimplemented!()
+    }
+}
+
 /// The generated definition types, for `#[activity(definition = …)]` in the implementations.
 pub mod defs {
+    pub use super::exec_activities::ExecuteCode;
     pub use super::llm_activities::{
-        FixCode, GenerateCode, RecommendDataset, ReviewCode, SummarizeChunk,
+        DiagnoseFailure, FixCode, GenerateCode, RecommendDataset, ReviewCode, SummarizeChunk,
     };
     pub use super::paper_activities::{CheckCode, LoadPaper, PlanChunks, RecordResults};
 }

@@ -141,6 +141,29 @@ pub fn next_review_step(
     }
 }
 
+/// What follows a run of the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepairStep {
+    /// It ran cleanly.
+    Done,
+    /// Diagnose and fix, then run again.
+    Repair,
+    /// Stop: a system issue (no code fix helps) or the repairs are used up.
+    Stop,
+}
+
+/// Decide after run `repairs_done + 1` ended with `classification`. A system issue (the
+/// executor lacks a module) stops at once, without asking a model; code errors, resource limits
+/// (hyperparameters) and sandbox violations get up to `max_repairs` repairs.
+pub fn next_repair_step(classification: &str, repairs_done: u32, max_repairs: u32) -> RepairStep {
+    match classification {
+        "ok" => RepairStep::Done,
+        "environment" => RepairStep::Stop,
+        _ if repairs_done >= max_repairs => RepairStep::Stop,
+        _ => RepairStep::Repair,
+    }
+}
+
 /// Stages of `PaperToCode`, as shown in the `PaperStage` search attribute and the progress query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -154,6 +177,8 @@ pub enum Stage {
     Generating,
     /// CheckCode / ReviewCode / FixCode.
     Reviewing,
+    /// ExecuteCode / DiagnoseFailure / FixCode.
+    Executing,
     /// RecordResults.
     Recording,
     /// Finished.
@@ -169,6 +194,7 @@ impl Stage {
             Stage::Summarizing => "summarizing",
             Stage::Generating => "generating",
             Stage::Reviewing => "reviewing",
+            Stage::Executing => "executing",
             Stage::Recording => "recording",
             Stage::Done => "done",
         }
@@ -225,6 +251,23 @@ mod tests {
         let cuts = [cut(10, CutKind::Section), cut(90, CutKind::Paragraph)];
         let spans = plan_spans(150, &cuts, 100);
         assert_eq!(spans[0].end, 90);
+    }
+
+    #[test]
+    fn repair_decisions() {
+        assert_eq!(next_repair_step("ok", 0, 2), RepairStep::Done);
+        assert_eq!(next_repair_step("code-error", 0, 2), RepairStep::Repair);
+        assert_eq!(
+            next_repair_step("resource:memory", 1, 2),
+            RepairStep::Repair
+        );
+        assert_eq!(next_repair_step("code-error", 2, 2), RepairStep::Stop);
+        assert_eq!(
+            next_repair_step("environment", 0, 2),
+            RepairStep::Stop,
+            "system issues cost no model call"
+        );
+        assert_eq!(next_repair_step("ok", 2, 2), RepairStep::Done);
     }
 
     #[test]

@@ -11,6 +11,12 @@ pub const TASK_QUEUE: &str = "annapurna";
 /// cross-worker bound on model calls.
 pub const LLM_TASK_QUEUE: &str = "annapurna-llm";
 
+/// The task queue of executors for `target` (`annapurna-exec-cpu`, `-cuda`, `-trainium`): code
+/// runs only on hosts of that kind.
+pub fn exec_task_queue(target: &str) -> String {
+    format!("annapurna-exec-{target}")
+}
+
 /// Activity names, verb + object.
 pub mod activity {
     /// Resolve a paper id or source into a stored paper.
@@ -29,6 +35,10 @@ pub mod activity {
     pub const REVIEW_CODE: &str = "ReviewCode";
     /// Model fix of the code from the findings.
     pub const FIX_CODE: &str = "FixCode";
+    /// Run the code in the sandbox on the target.
+    pub const EXECUTE_CODE: &str = "ExecuteCode";
+    /// Say why a run failed and what kind of fix it needs.
+    pub const DIAGNOSE_FAILURE: &str = "DiagnoseFailure";
     /// Write results and the paper's status.
     pub const RECORD_RESULTS: &str = "RecordResults";
 }

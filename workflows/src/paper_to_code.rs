@@ -2,7 +2,8 @@
 //!
 //! Activities, in order: `LoadPaper` → `PlanChunks` → `RecommendDataset` → `SummarizeChunk` × N
 //! (in lanes, on `annapurna-llm`) → `GenerateCode` → (`CheckCode` → `ReviewCode` → `FixCode`) × rounds →
-//! `CheckCode` → `RecordResults`.
+//! `CheckCode` → (`ExecuteCode` on `annapurna-exec-<target>` → `DiagnoseFailure` → `FixCode`)
+//! × repairs → `RecordResults`.
 //! Ids: the workflow id is `paper/<paper-id>` (see [`crate::names::paper_workflow_id`]); activity
 //! ids are readable (`summarize-3`, `review-1`) so the Web UI's event list reads as the pipeline.
 //! Search attributes: `PaperId`, `PaperStage` (per stage), `Dataset` and `PaperOutcome` (at the end).
@@ -19,9 +20,11 @@ use temporalio_workflow::{
     WorkflowTermination, join_all,
 };
 
-use crate::activities::{LlmActivities, PaperActivities};
-use crate::decisions::{ReviewStep, Stage, enough_chunks, next_review_step};
-use crate::names::{LLM_TASK_QUEUE, search_attribute};
+use crate::activities::{ExecActivities, LlmActivities, PaperActivities};
+use crate::decisions::{
+    RepairStep, ReviewStep, Stage, enough_chunks, next_repair_step, next_review_step,
+};
+use crate::names::{LLM_TASK_QUEUE, exec_task_queue, search_attribute};
 use crate::types::*;
 
 const PAPER_ID: SearchAttributeKey<String> =
@@ -261,7 +264,21 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
     enter(ctx, Stage::Reviewing);
     let (code, final_check, rounds) =
         review_loop(ctx, &input, &paper, &generated, &dataset.dataset).await?;
-    let outcome = if final_check.is_blocking() {
+    // Execution came with version 2 of this workflow: histories recorded before it replay
+    // without it.
+    let (code, final_check, executions) = if input.execute() && ctx.patched(EXECUTE_PATCH) {
+        enter(ctx, Stage::Executing);
+        execute_loop(ctx, &input, &paper, code, final_check, &dataset.dataset).await?
+    } else {
+        (code, final_check, Vec::new())
+    };
+    let execution = executions
+        .last()
+        .map(|e| e.report.classification.clone())
+        .unwrap_or_default();
+    let outcome = if !execution.is_empty() && execution != "ok" {
+        "execution-failed"
+    } else if final_check.is_blocking() {
         "succeeded-with-findings"
     } else {
         "succeeded"
@@ -288,6 +305,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
                 code: code.clone(),
                 final_check,
                 rounds: rounds.clone(),
+                executions: executions.clone(),
                 timings,
                 outcome: outcome.to_owned(),
             },
@@ -317,6 +335,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
         chunks: summaries.len() as u32,
         failed_chunks: failed_chunks.len() as u32,
         dataset: dataset.dataset.clone(),
+        execution,
         input_tokens,
         output_tokens,
         standin,
@@ -401,6 +420,122 @@ async fn summarize(
     summaries.sort_by_key(|s| s.index);
     failures.sort_by_key(|f| f.index);
     Ok((summaries, failures))
+}
+
+/// The patch id of the execution stage (see `ctx.patched`).
+pub const EXECUTE_PATCH: &str = "annapurna-execute-code";
+
+/// Run → (diagnose → fix → check) → run …, as `next_repair_step` decides. Runs go to the
+/// target's executors (`annapurna-exec-<target>`); a run waits there until an executor of that
+/// kind polls.
+async fn execute_loop(
+    ctx: &WorkflowContext<PaperToCode>,
+    input: &PaperToCodeInput,
+    paper: &PaperRef,
+    mut code: BlobRef,
+    mut check: CheckReport,
+    dataset: &str,
+) -> Result<(BlobRef, CheckReport, Vec<ExecutionRound>), ActivityExecutionError> {
+    let target = input.target();
+    let heartbeat = input.heartbeat_timeout();
+    let timeout = input.exec_timeout_secs();
+    let mut rounds: Vec<ExecutionRound> = Vec::new();
+    loop {
+        let attempt = rounds.len() as u32 + 1;
+        ctx.state_mut(|s| s.progress.execution_attempt = attempt);
+        let options =
+            ActivityOptions::with_start_to_close_timeout(Duration::from_secs(timeout + 120))
+                .activity_id(format!("execute-{attempt}"))
+                .task_queue(exec_task_queue(&target))
+                .heartbeat_timeout(heartbeat)
+                .retry_policy(
+                    RetryPolicy::builder()
+                        .initial_interval(Duration::from_secs(1))
+                        .maximum_interval(Duration::from_secs(30))
+                        .maximum_attempts(3)
+                        .build(),
+                )
+                .build();
+        let report = ctx
+            .execute_activity(
+                ExecActivities::execute_code,
+                ExecuteCodeInput {
+                    paper_id: paper.paper_id.clone(),
+                    code: code.clone(),
+                    target: target.clone(),
+                    timeout_secs: timeout,
+                    attempt,
+                },
+                options,
+            )
+            .await?;
+        let step = next_repair_step(&report.classification, attempt - 1, input.max_repairs());
+        let mut round = ExecutionRound {
+            attempt,
+            code: code.clone(),
+            report: report.clone(),
+            diagnosis: None,
+            fixed: None,
+        };
+        if step != RepairStep::Repair {
+            rounds.push(round);
+            break;
+        }
+        let diagnosis = ctx
+            .execute_activity(
+                LlmActivities::diagnose_failure,
+                DiagnoseFailureInput {
+                    paper_id: paper.paper_id.clone(),
+                    code: code.clone(),
+                    report,
+                    target: target.clone(),
+                    model: input.code_model.clone(),
+                },
+                llm_options(format!("diagnose-{attempt}"), heartbeat),
+            )
+            .await?;
+        add_usage(ctx, &diagnosis.usage);
+        round.diagnosis = Some(diagnosis.clone());
+        if diagnosis.kind == "system" {
+            rounds.push(round);
+            break;
+        }
+        let fixed = ctx
+            .execute_activity(
+                LlmActivities::fix_code,
+                FixCodeInput {
+                    paper_id: paper.paper_id.clone(),
+                    code: code.clone(),
+                    findings: diagnosis.findings.clone(),
+                    target: target.clone(),
+                    model: input.code_model.clone(),
+                    round: 100 + attempt,
+                },
+                llm_options(format!("repair-{attempt}"), heartbeat),
+            )
+            .await?;
+        add_usage(ctx, &fixed.usage);
+        code = fixed.code.clone();
+        round.fixed = Some(fixed);
+        rounds.push(round);
+        check = ctx
+            .execute_activity(
+                PaperActivities::check_code,
+                CheckCodeInput {
+                    paper_id: paper.paper_id.clone(),
+                    code: code.clone(),
+                    target: target.clone(),
+                    dataset: Some(dataset.to_owned()),
+                },
+                local_options(
+                    format!("recheck-{attempt}"),
+                    Duration::from_secs(120),
+                    heartbeat,
+                ),
+            )
+            .await?;
+    }
+    Ok((code, check, rounds))
 }
 
 /// Check → review → fix, round after round, as `next_review_step` decides; then a final check.

@@ -41,6 +41,13 @@ pub struct PaperToCodeInput {
     /// Seconds an activity may go without a heartbeat before its task moves to another worker
     /// (how fast work lost with a dead worker is retried). Default 15.
     pub heartbeat_timeout_secs: Option<u64>,
+    /// Run the code in the sandbox on an executor of the target (`annapurna-exec-<target>`).
+    /// Default true.
+    pub execute: Option<bool>,
+    /// Diagnose-and-fix rounds after a failed run at most. Default 2.
+    pub max_repairs: Option<u32>,
+    /// Wall-clock limit of one run, seconds. Default 900.
+    pub exec_timeout_secs: Option<u64>,
 }
 
 impl PaperToCodeInput {
@@ -55,6 +62,18 @@ impl PaperToCodeInput {
     /// The number of review rounds, defaulted.
     pub fn review_rounds(&self) -> u32 {
         self.review_rounds.unwrap_or(3)
+    }
+    /// Whether to execute the code, defaulted.
+    pub fn execute(&self) -> bool {
+        self.execute.unwrap_or(true)
+    }
+    /// The repair rounds, defaulted.
+    pub fn max_repairs(&self) -> u32 {
+        self.max_repairs.unwrap_or(2)
+    }
+    /// The run's wall-clock limit, defaulted.
+    pub fn exec_timeout_secs(&self) -> u64 {
+        self.exec_timeout_secs.unwrap_or(900).max(1)
     }
     /// The heartbeat timeout, defaulted and at least one second.
     pub fn heartbeat_timeout(&self) -> std::time::Duration {
@@ -85,6 +104,10 @@ pub struct PaperToCodeOutput {
     /// The dataset the code trains on.
     #[serde(default)]
     pub dataset: String,
+    /// How the last run of the code ended (`ok`, `code-error`, `resource:memory`, …); empty
+    /// when the code was not executed.
+    #[serde(default)]
+    pub execution: String,
     /// Tokens in and out across all model calls.
     pub input_tokens: u64,
     /// Tokens out across all model calls.
@@ -408,6 +431,105 @@ pub struct StageTiming {
     pub ended_ms: u64,
 }
 
+/// Input of `ExecuteCode`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecuteCodeInput {
+    /// The paper's id.
+    pub paper_id: String,
+    /// The code to run.
+    pub code: BlobRef,
+    /// `cpu`, `cuda` or `trainium`.
+    pub target: String,
+    /// Wall-clock limit, seconds.
+    pub timeout_secs: u64,
+    /// Which run of this paper's code (from 1).
+    pub attempt: u32,
+}
+
+/// A file the code left in `output/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactRef {
+    /// File name.
+    pub name: String,
+    /// The file.
+    pub blob: BlobRef,
+}
+
+/// What a run of the code did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionReport {
+    /// Exit status, when it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did.
+    pub signal: Option<i32>,
+    /// `timeout` or `disk` when the sandbox killed it.
+    pub killed: Option<String>,
+    /// Wall time, ms.
+    pub wall_ms: u64,
+    /// CPU time, ms.
+    pub cpu_ms: u64,
+    /// Peak resident memory, KiB.
+    pub peak_rss_kib: u64,
+    /// The `METRICS:` lines (the last 50).
+    pub metrics: Vec<serde_json::Value>,
+    /// The whole (capped) stdout.
+    pub stdout: BlobRef,
+    /// The whole (capped) stderr.
+    pub stderr: BlobRef,
+    /// The end of stderr, for the diagnosis.
+    pub stderr_tail: String,
+    /// Files from `output/`.
+    pub artifacts: Vec<ArtifactRef>,
+    /// `ok`, `code-error`, `resource:time|cpu|memory|processes|disk`, `environment`,
+    /// `sandbox-violation`.
+    pub classification: String,
+    /// `bubblewrap`, or `none` when the run was not isolated.
+    pub sandbox: String,
+}
+
+/// Input of `DiagnoseFailure`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiagnoseFailureInput {
+    /// The paper's id.
+    pub paper_id: String,
+    /// The code that failed.
+    pub code: BlobRef,
+    /// How it failed.
+    pub report: ExecutionReport,
+    /// `cpu`, `cuda` or `trainium`.
+    pub target: String,
+    /// Model; `None` for the worker's default.
+    pub model: Option<String>,
+}
+
+/// What `DiagnoseFailure` found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    /// `code`, `hyperparameters` or `system` (not fixable in the code).
+    pub kind: String,
+    /// One paragraph.
+    pub summary: String,
+    /// What to fix.
+    pub findings: Vec<Finding>,
+    /// What it cost.
+    pub usage: LlmUsage,
+}
+
+/// One run of the code and what followed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRound {
+    /// Run number, from 1.
+    pub attempt: u32,
+    /// The code run.
+    pub code: BlobRef,
+    /// What happened.
+    pub report: ExecutionReport,
+    /// The diagnosis, when the run failed and was diagnosed.
+    pub diagnosis: Option<Diagnosis>,
+    /// The fixed code, when a fix was made.
+    pub fixed: Option<CodeRef>,
+}
+
 /// Input of `RecordResults`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordResultsInput {
@@ -435,6 +557,9 @@ pub struct RecordResultsInput {
     pub final_check: CheckReport,
     /// Review rounds.
     pub rounds: Vec<ReviewRound>,
+    /// Runs of the code and their repairs.
+    #[serde(default)]
+    pub executions: Vec<ExecutionRound>,
     /// Stage timings.
     pub timings: Vec<StageTiming>,
     /// `succeeded` or `succeeded-with-findings`.
@@ -464,6 +589,9 @@ pub struct Progress {
     pub chunks_failed: u32,
     /// Current review round (0 before review).
     pub review_round: u32,
+    /// Current run of the code (0 before execution).
+    #[serde(default)]
+    pub execution_attempt: u32,
     /// Review rounds allowed.
     pub review_rounds: u32,
     /// Tokens in so far.
