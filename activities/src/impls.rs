@@ -307,8 +307,9 @@ impl ExecWork {
             let (config, dir) = (self.sandbox.clone(), work.path().to_owned());
             let timeout = Duration::from_secs(input.timeout_secs.max(1));
             let env = vec![("ANNAPURNA_TARGET".to_owned(), input.target.clone())];
+            let profile = crate::sandbox::host_profile(&input.target, config.neuron_profile);
             let outcome = tokio::task::spawn_blocking(move || {
-                crate::sandbox::run(&config, &dir, &code, timeout, &env)
+                crate::sandbox::run(&config, &dir, &code, timeout, &env, &profile)
             })
             .await
             .map_err(|e| crate::failure::transient("SandboxError", e.to_string()))?
@@ -335,17 +336,14 @@ impl ExecWork {
                 .await
                 .map_err(Classified::from)?;
             let mut artifacts = Vec::new();
-            let mut names: Vec<_> = std::fs::read_dir(work.path().join("output"))
-                .map(|r| r.flatten().collect())
-                .unwrap_or_default();
-            names.sort_by_key(|e| e.file_name());
-            for entry in names.into_iter().take(MAX_ARTIFACTS) {
-                let meta = entry.metadata().ok();
-                if !meta.is_some_and(|m| m.is_file() && m.len() <= MAX_ARTIFACT_BYTES) {
+            for (name, path) in crate::sandbox::artifacts(work.path(), MAX_ARTIFACTS) {
+                let Ok(meta) = tokio::fs::metadata(&path).await else {
+                    continue;
+                };
+                if meta.len() > MAX_ARTIFACT_BYTES {
                     continue;
                 }
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let bytes = tokio::fs::read(entry.path()).await.unwrap_or_default();
+                let bytes = tokio::fs::read(&path).await.unwrap_or_default();
                 let blob = d
                     .blobs
                     .put(&format!("{prefix}/output/{name}"), bytes)

@@ -57,6 +57,8 @@ pub struct SandboxConfig {
     pub output_bytes: u64,
     /// Wall-clock timeout, seconds, when the request does not say.
     pub timeout_secs: u64,
+    /// On Trainium, capture a Neuron runtime profile into `output/neuron-profile/`.
+    pub neuron_profile: bool,
 }
 
 impl Default for SandboxConfig {
@@ -74,6 +76,7 @@ impl Default for SandboxConfig {
             disk_mib: 1024,
             output_bytes: 1 << 20,
             timeout_secs: 900,
+            neuron_profile: false,
         }
     }
 }
@@ -120,6 +123,92 @@ pub struct RunOutcome {
     pub classification: String,
 }
 
+/// What a target adds to the sandbox: environment variables, device nodes, read-only
+/// directories (drivers, runtimes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetProfile {
+    /// Environment variables for the code.
+    pub env: Vec<(String, String)>,
+    /// Device nodes bound into the sandbox.
+    pub devices: Vec<String>,
+    /// Host directories bound read-only at the same path.
+    pub ro_dirs: Vec<String>,
+}
+
+/// The profile of `target` on a host whose `/dev` holds `devices` and where `existing` says which
+/// directories exist. Trainium: the Neuron runtime (`/opt/aws/neuron`), the `/dev/neuron*`
+/// devices, PJRT on Neuron, a compile cache in the work directory, and with `profile` the Neuron
+/// runtime inspector writing its traces to `output/neuron-profile/` (collected as artifacts).
+/// CUDA: the `/dev/nvidia*` devices. CPU: nothing.
+pub fn target_profile(
+    target: &str,
+    profile: bool,
+    devices: &[String],
+    existing: impl Fn(&str) -> bool,
+) -> TargetProfile {
+    let pick = |prefix: &str| -> Vec<String> {
+        let mut d: Vec<String> = devices
+            .iter()
+            .filter(|d| d.starts_with(prefix))
+            .cloned()
+            .collect();
+        d.sort();
+        d
+    };
+    let env = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    match target {
+        "trainium" => {
+            let mut p = TargetProfile {
+                env: env(&[
+                    ("PJRT_DEVICE", "NEURON"),
+                    ("NEURON_RT_LOG_LEVEL", "WARNING"),
+                    ("NEURON_CC_FLAGS", "--cache_dir=/work/neuron-cache"),
+                    ("PATH", "/opt/aws/neuron/bin:/usr/bin:/bin"),
+                ]),
+                devices: pick("/dev/neuron"),
+                ro_dirs: ["/opt/aws/neuron"]
+                    .iter()
+                    .filter(|d| existing(d))
+                    .map(|d| d.to_string())
+                    .collect(),
+            };
+            if profile {
+                p.env.extend(env(&[
+                    ("NEURON_RT_INSPECT_ENABLE", "1"),
+                    (
+                        "NEURON_RT_INSPECT_OUTPUT_DIR",
+                        "/work/output/neuron-profile",
+                    ),
+                ]));
+            }
+            p
+        }
+        "cuda" => TargetProfile {
+            env: env(&[("NVIDIA_VISIBLE_DEVICES", "all")]),
+            devices: pick("/dev/nvidia"),
+            ro_dirs: Vec::new(),
+        },
+        _ => TargetProfile::default(),
+    }
+}
+
+/// The profile of `target` on this host.
+pub fn host_profile(target: &str, profile: bool) -> TargetProfile {
+    let devices: Vec<String> = std::fs::read_dir("/dev")
+        .map(|d| {
+            d.flatten()
+                .map(|e| format!("/dev/{}", e.file_name().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default();
+    target_profile(target, profile, &devices, |p| Path::new(p).is_dir())
+}
+
 /// The Python to use and the directory to mount for it.
 fn python(config: &SandboxConfig) -> (PathBuf, Option<PathBuf>) {
     let venv = if config.venv.is_empty() {
@@ -153,6 +242,7 @@ pub fn bwrap_args(
     python: &Path,
     venv: Option<&Path>,
     env: &[(String, String)],
+    target: &TargetProfile,
 ) -> Vec<String> {
     let mut a: Vec<String> = [
         "--unshare-ipc",
@@ -227,7 +317,13 @@ pub fn bwrap_args(
             "/datasets".into(),
         ]);
     }
-    for (k, v) in env {
+    for dir in &target.ro_dirs {
+        a.extend(["--ro-bind".into(), dir.clone(), dir.clone()]);
+    }
+    for dev in &target.devices {
+        a.extend(["--dev-bind".into(), dev.clone(), dev.clone()]);
+    }
+    for (k, v) in target.env.iter().chain(env) {
         a.extend(["--setenv".into(), k.clone(), v.clone()]);
     }
     let uid = config.uid.to_string();
@@ -364,6 +460,7 @@ pub fn run(
     code: &str,
     timeout: Duration,
     env: &[(String, String)],
+    target: &TargetProfile,
 ) -> Result<RunOutcome, SandboxError> {
     let start_err = |e: std::io::Error| SandboxError::Start(e.to_string());
     std::fs::create_dir_all(work.join("output")).map_err(start_err)?;
@@ -386,7 +483,14 @@ pub fn run(
                     .map_err(start_err)?;
             }
             let mut c = std::process::Command::new(bwrap);
-            c.args(bwrap_args(config, work, &python, venv.as_deref(), env));
+            c.args(bwrap_args(
+                config,
+                work,
+                &python,
+                venv.as_deref(),
+                env,
+                target,
+            ));
             c
         }
         SandboxMode::None => {
@@ -527,6 +631,36 @@ pub fn run(
     };
     outcome.classification = classify(&outcome).to_owned();
     Ok(outcome)
+}
+
+/// Files the code left under `output/` (recursively, at most `max`), as (relative name, path).
+pub fn artifacts(work: &Path, max: usize) -> Vec<(String, PathBuf)> {
+    let root = work.join("output");
+    let mut found = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() => {
+                    let name = path
+                        .strip_prefix(&root)
+                        .unwrap_or(&path)
+                        .display()
+                        .to_string();
+                    found.push((name, path));
+                }
+                _ => {} // symlinks and the like are not followed
+            }
+        }
+    }
+    found.sort();
+    found.truncate(max);
+    found
 }
 
 /// `METRICS: {json}` lines of `stdout`, parsed (malformed lines are skipped).
@@ -683,6 +817,7 @@ mod tests {
             Path::new("/usr/bin/python3"),
             None,
             &[],
+            &TargetProfile::default(),
         )
         .join(" ");
         for must in [
@@ -698,5 +833,49 @@ mod tests {
             assert!(args.contains(must), "{must} missing from {args}");
         }
         assert!(!args.contains("/root") && !args.contains("/home"));
+    }
+
+    #[test]
+    fn trainium_profile_builds_the_neuron_command() {
+        let devices: Vec<String> = ["/dev/neuron1", "/dev/neuron0", "/dev/null", "/dev/nvidia0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let trn = target_profile("trainium", true, &devices, |p| p == "/opt/aws/neuron");
+        let args = bwrap_args(
+            &SandboxConfig::default(),
+            Path::new("/w"),
+            Path::new("/p"),
+            None,
+            &[],
+            &trn,
+        )
+        .join(" ");
+        for must in [
+            "--dev-bind /dev/neuron0 /dev/neuron0",
+            "--dev-bind /dev/neuron1 /dev/neuron1",
+            "--ro-bind /opt/aws/neuron /opt/aws/neuron",
+            "--setenv PJRT_DEVICE NEURON",
+            "--setenv NEURON_CC_FLAGS --cache_dir=/work/neuron-cache",
+            "--setenv NEURON_RT_INSPECT_ENABLE 1",
+            "--setenv NEURON_RT_INSPECT_OUTPUT_DIR /work/output/neuron-profile",
+        ] {
+            assert!(args.contains(must), "{must} missing from {args}");
+        }
+        assert!(!args.contains("nvidia"));
+        let quiet = target_profile("trainium", false, &devices, |_| false);
+        assert!(
+            !quiet
+                .env
+                .iter()
+                .any(|(k, _)| k == "NEURON_RT_INSPECT_ENABLE")
+        );
+        assert!(quiet.ro_dirs.is_empty());
+        let cuda = target_profile("cuda", false, &devices, |_| false);
+        assert_eq!(cuda.devices, vec!["/dev/nvidia0".to_owned()]);
+        assert_eq!(
+            target_profile("cpu", true, &devices, |_| true),
+            TargetProfile::default()
+        );
     }
 }

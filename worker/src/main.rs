@@ -297,24 +297,16 @@ async fn main() -> anyhow::Result<()> {
             let secs = timeout.unwrap_or(sandbox.timeout_secs);
             let dir = work.path().to_owned();
             let env = vec![("ANNAPURNA_TARGET".to_owned(), target.clone())];
+            let profile = activities::sandbox::host_profile(&target, sandbox.neuron_profile);
             let outcome = tokio::task::spawn_blocking(move || {
-                activities::sandbox::run(
-                    &sandbox,
-                    &dir,
-                    &code,
-                    std::time::Duration::from_secs(secs),
-                    &env,
-                )
+                let timeout = std::time::Duration::from_secs(secs);
+                activities::sandbox::run(&sandbox, &dir, &code, timeout, &env, &profile)
             })
             .await??;
-            let mut artifacts: Vec<String> = std::fs::read_dir(work.path().join("output"))
-                .map(|d| {
-                    d.flatten()
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
-            artifacts.sort();
+            let artifacts: Vec<String> = activities::sandbox::artifacts(work.path(), 50)
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
             let mut report = serde_json::to_value(&outcome)?;
             report["artifacts"] = serde_json::json!(artifacts);
             report["target"] = serde_json::json!(target);
