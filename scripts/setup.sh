@@ -66,4 +66,12 @@ if ! "$EXEC_VENV/bin/python" -c "import torch, numpy, sklearn" >/dev/null 2>&1; 
     say "installing torch, numpy and scikit-learn in the execution venv (about 3 GB, once)"
     "$EXEC_VENV/bin/pip" install -q --disable-pip-version-check torch numpy scikit-learn
 fi
+# Pre-staged datasets, read-only at /datasets in the sandbox: generated code never downloads.
+# scikit-learn's digits ship with the package; the synthetic fallback needs nothing.
+DATASETS="$CACHE/datasets"
+if [ ! -f "$DATASETS/digits.npz" ]; then
+    mkdir -p "$DATASETS"
+    "$EXEC_VENV/bin/python" -c "import numpy as np, sys; from sklearn.datasets import load_digits; d = load_digits(); np.savez(sys.argv[1], data=d.data, target=d.target)" "$DATASETS/digits.npz"
+    chmod -R a+rX "$DATASETS"
+fi
 say "ready: $("$VENV/bin/temporal" --version | head -n 1), $("$VENV/bin/ruff" --version), $(protoc --version), $(cargo --version), torch $("$EXEC_VENV/bin/python" -c 'import torch; print(torch.__version__)')"

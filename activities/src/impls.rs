@@ -308,17 +308,33 @@ impl ExecWork {
             let timeout = Duration::from_secs(input.timeout_secs.max(1));
             let env = vec![("ANNAPURNA_TARGET".to_owned(), input.target.clone())];
             let profile = crate::sandbox::host_profile(&input.target, config.neuron_profile);
-            let outcome = tokio::task::spawn_blocking(move || {
-                crate::sandbox::run(&config, &dir, &code, timeout, &env, &profile)
-            })
-            .await
-            .map_err(|e| crate::failure::transient("SandboxError", e.to_string()))?
-            .map_err(|e| match e {
-                crate::sandbox::SandboxError::Unavailable => {
-                    permanent("SandboxUnavailable", e.to_string())
+            let latest: crate::sandbox::LatestMetrics = Default::default();
+            let follow = latest.clone();
+            let running = tokio::task::spawn_blocking(move || {
+                crate::sandbox::run(&config, &dir, &code, timeout, &env, &profile, Some(follow))
+            });
+            tokio::pin!(running);
+            // Heartbeats carry the latest METRICS line, so the Web UI shows training progress.
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            let outcome = loop {
+                tokio::select! {
+                    done = &mut running => break done,
+                    _ = tick.tick() => {
+                        let last = latest.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                        if let Some(m) = last {
+                            let _ = ctx.record_heartbeat(m.to_string()).await;
+                        }
+                    }
                 }
-                other => crate::failure::transient("SandboxError", other.to_string()),
-            })?;
+            };
+            let outcome = outcome
+                .map_err(|e| crate::failure::transient("SandboxError", e.to_string()))?
+                .map_err(|e| match e {
+                    crate::sandbox::SandboxError::Unavailable => {
+                        permanent("SandboxUnavailable", e.to_string())
+                    }
+                    other => crate::failure::transient("SandboxError", other.to_string()),
+                })?;
             let prefix = format!(
                 "executions/{}/{}-{}",
                 input.paper_id,
@@ -484,6 +500,25 @@ impl Deps {
             )
             .await?;
         Ok(response)
+    }
+
+    /// An answer that must parse (JSON of a required shape): one repair request when the first
+    /// does not; `None` when neither does.
+    async fn converse_json<T>(
+        &self,
+        request: &mut LlmRequest,
+        usage: &mut LlmUsage,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, Classified> {
+        let first = self.converse(request, usage).await?;
+        if let Some(parsed) = parse(&first.text) {
+            return Ok(Some(parsed));
+        }
+        request.messages.push((Role::Assistant, first.text.clone()));
+        request
+            .messages
+            .push((Role::User, prompts::review_repair(&first.text)));
+        Ok(parse(&self.converse(request, usage).await?.text))
     }
 
     /// A whole answer: continued while it stops at the token limit (at most
@@ -745,26 +780,18 @@ impl LlmWork {
                 .unwrap_or_else(|| d.settings.code_model.clone());
             let mut request = LlmRequest::single(model, prompt, 2_000, 0.0);
             let mut usage = LlmUsage::default();
-            let first = d.converse(&request, &mut usage).await?;
-            let parsed = match parse_review(&first.text) {
-                Some(p) => p,
-                None => {
-                    request.messages.push((Role::Assistant, first.text.clone()));
-                    request
-                        .messages
-                        .push((Role::User, prompts::review_repair(&first.text)));
-                    let second = d.converse(&request, &mut usage).await?;
-                    parse_review(&second.text).ok_or_else(|| {
-                        permanent(
-                            "ReviewNotJson",
-                            format!(
-                                "model {} answered the review twice without the required JSON",
-                                request.model
-                            ),
-                        )
-                    })?
-                }
-            };
+            let parsed = d
+                .converse_json(&mut request, &mut usage, parse_review)
+                .await?
+                .ok_or_else(|| {
+                    permanent(
+                        "ReviewNotJson",
+                        format!(
+                            "model {} answered the review twice without the required JSON",
+                            request.model
+                        ),
+                    )
+                })?;
             let json = serde_json::to_vec_pretty(&parsed).expect("review serialises");
             let key = format!(
                 "reviews/{}/round-{}-{}.json",
@@ -819,17 +846,7 @@ impl LlmWork {
                     usage: LlmUsage::default(),
                 })
             };
-            let first = d.converse(&request, &mut usage).await?;
-            let parsed = match parse(&first.text) {
-                Some(p) => Some(p),
-                None => {
-                    request.messages.push((Role::Assistant, first.text.clone()));
-                    request
-                        .messages
-                        .push((Role::User, prompts::review_repair(&first.text)));
-                    parse(&d.converse(&request, &mut usage).await?.text)
-                }
-            };
+            let parsed = d.converse_json(&mut request, &mut usage, parse).await?;
             let mut diagnosis = parsed.unwrap_or_else(|| Diagnosis {
                 kind: "code".into(),
                 summary:

@@ -37,7 +37,8 @@ pub struct SandboxConfig {
     /// The execution venv (read-only inside); its `bin/python` runs the code. Empty: the set-up
     /// script's (`$XDG_CACHE_HOME/annapurna/exec-venv`), else `/usr/bin/python3`.
     pub venv: String,
-    /// Pre-staged datasets, mounted read-only at `/datasets`. Empty: none.
+    /// Pre-staged datasets, mounted read-only at `/datasets`. Empty: the set-up script's
+    /// (`$XDG_CACHE_HOME/annapurna/datasets`) when it exists.
     pub datasets: String,
     /// The unprivileged uid (and gid) the code runs as.
     pub uid: u32,
@@ -209,15 +210,27 @@ pub fn host_profile(target: &str, profile: bool) -> TargetProfile {
     target_profile(target, profile, &devices, |p| Path::new(p).is_dir())
 }
 
+fn cache_dir() -> PathBuf {
+    std::env::var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache"))
+        .join("annapurna")
+}
+
+/// The pre-staged datasets: as configured, else the set-up script's (`…/annapurna/datasets`).
+fn datasets_dir(config: &SandboxConfig) -> Option<PathBuf> {
+    let dir = if config.datasets.is_empty() {
+        cache_dir().join("datasets")
+    } else {
+        PathBuf::from(&config.datasets)
+    };
+    dir.is_dir().then_some(dir)
+}
+
 /// The Python to use and the directory to mount for it.
 fn python(config: &SandboxConfig) -> (PathBuf, Option<PathBuf>) {
     let venv = if config.venv.is_empty() {
-        let cache = std::env::var("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
-            });
-        cache.join("annapurna/exec-venv")
+        cache_dir().join("exec-venv")
     } else {
         PathBuf::from(&config.venv)
     };
@@ -310,10 +323,10 @@ pub fn bwrap_args(
             VENV_MOUNT.into(),
         ]);
     }
-    if !config.datasets.is_empty() && Path::new(&config.datasets).is_dir() {
+    if let Some(datasets) = datasets_dir(config) {
         a.extend([
             "--ro-bind".into(),
-            config.datasets.clone(),
+            datasets.display().to_string(),
             "/datasets".into(),
         ]);
     }
@@ -434,9 +447,18 @@ fn sample_tree(root: i32) -> (u64, u64) {
     (cpu, rss)
 }
 
-fn read_capped(mut r: impl std::io::Read, cap: u64, truncated: Arc<AtomicBool>) -> String {
+/// The latest `METRICS:` line of a running script, for heartbeats.
+pub type LatestMetrics = Arc<std::sync::Mutex<Option<serde_json::Value>>>;
+
+fn read_capped(
+    mut r: impl std::io::Read,
+    cap: u64,
+    truncated: Arc<AtomicBool>,
+    latest: Option<LatestMetrics>,
+) -> String {
     let mut kept = Vec::new();
     let mut buf = [0u8; 8192];
+    let mut scanned = 0; // bytes of `kept` already searched for whole METRICS lines
     loop {
         match r.read(&mut buf) {
             Ok(0) | Err(_) => break,
@@ -446,6 +468,16 @@ fn read_capped(mut r: impl std::io::Read, cap: u64, truncated: Arc<AtomicBool>) 
                 if n > room {
                     truncated.store(true, Ordering::Relaxed);
                 }
+                if let Some(latest) = &latest
+                    && let Some(end) = kept.iter().rposition(|&b| b == b'\n')
+                    && end >= scanned
+                {
+                    let fresh = String::from_utf8_lossy(&kept[scanned..=end]);
+                    if let Some(m) = parse_metrics(&fresh).pop() {
+                        *latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(m);
+                    }
+                    scanned = end + 1;
+                }
             }
         }
     }
@@ -453,7 +485,8 @@ fn read_capped(mut r: impl std::io::Read, cap: u64, truncated: Arc<AtomicBool>) 
 }
 
 /// Runs `code` as `/work/main.py` in `work` (a directory the caller owns; `output/` in it
-/// collects artifacts). Blocking: call it from `spawn_blocking`.
+/// collects artifacts); `latest` follows the newest `METRICS:` line while it runs. Blocking: call
+/// it from `spawn_blocking`.
 pub fn run(
     config: &SandboxConfig,
     work: &Path,
@@ -461,6 +494,7 @@ pub fn run(
     timeout: Duration,
     env: &[(String, String)],
     target: &TargetProfile,
+    latest: Option<LatestMetrics>,
 ) -> Result<RunOutcome, SandboxError> {
     let start_err = |e: std::io::Error| SandboxError::Start(e.to_string());
     std::fs::create_dir_all(work.join("output")).map_err(start_err)?;
@@ -542,8 +576,8 @@ pub fn run(
     let (so, se) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
     let (t1, t2) = (truncated.clone(), truncated.clone());
     let cap = config.output_bytes;
-    let out_reader = std::thread::spawn(move || read_capped(so, cap, t1));
-    let err_reader = std::thread::spawn(move || read_capped(se, cap, t2));
+    let out_reader = std::thread::spawn(move || read_capped(so, cap, t1, latest));
+    let err_reader = std::thread::spawn(move || read_capped(se, cap, t2, None));
 
     // The watcher: wall clock and disk quota; SIGKILL to the process group ends the sandbox and,
     // through its PID namespace, everything started in it.
@@ -798,6 +832,23 @@ mod tests {
             )),
             "code-error"
         );
+    }
+
+    #[test]
+    fn the_latest_metrics_line_is_followed_and_output_capped() {
+        let latest: LatestMetrics = Default::default();
+        let truncated = Arc::new(AtomicBool::new(false));
+        let text = "METRICS: {\"epoch\": 0}\nnoise\nMETRICS: {\"epoch\": 1}\n".to_owned()
+            + &"x".repeat(100);
+        let kept = read_capped(
+            std::io::Cursor::new(text),
+            60,
+            truncated.clone(),
+            Some(latest.clone()),
+        );
+        assert_eq!(kept.len(), 60);
+        assert!(truncated.load(Ordering::Relaxed));
+        assert_eq!(latest.lock().unwrap().as_ref().unwrap()["epoch"], 1);
     }
 
     #[test]

@@ -352,6 +352,41 @@ impl Stack {
         serde_json::from_str(body).unwrap()
     }
 
+    /// A copy of the example paper (`examples/papers/gated-residual-mlp.md`) in the stack's
+    /// directory.
+    pub fn example_paper(&self) -> PathBuf {
+        let paper = self.dir.path().join("example.md");
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"),
+            &paper,
+        )
+        .unwrap();
+        paper
+    }
+
+    /// Starts PaperToCode as `workflow_id` and waits (at most five minutes) for its result; the
+    /// failure, as text, when it failed.
+    pub async fn run_paper(
+        &self,
+        workflow_id: &str,
+        input: workflows::types::PaperToCodeInput,
+    ) -> Result<workflows::types::PaperToCodeOutput, String> {
+        use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+        let options = WorkflowStartOptions::new(workflows::names::TASK_QUEUE, workflow_id).build();
+        let handle = self
+            .client
+            .start_workflow(workflows::PaperToCode::run, input, options)
+            .await
+            .map_err(|e| format!("starting {workflow_id}: {e:?}"))?;
+        tokio::time::timeout(
+            Duration::from_secs(300),
+            handle.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{workflow_id} did not finish in 5 minutes"))
+        .map_err(|e| format!("{e:?}"))
+    }
+
     /// Path of a file under a `file://` URI.
     pub fn path_of(uri: &str) -> PathBuf {
         PathBuf::from(uri.strip_prefix("file://").expect("a file:// URI"))

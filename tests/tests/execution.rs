@@ -3,42 +3,20 @@
 //! issue stops the loop without asking a model.
 
 use std::path::Path;
-use std::time::Duration;
 
 use annapurna_tests::Stack;
-use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
-use workflows::PaperToCode;
-use workflows::names::TASK_QUEUE;
 use workflows::types::{PaperToCodeInput, PaperToCodeOutput};
 
 async fn run_example(stack: &Stack, workflow_id: &str) -> PaperToCodeOutput {
-    let paper = stack.dir.path().join("example.md");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"),
-        &paper,
-    )
-    .unwrap();
-    let id = stack.add_paper(&paper);
+    let id = stack.add_paper(&stack.example_paper());
     let input = PaperToCodeInput {
         paper_id: Some(id),
         ..Default::default()
     };
-    let handle = stack
-        .client
-        .start_workflow(
-            PaperToCode::run,
-            input,
-            WorkflowStartOptions::new(TASK_QUEUE, workflow_id).build(),
-        )
+    stack
+        .run_paper(workflow_id, input)
         .await
-        .unwrap();
-    tokio::time::timeout(
-        Duration::from_secs(300),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("finished in 5 minutes")
-    .expect("the workflow completed")
+        .expect("the workflow completed")
 }
 
 fn json(dir: &Path, name: &str) -> serde_json::Value {

@@ -1,12 +1,7 @@
 //! The map phase under failure: chunks failing for good (partial success), a throttling storm,
 //! truncated answers (continued), and the answer cache (a rerun makes no new summary calls).
 
-use std::time::Duration;
-
 use annapurna_tests::{Stack, papers_dir};
-use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
-use workflows::PaperToCode;
-use workflows::names::TASK_QUEUE;
 use workflows::types::{PaperToCodeInput, PaperToCodeOutput};
 
 /// schedule-free.tex at 2,000-token chunks is cut into ten or more.
@@ -24,22 +19,7 @@ async fn run(
         execute: Some(false),
         ..Default::default()
     };
-    let handle = stack
-        .client
-        .start_workflow(
-            PaperToCode::run,
-            input,
-            WorkflowStartOptions::new(TASK_QUEUE, workflow_id).build(),
-        )
-        .await
-        .unwrap();
-    tokio::time::timeout(
-        Duration::from_secs(240),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("finished in 4 minutes")
-    .map_err(|e| format!("{e:?}"))
+    stack.run_paper(workflow_id, input).await
 }
 
 fn metadata(out: &PaperToCodeOutput) -> serde_json::Value {

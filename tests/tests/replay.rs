@@ -11,15 +11,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use annapurna_tests::{Stack, papers_dir};
-use temporalio_client::{WorkflowGetResultOptions, WorkflowHistory, WorkflowStartOptions};
+use temporalio_client::WorkflowHistory;
 use temporalio_common::ActivityError;
 use temporalio_macros::{activity_definitions, workflow, workflow_methods};
 use temporalio_sdk::workflow_replayer::{
     WorkflowReplayError, WorkflowReplayFailure, WorkflowReplayer, WorkflowReplayerOptions,
 };
 use temporalio_workflow::{ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
-use workflows::PaperToCode;
-use workflows::names::{TASK_QUEUE, paper_workflow_id};
+use workflows::names::paper_workflow_id;
 use workflows::types::{LoadPaperInput, PaperToCodeInput, PaperToCodeOutput, PlanChunksInput};
 
 fn histories_dir() -> PathBuf {
@@ -36,37 +35,12 @@ fn histories() -> Vec<PathBuf> {
     files
 }
 
-fn example_paper(stack: &Stack) -> PathBuf {
-    let paper = stack.dir.path().join("example.md");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"),
-        &paper,
-    )
-    .unwrap();
-    paper
-}
-
 async fn run(
     stack: &Stack,
     workflow_id: &str,
     input: PaperToCodeInput,
 ) -> Result<PaperToCodeOutput, String> {
-    let handle = stack
-        .client
-        .start_workflow(
-            PaperToCode::run,
-            input,
-            WorkflowStartOptions::new(TASK_QUEUE, workflow_id).build(),
-        )
-        .await
-        .unwrap();
-    tokio::time::timeout(
-        Duration::from_secs(180),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("finished in 3 minutes")
-    .map_err(|e| format!("{e:?}"))
+    stack.run_paper(workflow_id, input).await
 }
 
 fn export(stack: &Stack, workflow_id: &str, file: &Path) {
@@ -117,7 +91,7 @@ async fn record_histories() {
     drop(stack);
     // Several review rounds on Trainium.
     let stack = Stack::start(&["--defects", "missing-import,missing-mark-step"]).await;
-    let id = stack.add_paper(&example_paper(&stack));
+    let id = stack.add_paper(&stack.example_paper());
     let input = PaperToCodeInput {
         paper_id: Some(id),
         target: Some("trainium".into()),
@@ -143,7 +117,7 @@ async fn record_histories() {
 #[ignore = "records tests/histories; run by hand after an intended workflow change"]
 async fn record_execution_history() {
     let stack = Stack::start(&["--defects", "runtime-error"]).await;
-    let id = stack.add_paper(&example_paper(&stack));
+    let id = stack.add_paper(&stack.example_paper());
     let input = PaperToCodeInput {
         paper_id: Some(id),
         ..Default::default()
@@ -279,7 +253,7 @@ async fn a_reordered_workflow_fails_replay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_export_and_rerun_on_a_live_server() {
     let stack = Stack::start(&[]).await;
-    let id = stack.add_paper(&example_paper(&stack));
+    let id = stack.add_paper(&stack.example_paper());
     let workflow_id = paper_workflow_id(&id);
     let input = PaperToCodeInput {
         paper_id: Some(id.clone()),

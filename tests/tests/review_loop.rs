@@ -2,7 +2,6 @@
 //! without `xm.mark_step()`; the static checks find both, the fix repairs both, the next round is
 //! clean and the loop stops.
 
-use std::path::Path;
 use std::time::Duration;
 
 use annapurna_tests::Stack;
@@ -14,12 +13,7 @@ use workflows::types::PaperToCodeInput;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trainium_defects_are_found_fixed_and_the_loop_stops() {
     let stack = Stack::start(&["--defects", "missing-import,missing-mark-step"]).await;
-    let paper = stack.dir.path().join("example.md");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"),
-        &paper,
-    )
-    .unwrap();
+    let paper = stack.example_paper();
     let id = stack.add_paper(&paper);
     let input = PaperToCodeInput {
         paper_id: Some(id),

@@ -96,6 +96,10 @@ fn a_good_training_script_runs_with_metrics_and_artifacts() {
     assert_eq!(r["metrics"].as_array().unwrap().len(), 3, "{r}");
     assert_eq!(r["metrics"][2]["epoch"], 2);
     assert_eq!(r["artifacts"], serde_json::json!(["model.pt"]));
+    assert!(
+        r["stdout"].as_str().unwrap().contains("digits (1797, 64)"),
+        "{r}"
+    );
     assert!(r["wall_ms"].as_u64().unwrap() > 0 && r["peak_rss_kib"].as_u64().unwrap() > 0);
 }
 

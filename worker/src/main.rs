@@ -300,7 +300,7 @@ async fn main() -> anyhow::Result<()> {
             let profile = activities::sandbox::host_profile(&target, sandbox.neuron_profile);
             let outcome = tokio::task::spawn_blocking(move || {
                 let timeout = std::time::Duration::from_secs(secs);
-                activities::sandbox::run(&sandbox, &dir, &code, timeout, &env, &profile)
+                activities::sandbox::run(&sandbox, &dir, &code, timeout, &env, &profile, None)
             })
             .await??;
             let artifacts: Vec<String> = activities::sandbox::artifacts(work.path(), 50)
