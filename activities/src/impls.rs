@@ -222,6 +222,29 @@ impl PaperWork {
         .await
     }
 
+    /// SelectPapers: a batch's papers from the paper store.
+    #[activity(definition = defs::SelectPapers)]
+    pub async fn select_papers(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SelectPapersInput,
+    ) -> Result<Vec<String>, ActivityError> {
+        let s = &input.selection;
+        let ids = self
+            .deps
+            .papers
+            .select(
+                &s.paper_ids,
+                s.recent_days,
+                s.title.as_deref(),
+                s.query.as_deref(),
+                s.random,
+                s.max_papers.unwrap_or(100),
+            )
+            .map_err(Classified::from)?;
+        Ok(ids)
+    }
+
     /// RecordResults: the results directory and the paper's status.
     #[activity(definition = defs::RecordResults)]
     pub async fn record_results(

@@ -73,6 +73,37 @@ enum Command {
     },
     /// Start PaperToCode for a paper file or stored paper id.
     Run(run_cmd::RunArgs),
+    /// Start a PaperBatch: papers selected by id, recency, at random, by query or title, each run
+    /// as a child PaperToCode (`paper/<id>`), `--max-concurrent` at a time.
+    Batch {
+        /// A paper id (repeat for more).
+        #[arg(long = "paper-id")]
+        paper_ids: Vec<String>,
+        /// Papers added in the last N days.
+        #[arg(long)]
+        recent_days: Option<u32>,
+        /// N papers at random.
+        #[arg(long)]
+        random: Option<u32>,
+        /// Full-text query over titles and sections.
+        #[arg(long)]
+        query: Option<String>,
+        /// Papers whose title contains this.
+        #[arg(long)]
+        title: Option<String>,
+        /// At most this many papers.
+        #[arg(long)]
+        max_papers: Option<u32>,
+        /// Papers at once.
+        #[arg(long, default_value_t = 4)]
+        max_concurrent: u32,
+        /// Do not execute the generated code.
+        #[arg(long)]
+        no_execute: bool,
+        /// Wait for the batch and print its summary.
+        #[arg(long)]
+        follow: bool,
+    },
     /// Static checks of a Python file, as CheckCode runs them; exit status 1 when a finding
     /// blocks.
     Check {
@@ -246,6 +277,56 @@ async fn main() -> anyhow::Result<()> {
             PaperCommand::Show { id } => papers_cmd::show(&config, &id),
         },
         Command::Run(args) => run_cmd::run(&config, args).await,
+        Command::Batch {
+            paper_ids,
+            recent_days,
+            random,
+            query,
+            title,
+            max_papers,
+            max_concurrent,
+            no_execute,
+            follow,
+        } => {
+            let client = wiring::temporal_client(None).await?;
+            let input = workflows::types::PaperBatchInput {
+                paper_ids,
+                recent_days,
+                random,
+                query,
+                title,
+                max_papers,
+                max_concurrent: Some(max_concurrent),
+                paper: no_execute.then(|| workflows::types::PaperToCodeInput {
+                    execute: Some(false),
+                    ..Default::default()
+                }),
+                carried: None,
+            };
+            let id = format!(
+                "batch/{}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_millis()
+            );
+            let options =
+                temporalio_client::WorkflowStartOptions::new(workflows::names::TASK_QUEUE, &id)
+                    .build();
+            let handle = client
+                .start_workflow(workflows::PaperBatch::run, input, options)
+                .await
+                .with_context(|| format!("starting {id}"))?;
+            eprintln!("started {id}");
+            println!("{id}");
+            if follow {
+                let summary = handle
+                    .get_result(temporalio_client::WorkflowGetResultOptions::default())
+                    .await
+                    .with_context(|| format!("{id} failed"))?;
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            }
+            Ok(())
+        }
         Command::Check {
             file,
             target,

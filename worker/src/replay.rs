@@ -18,6 +18,8 @@ pub fn replayer() -> anyhow::Result<WorkflowReplayer> {
     let options = WorkflowReplayerOptions::new()
         .register_workflow::<PaperToCode>()
         .context("registering PaperToCode for replay")?
+        .register_workflow::<workflows::PaperBatch>()
+        .context("registering PaperBatch for replay")?
         .build();
     WorkflowReplayer::new(options).context("creating the replayer")
 }

@@ -14,8 +14,8 @@ use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::{Client, ClientOptions, Connection};
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
-use workflows::PaperToCode;
 use workflows::names::{LLM_TASK_QUEUE, TASK_QUEUE, exec_task_queue};
+use workflows::{PaperBatch, PaperToCode};
 
 use crate::config::Config;
 
@@ -150,6 +150,8 @@ pub async fn run_queues(
         let main_options = WorkerOptions::new(TASK_QUEUE)
             .register_workflow::<PaperToCode>()
             .context("registering PaperToCode")?
+            .register_workflow::<PaperBatch>()
+            .context("registering PaperBatch")?
             .register_activities(PaperWork::new(deps.clone()))
             .tuner(tuner(config.worker.max_concurrent_activities))
             .graceful_shutdown_period(grace)

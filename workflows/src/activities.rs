@@ -33,6 +33,12 @@ impl PaperActivities {
         unimplemented!()
     }
 
+    /// Choose the papers of a batch.
+    #[activity(name = "SelectPapers")]
+    pub fn select_papers(input: SelectPapersInput) -> Result<Vec<String>, ActivityError> {
+        unimplemented!()
+    }
+
     /// Write the results directory and the paper's status.
     #[activity(name = "RecordResults")]
     pub fn record_results(input: RecordResultsInput) -> Result<ResultsRef, ActivityError> {
@@ -100,5 +106,7 @@ pub mod defs {
     pub use super::llm_activities::{
         DiagnoseFailure, FixCode, GenerateCode, RecommendDataset, ReviewCode, SummarizeChunk,
     };
-    pub use super::paper_activities::{CheckCode, LoadPaper, PlanChunks, RecordResults};
+    pub use super::paper_activities::{
+        CheckCode, LoadPaper, PlanChunks, RecordResults, SelectPapers,
+    };
 }

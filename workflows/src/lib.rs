@@ -7,12 +7,15 @@
 //! - [`activities`]: activity *definitions* (the implementations are in the `activities` crate)
 //! - [`decisions`]: pure decision functions (chunk spans, review-loop steps, stages)
 //! - [`paper_to_code`]: the `PaperToCode` workflow
+//! - [`paper_batch`]: the `PaperBatch` workflow (child `PaperToCode`s)
 
 pub mod activities;
 pub mod decisions;
 pub mod names;
+pub mod paper_batch;
 pub mod paper_to_code;
 pub mod types;
 
 pub use decisions::Stage;
+pub use paper_batch::PaperBatch;
 pub use paper_to_code::PaperToCode;

@@ -5,6 +5,9 @@
 /// Workflow type of the per-paper pipeline.
 pub const PAPER_TO_CODE: &str = "PaperToCode";
 
+/// Workflow type of a batch of papers.
+pub const PAPER_BATCH: &str = "PaperBatch";
+
 /// Task queue of the workflows and the cheap, local activities.
 pub const TASK_QUEUE: &str = "annapurna";
 /// Task queue of every activity that calls a model; its server-side rate limit is the
@@ -39,6 +42,8 @@ pub mod activity {
     pub const EXECUTE_CODE: &str = "ExecuteCode";
     /// Say why a run failed and what kind of fix it needs.
     pub const DIAGNOSE_FAILURE: &str = "DiagnoseFailure";
+    /// Choose the papers of a batch from the paper store.
+    pub const SELECT_PAPERS: &str = "SelectPapers";
     /// Write results and the paper's status.
     pub const RECORD_RESULTS: &str = "RecordResults";
 }

@@ -96,6 +96,7 @@ CREATE TABLE IF NOT EXISTS papers (
     status TEXT NOT NULL,
     added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5(id UNINDEXED, title, sections);
 CREATE TABLE IF NOT EXISTS runs (
     workflow_id TEXT NOT NULL,
     run_id TEXT NOT NULL,
@@ -167,7 +168,13 @@ impl SqlitePaperStore {
             return Ok((existing, false));
         }
         let json = serde_json::to_string(record).expect("a paper record serialises");
+        let sections = record.sections.join(" \n ");
         let inserted = self.with(|c| {
+            c.execute(
+                "INSERT INTO papers_fts (id, title, sections) SELECT ?1, ?2, ?3
+                 WHERE NOT EXISTS (SELECT 1 FROM papers WHERE sha256 = ?4)",
+                params![record.id, record.title, sections, record.sha256],
+            )?;
             c.execute(
                 "INSERT OR IGNORE INTO papers (id, sha256, title, source, format, characters, record, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'added')",
@@ -222,6 +229,63 @@ impl SqlitePaperStore {
         rows.into_iter()
             .map(|(id, json, status, added)| self.decode(id, json, status, added))
             .collect()
+    }
+
+    /// Paper ids for a batch: explicit ids (those that exist), else the papers matching all of
+    /// recent days, title and full-text query, newest first; `random` picks that many at random
+    /// among them; at most `max`.
+    pub fn select(
+        &self,
+        ids: &[String],
+        recent_days: Option<u32>,
+        title: Option<&str>,
+        query: Option<&str>,
+        random: Option<u32>,
+        max: u32,
+    ) -> Result<Vec<String>, PaperStoreError> {
+        if !ids.is_empty() {
+            let mut found = Vec::new();
+            for id in ids {
+                if self.get(id)?.is_some() && !found.contains(id) {
+                    found.push(id.clone());
+                }
+            }
+            found.truncate(max as usize);
+            return Ok(found);
+        }
+        let mut sql = "SELECT p.id FROM papers p WHERE 1 = 1".to_owned();
+        let mut args: Vec<String> = Vec::new();
+        if let Some(days) = recent_days {
+            sql.push_str(" AND p.added_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)");
+            args.push(format!("-{days} days"));
+        }
+        if let Some(t) = title {
+            sql.push_str(" AND lower(p.title) LIKE ?");
+            args.push(format!("%{}%", t.to_lowercase()));
+        }
+        if let Some(q) = query {
+            sql.push_str(" AND p.id IN (SELECT id FROM papers_fts WHERE papers_fts MATCH ?)");
+            // Each word as a quoted term: user text cannot break the FTS5 query syntax.
+            let terms: Vec<String> = q
+                .split_whitespace()
+                .map(|w| format!("\"{}\"", w.replace('"', "")))
+                .collect();
+            args.push(terms.join(" "));
+        }
+        sql.push_str(if random.is_some() {
+            " ORDER BY random()"
+        } else {
+            " ORDER BY p.added_at DESC, p.id"
+        });
+        let limit = random.map(|r| r.min(max)).unwrap_or(max);
+        sql.push_str(&format!(" LIMIT {limit}"));
+        self.with(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                r.get::<_, String>(0)
+            })?
+            .collect()
+        })
     }
 
     /// Number of papers stored.

@@ -1,0 +1,114 @@
+//! PaperBatch: selection from the paper store and child PaperToCode workflows (`paper/<id>`),
+//! started with the plain Temporal CLI exactly as the README shows, and with `annapurna batch`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use annapurna_tests::{Stack, papers_dir, temporal_bin};
+use temporalio_client::WorkflowGetResultOptions;
+use workflows::PaperBatch;
+use workflows::types::BatchSummary;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_by_ids_query_and_title() {
+    let stack = Stack::start(&[]).await;
+    let ids: Vec<String> = ["dyt.tex", "schedule-free.tex", "minp.tex"]
+        .iter()
+        .map(|p| stack.add_paper(&papers_dir().join(p)))
+        .collect();
+
+    // The README's plain CLI form (code executed on the stack's cpu executor).
+    let input = format!(
+        "{{\"paper_ids\": [\"{}\", \"{}\"], \"max_concurrent\": 2}}",
+        ids[0], ids[1]
+    );
+    let out = Command::new(temporal_bin())
+        .args([
+            "workflow",
+            "start",
+            "--type",
+            "PaperBatch",
+            "--task-queue",
+            "annapurna",
+            "--workflow-id",
+            "batch/cli",
+        ])
+        .args([
+            "--input",
+            &input,
+            "--address",
+            &format!("127.0.0.1:{}", stack.port),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let handle = stack.client.get_workflow_handle::<PaperBatch>("batch/cli");
+    let summary: BatchSummary = tokio::time::timeout(
+        Duration::from_secs(300),
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("the batch finished")
+    .expect("the batch succeeded");
+    assert_eq!(summary.selected, 2);
+    assert_eq!(summary.completed, 2, "{summary:?}");
+    assert!(summary.failed.is_empty());
+    assert!(
+        summary.items.iter().all(|i| i.outcome == "succeeded"),
+        "{summary:?}"
+    );
+    // The children carry the business ids.
+    for id in &ids[..2] {
+        let child = stack
+            .client
+            .get_workflow_handle::<workflows::PaperToCode>(workflows::names::paper_workflow_id(id));
+        assert!(
+            child
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .is_ok()
+        );
+    }
+
+    // `annapurna batch` with a full-text query and with a title.
+    let query = stack.annapurna(&[
+        "batch",
+        "--query",
+        "normalization",
+        "--no-execute",
+        "--follow",
+    ]);
+    assert!(
+        query.status.success(),
+        "{}",
+        String::from_utf8_lossy(&query.stderr)
+    );
+    let text = String::from_utf8_lossy(&query.stdout);
+    let summary: BatchSummary = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
+    assert!(
+        summary.items.iter().any(|i| i.paper_id == ids[0]),
+        "DyT is about normalization: {summary:?}"
+    );
+    assert_eq!(summary.completed, summary.selected);
+
+    let title = stack.annapurna(&["batch", "--title", "ROAD LESS", "--no-execute", "--follow"]);
+    let text = String::from_utf8_lossy(&title.stdout);
+    let summary: BatchSummary = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
+    assert_eq!(
+        summary
+            .items
+            .iter()
+            .map(|i| i.paper_id.clone())
+            .collect::<Vec<_>>(),
+        vec![ids[1].clone()]
+    );
+
+    let none = stack.annapurna(&["batch", "--paper-id", "no-such-paper", "--follow"]);
+    let text = String::from_utf8_lossy(&none.stdout);
+    let summary: BatchSummary = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
+    assert_eq!((summary.selected, summary.completed), (0, 0));
+}

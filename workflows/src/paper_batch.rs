@@ -1,0 +1,143 @@
+//! `PaperBatch`: selects papers (`SelectPapers`) and runs `PaperToCode` for each as a child
+//! workflow with id `paper/<paper-id>`, `max_concurrent` at a time (lanes, as in the map phase),
+//! and returns a summary. Past 500 papers in one run it continues as new, carrying the remaining
+//! ids and the summary, so the history stays small.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use temporalio_common::RetryPolicy;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_workflow::{
+    ActivityOptions, ChildWorkflowOptions, ContinueAsNewOptions, WorkflowContext,
+    WorkflowContextView, WorkflowResult, join_all,
+};
+
+use crate::PaperToCode;
+use crate::activities::PaperActivities;
+use crate::names::paper_workflow_id;
+use crate::types::*;
+
+/// Papers one run of the batch workflow handles before it continues as new.
+pub const PAPERS_PER_RUN: usize = 500;
+
+/// The batch's state.
+#[workflow]
+pub struct PaperBatch {
+    input: PaperBatchInput,
+    summary: BatchSummary,
+}
+
+fn now_ms(ctx: &WorkflowContext<PaperBatch>) -> u64 {
+    ctx.workflow_time()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[workflow_methods]
+impl PaperBatch {
+    /// Keeps the input.
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: PaperBatchInput) -> Self {
+        let summary = input
+            .carried
+            .as_ref()
+            .map(|c| c.summary.clone())
+            .unwrap_or_default();
+        Self { input, summary }
+    }
+
+    /// Selects, runs, summarises.
+    #[run(name = "PaperBatch")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<BatchSummary> {
+        let input = ctx.state(|s| s.input.clone());
+        let started = now_ms(ctx);
+        let ids = match &input.carried {
+            Some(carry) => carry.remaining.clone(),
+            None => {
+                let mut selection = input.clone();
+                selection.carried = None;
+                let ids = ctx
+                    .execute_activity(
+                        PaperActivities::select_papers,
+                        SelectPapersInput { selection },
+                        ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
+                            .activity_id("select".to_owned())
+                            .retry_policy(RetryPolicy::builder().maximum_attempts(5).build())
+                            .build(),
+                    )
+                    .await?;
+                ctx.state_mut(|s| s.summary.selected = ids.len() as u32);
+                ids
+            }
+        };
+        let (now, later) = ids.split_at(ids.len().min(PAPERS_PER_RUN));
+        let lanes = (input.max_concurrent.unwrap_or(4).max(1) as usize).min(now.len().max(1));
+        let template = input.paper.clone().unwrap_or_default();
+        let lane_futures = (0..lanes).map(|lane| {
+            let mine: Vec<String> = now.iter().skip(lane).step_by(lanes).cloned().collect();
+            let template = template.clone();
+            let ctx = &*ctx;
+            async move {
+                let mut items = Vec::new();
+                for id in mine {
+                    let input = PaperToCodeInput {
+                        paper_id: Some(id.clone()),
+                        ..template.clone()
+                    };
+                    let options = ChildWorkflowOptions::workflow_id(paper_workflow_id(&id));
+                    let outcome = match ctx
+                        .start_child_workflow(PaperToCode::run, input, options)
+                        .await
+                    {
+                        Ok(child) => match child.result().await {
+                            Ok(out) => {
+                                ctx.state_mut(|s| {
+                                    s.summary.completed += 1;
+                                    s.summary.input_tokens += out.input_tokens;
+                                    s.summary.output_tokens += out.output_tokens;
+                                });
+                                out.outcome
+                            }
+                            Err(e) => failed(ctx, &e.to_string()),
+                        },
+                        Err(e) => failed(ctx, &e.to_string()),
+                    };
+                    items.push(BatchItem {
+                        paper_id: id,
+                        outcome,
+                    });
+                }
+                items
+            }
+        });
+        let mut items: Vec<BatchItem> =
+            join_all(lane_futures).await.into_iter().flatten().collect();
+        items.sort_by(|a, b| a.paper_id.cmp(&b.paper_id));
+        let elapsed = now_ms(ctx).saturating_sub(started);
+        ctx.state_mut(|s| {
+            s.summary.elapsed_ms += elapsed;
+            let room = 1_000usize.saturating_sub(s.summary.items.len());
+            s.summary.items.extend(items.into_iter().take(room));
+        });
+        let summary = ctx.state(|s| s.summary.clone());
+        if !later.is_empty() {
+            let next = PaperBatchInput {
+                carried: Some(BatchCarry {
+                    remaining: later.to_vec(),
+                    summary: summary.clone(),
+                }),
+                ..input
+            };
+            ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
+        }
+        Ok(summary)
+    }
+}
+
+/// Records a failed paper under a short reason and returns its outcome line.
+fn failed(ctx: &WorkflowContext<PaperBatch>, error: &str) -> String {
+    let reason: String = error.chars().take(120).collect();
+    ctx.state_mut(|s| *s.summary.failed.entry(reason.clone()).or_default() += 1);
+    format!("failed: {reason}")
+}
