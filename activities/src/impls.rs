@@ -353,7 +353,8 @@ impl ExecWork {
             let outcome = outcome
                 .map_err(|e| crate::failure::transient("SandboxError", e.to_string()))?
                 .map_err(|e| match e {
-                    crate::sandbox::SandboxError::Unavailable => {
+                    crate::sandbox::SandboxError::Unavailable
+                    | crate::sandbox::SandboxError::NeedsRoot(_) => {
                         permanent("SandboxUnavailable", e.to_string())
                     }
                     other => crate::failure::transient("SandboxError", other.to_string()),

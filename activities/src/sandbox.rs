@@ -90,6 +90,11 @@ pub enum SandboxError {
         "bubblewrap (bwrap) is not installed, so generated code will not run: install it (Debian: bubblewrap) or, on a throwaway host only, set sandbox.mode = \"none\""
     )]
     Unavailable,
+    /// The executor does not run as root, so the code cannot be dropped to another uid.
+    #[error(
+        "the executor must run as root (on a host or in a container of its own) to run code as the unprivileged uid {0}, where the process limits hold; run `annapurna worker --exec …` as root, or on a throwaway host set sandbox.mode = \"none\""
+    )]
+    NeedsRoot(u32),
     /// Setting up the work directory or starting the process failed.
     #[error("cannot start the sandbox: {0}")]
     Start(String),
@@ -504,10 +509,7 @@ pub fn run(
         SandboxMode::Bubblewrap => {
             let bwrap = bwrap_path().ok_or(SandboxError::Unavailable)?;
             if unsafe { libc::geteuid() } != 0 {
-                return Err(SandboxError::Start(format!(
-                    "the executor must run as root (in its own host or container) to run code as the unprivileged uid {}, where the process limits hold",
-                    config.uid
-                )));
+                return Err(SandboxError::NeedsRoot(config.uid));
             }
             // The sandboxed uid owns the work directory and nothing else.
             for p in [work.to_owned(), work.join("output")] {
