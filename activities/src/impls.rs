@@ -136,11 +136,7 @@ impl PaperWork {
     ) -> Result<ChunkPlan, ActivityError> {
         heartbeating(&ctx, async {
             let d = &self.deps;
-            let text = d
-                .blobs
-                .get_text(&input.paper.text)
-                .await
-                .map_err(Classified::from)?;
+            let text = d.text(&input.paper.text).await?;
             let sections: Vec<Section> = serde_json::from_slice(
                 &d.blobs
                     .get(&input.paper.sections)
@@ -199,12 +195,7 @@ impl PaperWork {
         input: CheckCodeInput,
     ) -> Result<CheckReport, ActivityError> {
         heartbeating(&ctx, async {
-            let code = self
-                .deps
-                .blobs
-                .get_text(&input.code)
-                .await
-                .map_err(Classified::from)?;
+            let code = self.deps.text(&input.code).await?;
             let settings = &self.deps.settings;
             let dataset = input.dataset.as_deref().unwrap_or("");
             let mut report = check_python(
@@ -313,11 +304,7 @@ impl ExecWork {
     ) -> Result<ExecutionReport, ActivityError> {
         heartbeating(&ctx, async {
             let d = &self.deps;
-            let code = d
-                .blobs
-                .get_text(&input.code)
-                .await
-                .map_err(Classified::from)?;
+            let code = d.text(&input.code).await?;
             let work = tempfile::Builder::new()
                 .prefix("annapurna-exec-")
                 .tempdir()
@@ -428,6 +415,11 @@ struct CachedAnswer {
 }
 
 impl Deps {
+    /// A blob's text, its error classified.
+    async fn text(&self, blob: &BlobRef) -> Result<String, Classified> {
+        Ok(self.blobs.get_text(blob).await?)
+    }
+
     /// The dependencies, with rate limiters built from `settings.limits`.
     pub fn new(
         blobs: BlobStore,
@@ -619,11 +611,7 @@ impl LlmWork {
     ) -> Result<SummaryRef, ActivityError> {
         heartbeating(&ctx, async {
             let d = &self.deps;
-            let chunk = d
-                .blobs
-                .get_text(&input.chunk.text)
-                .await
-                .map_err(Classified::from)?;
+            let chunk = d.text(&input.chunk.text).await?;
             let prompt = prompts::summarize(
                 &input.title,
                 input.chunk.index,
@@ -631,10 +619,7 @@ impl LlmWork {
                 &input.chunk.section_titles,
                 &chunk,
             );
-            let model = input
-                .model
-                .clone()
-                .unwrap_or_else(|| d.settings.summary_model.clone());
+            let model = d.settings.summary_model_or(&input.model);
             let request = LlmRequest::single(model, prompt, d.settings.summary_max_tokens, 0.2);
             let mut usage = LlmUsage::default();
             let answer = d.converse_whole(request, &mut usage).await?;
@@ -665,11 +650,7 @@ impl LlmWork {
     ) -> Result<DatasetChoice, ActivityError> {
         heartbeating(&ctx, async {
             let d = &self.deps;
-            let text = d
-                .blobs
-                .get_text(&input.paper.text)
-                .await
-                .map_err(Classified::from)?;
+            let text = d.text(&input.paper.text).await?;
             let mentions = datasets::mentions(&text);
             let catalogue = &d.settings.datasets;
             let mut usage = LlmUsage::default();
@@ -693,10 +674,7 @@ impl LlmWork {
                 .collect();
             let excerpt: String = text.chars().take(6_000).collect();
             let prompt = prompts::dataset(&input.paper.title, catalogue, &names, &excerpt);
-            let model = input
-                .model
-                .clone()
-                .unwrap_or_else(|| d.settings.summary_model.clone());
+            let model = d.settings.summary_model_or(&input.model);
             let request = LlmRequest::single(model, prompt, 500, 0.0);
             let answer = d.converse(&request, &mut usage).await?;
             let parsed: Option<(String, Vec<String>)> = answer
@@ -770,10 +748,7 @@ impl LlmWork {
             }
             let dataset = input.dataset.as_deref().unwrap_or("synthetic");
             let prompt = prompts::generate(&input.title, &input.target, dataset, &summaries);
-            let model = input
-                .model
-                .clone()
-                .unwrap_or_else(|| d.settings.code_model.clone());
+            let model = d.settings.code_model_or(&input.model);
             let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.2);
             let mut usage = LlmUsage::default();
             let code = prompts::code_block(&d.converse_whole(request, &mut usage).await?);
@@ -792,16 +767,9 @@ impl LlmWork {
     ) -> Result<ReviewRef, ActivityError> {
         heartbeating(&ctx, async {
             let d = &self.deps;
-            let code = d
-                .blobs
-                .get_text(&input.code)
-                .await
-                .map_err(Classified::from)?;
+            let code = d.text(&input.code).await?;
             let prompt = prompts::review(&input.title, &input.target, &code, &input.check.findings);
-            let model = input
-                .model
-                .clone()
-                .unwrap_or_else(|| d.settings.code_model.clone());
+            let model = d.settings.code_model_or(&input.model);
             let mut request = LlmRequest::single(model, prompt, 2_000, 0.0);
             let mut usage = LlmUsage::default();
             let parsed = d
@@ -844,16 +812,9 @@ impl LlmWork {
     ) -> Result<Diagnosis, ActivityError> {
         heartbeating(&ctx, async {
             let d = &self.deps;
-            let code = d
-                .blobs
-                .get_text(&input.code)
-                .await
-                .map_err(Classified::from)?;
+            let code = d.text(&input.code).await?;
             let prompt = prompts::diagnose(&input.target, &code, &input.report);
-            let model = input
-                .model
-                .clone()
-                .unwrap_or_else(|| d.settings.code_model.clone());
+            let model = d.settings.code_model_or(&input.model);
             let mut request = LlmRequest::single(model, prompt, 1_500, 0.0);
             let mut usage = LlmUsage::default();
             let parse = |text: &str| -> Option<Diagnosis> {
@@ -908,16 +869,9 @@ impl LlmWork {
     ) -> Result<CodeRef, ActivityError> {
         heartbeating(&ctx, async {
             let d = &self.deps;
-            let code = d
-                .blobs
-                .get_text(&input.code)
-                .await
-                .map_err(Classified::from)?;
+            let code = d.text(&input.code).await?;
             let prompt = prompts::fix(&input.target, &code, &input.findings);
-            let model = input
-                .model
-                .clone()
-                .unwrap_or_else(|| d.settings.code_model.clone());
+            let model = d.settings.code_model_or(&input.model);
             let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.0);
             let mut usage = LlmUsage::default();
             let fixed = prompts::code_block(&d.converse_whole(request, &mut usage).await?);

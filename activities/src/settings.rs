@@ -78,6 +78,18 @@ pub struct Price {
 const PROMPT_OVERHEAD_TOKENS: u64 = 1_000;
 
 impl Settings {
+    /// The code model a request names, else the configured one.
+    pub fn code_model_or(&self, requested: &Option<String>) -> String {
+        requested.clone().unwrap_or_else(|| self.code_model.clone())
+    }
+
+    /// The summary model a request names, else the configured one.
+    pub fn summary_model_or(&self, requested: &Option<String>) -> String {
+        requested
+            .clone()
+            .unwrap_or_else(|| self.summary_model.clone())
+    }
+
     /// The chunk budget in tokens: the requested one, but never more than the summary model's
     /// context leaves after the prompt and the reserved output.
     pub fn chunk_tokens(&self, requested: Option<u64>) -> u64 {
