@@ -174,12 +174,7 @@ async fn every_real_paper_end_to_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temporal_cli_start_and_review_fix_round() {
     let stack = Stack::start(&["--broken-code"]).await;
-    let paper = stack.dir.path().join("example.md");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"),
-        &paper,
-    )
-    .unwrap();
+    let paper = stack.example_paper();
     let id = stack.add_paper(&paper);
     let workflow_id = paper_workflow_id(&id);
     let out = Command::new(annapurna_tests::temporal_bin())
@@ -396,33 +391,16 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_input_completes_through_throttling() {
     let stack = Stack::start(&["--throttle-percent", "34"]).await;
-    let paper = stack.dir.path().join("example.md");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"),
-        &paper,
-    )
-    .unwrap();
+    let paper = stack.example_paper();
     let input = PaperToCodeInput {
         source: Some(paper.display().to_string()),
         max_chunk_tokens: Some(200),
         ..Default::default()
     };
-    let handle = stack
-        .client
-        .start_workflow(
-            PaperToCode::run,
-            input,
-            WorkflowStartOptions::new(TASK_QUEUE, "by-source").build(),
-        )
+    let out = stack
+        .run_paper("by-source", input)
         .await
-        .unwrap();
-    let out = tokio::time::timeout(
-        Duration::from_secs(180),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("finished in 3 minutes")
-    .expect("succeeded despite throttling");
+        .expect("succeeded despite throttling");
     assert_eq!(out.outcome, "succeeded");
     assert!(
         out.paper_id
