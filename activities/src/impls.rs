@@ -18,15 +18,16 @@ use crate::check::check_python;
 use crate::chunking;
 use crate::clients::blobs::{BlobStore, sha256_hex};
 use crate::clients::llm::{LlmClient, LlmError, LlmRequest, LlmResponse, Role};
-use crate::clients::papers::{PaperRecord, RunRecord, SqlitePaperStore};
+use crate::clients::papers::{PaperOrigin, PaperRecord, PaperStore, RunRecord, Selection};
 use crate::datasets;
 use crate::failure::{Classified, permanent};
-use crate::ingest::add_paper;
+use crate::ingest::{Provenance, add_bytes, add_paper};
 use crate::prompts::{self, PROMPT_VERSION};
 use crate::ratelimit::Limiters;
 use crate::results;
 use crate::sandbox::SandboxConfig;
 use crate::settings::Settings;
+use crate::sources::SourceConfig;
 
 /// Everything the activities use.
 pub struct Deps {
@@ -37,11 +38,15 @@ pub struct Deps {
     /// Results directories.
     pub results: BlobStore,
     /// Paper metadata.
-    pub papers: SqlitePaperStore,
+    pub papers: PaperStore,
     /// The model provider.
     pub llm: Arc<dyn LlmClient>,
     /// Models and budgets.
     pub settings: Settings,
+    /// Feeds and downloads.
+    pub sources: SourceConfig,
+    /// The HTTP client of feeds and downloads.
+    pub http: reqwest::Client,
 }
 
 /// Runs `work`, heartbeating while it runs (three times per heartbeat timeout, at most every
@@ -109,7 +114,7 @@ impl PaperWork {
         heartbeating(&ctx, async {
             let d = &self.deps;
             let record = match (&input.paper_id, &input.source) {
-                (Some(id), _) => d.papers.get(id).map_err(Classified::from)?.ok_or_else(|| {
+                (Some(id), _) => d.papers.get(id).await.map_err(Classified::from)?.ok_or_else(|| {
                     permanent(
                         "PaperNotFound",
                         format!("no paper with id {id:?} in the paper store; add it with `annapurna paper add FILE`"),
@@ -221,19 +226,213 @@ impl PaperWork {
         input: SelectPapersInput,
     ) -> Result<Vec<String>, ActivityError> {
         let s = &input.selection;
+        let selection = Selection {
+            ids: s.paper_ids.clone(),
+            recent_days: s.recent_days,
+            title: s.title.clone(),
+            query: s.query.clone(),
+            random: s.random,
+            max: s.max_papers.unwrap_or(100),
+        };
         let ids = self
             .deps
             .papers
-            .select(
-                &s.paper_ids,
-                s.recent_days,
-                s.title.as_deref(),
-                s.query.as_deref(),
-                s.random,
-                s.max_papers.unwrap_or(100),
-            )
+            .select(&selection)
+            .await
             .map_err(Classified::from)?;
         Ok(ids)
+    }
+
+    /// FetchFeed: the feed's entries, each stored as a blob (malformed ones too, with their
+    /// problem, so that the report can name them).
+    #[activity(definition = defs::FetchFeed)]
+    pub async fn fetch_feed(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: FetchFeedInput,
+    ) -> Result<Vec<FeedItemRef>, ActivityError> {
+        heartbeating(&ctx, async {
+            let d = &self.deps;
+            let max = match &input.feed {
+                FeedQuery::Arxiv { max_results, .. }
+                | FeedQuery::OpenReview { max_results, .. } => *max_results,
+            };
+            if max > MAX_FEED_ENTRIES {
+                return Err(permanent(
+                    "BadFeedQuery",
+                    format!(
+                        "max_results {max} is over {MAX_FEED_ENTRIES} entries per feed; split the \
+                         feed by date range or category, or schedule it more often"
+                    ),
+                ));
+            }
+            let entries = crate::sources::fetch(&d.http, &d.sources, &input.feed)
+                .await
+                .map_err(Classified::from)?;
+            let mut items = Vec::with_capacity(entries.len());
+            for (n, entry) in entries.iter().enumerate() {
+                let key = if entry.source_id.is_empty() {
+                    format!("{}:entry-{n}", entry.source)
+                } else {
+                    format!("{}:{}", entry.source, entry.source_id)
+                };
+                let json = serde_json::to_vec(entry).expect("a feed entry serialises");
+                let name: String = key
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '.' {
+                            c
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect();
+                let blob = d
+                    .blobs
+                    .put(
+                        &format!("feeds/{name}-{}.json", short(&sha256_hex(&json))),
+                        json,
+                    )
+                    .await
+                    .map_err(Classified::from)?;
+                items.push(FeedItemRef {
+                    key,
+                    title: entry.title.chars().take(200).collect(),
+                    entry: blob,
+                    problem: entry.problem.clone(),
+                });
+            }
+            Ok(items)
+        })
+        .await
+    }
+
+    /// DownloadPaper: the entry's PDF within the size and time limits; the paper stored as
+    /// `ingested` with the feed's title and abstract. A PDF that cannot be read is kept under
+    /// `raw/` and the entry fails with the reason; nothing else is written for it.
+    #[activity(definition = defs::DownloadPaper)]
+    pub async fn download_paper(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: DownloadPaperInput,
+    ) -> Result<DownloadedPaper, ActivityError> {
+        heartbeating(&ctx, async {
+            let d = &self.deps;
+            let key = &input.item.key;
+            let entry: FeedEntry = serde_json::from_slice(
+                &d.blobs
+                    .get(&input.item.entry)
+                    .await
+                    .map_err(Classified::from)?,
+            )
+            .map_err(|e| permanent("MalformedFeedEntry", format!("{key}: {e}")))?;
+            let url = entry
+                .pdf_url
+                .clone()
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| {
+                    permanent(
+                        "MalformedFeedEntry",
+                        format!("{key}: the feed entry has no PDF link"),
+                    )
+                })?;
+            let bytes = crate::sources::download_pdf(&d.http, &d.sources, &url)
+                .await
+                .map_err(Classified::from)?;
+            if let Some(existing) = d
+                .papers
+                .get_by_sha256(&sha256_hex(&bytes))
+                .await
+                .map_err(Classified::from)?
+            {
+                return Ok(DownloadedPaper {
+                    paper: paper_ref(&existing),
+                    new: false,
+                    stage: existing.status,
+                });
+            }
+            let raw_key = format!("raw/{}/{}.pdf", entry.source, short(&sha256_hex(&bytes)));
+            let raw = bytes.clone();
+            let origin = PaperOrigin {
+                source: entry.source.clone(),
+                source_id: entry.source_id.clone(),
+                abstract_text: entry.abstract_text.clone(),
+                authors: entry.authors.clone(),
+                categories: entry.categories.clone(),
+                published: entry.published.clone(),
+                venue: entry.venue.clone(),
+                pdf_url: Some(url.clone()),
+            };
+            let added = add_bytes(
+                &d.blobs,
+                &d.papers,
+                bytes,
+                crate::extract::Format::Pdf,
+                url.clone(),
+                Provenance {
+                    title: Some(entry.title.clone()),
+                    origin: Some(origin),
+                    stage: "ingested".into(),
+                },
+            )
+            .await;
+            let (record, new) = match added {
+                Ok(r) => r,
+                Err(e) if !e.is_retryable() => {
+                    // Kept for whoever wants to look at it; the entry fails with the reason.
+                    let kept = d.blobs.put(&raw_key, raw).await.map_err(Classified::from)?;
+                    return Err(permanent(
+                        e.type_name(),
+                        format!("{key}: {e} (the download is kept at {})", kept.uri),
+                    ));
+                }
+                Err(e) => return Err(Classified::from(e).into()),
+            };
+            Ok(DownloadedPaper {
+                paper: paper_ref(&record),
+                new,
+                stage: record.status,
+            })
+        })
+        .await
+    }
+
+    /// RecordJudgement: `indexed` when the judge passed the paper (or there was no judge),
+    /// `rejected` otherwise; a paper past ingestion (already run) keeps its stage.
+    #[activity(definition = defs::RecordJudgement)]
+    pub async fn record_judgement(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: RecordJudgementInput,
+    ) -> Result<(), ActivityError> {
+        let d = &self.deps;
+        let Some(paper) = d
+            .papers
+            .get(&input.paper_id)
+            .await
+            .map_err(Classified::from)?
+        else {
+            return Err(permanent(
+                "PaperNotFound",
+                format!(
+                    "no paper with id {:?} to record a judgement for",
+                    input.paper_id
+                ),
+            ));
+        };
+        if !matches!(paper.status.as_str(), "ingested" | "indexed" | "rejected") {
+            return Ok(());
+        }
+        let pass = input.judgement.as_ref().is_none_or(|j| j.pass);
+        d.papers
+            .set_stage(
+                &input.paper_id,
+                if pass { "indexed" } else { "rejected" },
+                input.judgement.as_ref(),
+            )
+            .await
+            .map_err(Classified::from)?;
+        Ok(())
     }
 
     /// RecordResults: the results directory and the paper's status.
@@ -255,7 +454,14 @@ impl PaperWork {
                     run_id: input.run_id.clone(),
                     outcome: input.outcome.clone(),
                     results: out.dir.clone(),
+                    code: input.code.uri.clone(),
+                    execution: input
+                        .executions
+                        .last()
+                        .map(|e| e.report.classification.clone())
+                        .unwrap_or_default(),
                 })
+                .await
                 .map_err(Classified::from)?;
             Ok(out)
         })
@@ -424,7 +630,7 @@ impl Deps {
     pub fn new(
         blobs: BlobStore,
         results: BlobStore,
-        papers: SqlitePaperStore,
+        papers: PaperStore,
         llm: Arc<dyn LlmClient>,
         settings: Settings,
     ) -> Self {
@@ -435,7 +641,16 @@ impl Deps {
             papers,
             llm,
             settings,
+            sources: SourceConfig::default(),
+            http: crate::sources::http_client(&SourceConfig::default()),
         }
+    }
+
+    /// The same, with these feed and download settings.
+    pub fn with_sources(mut self, sources: SourceConfig) -> Self {
+        self.http = crate::sources::http_client(&sources);
+        self.sources = sources;
+        self
     }
 
     /// One model call through the answer cache: the key covers the prompt version, the model and
@@ -600,8 +815,87 @@ fn parse_review(answer: &str) -> Option<ReviewAnswer> {
         .then_some(review)
 }
 
+/// Entries one feed may bring in one fetch.
+pub const MAX_FEED_ENTRIES: u32 = 1_000;
+
+/// The judge's JSON answer: both scores 0–10 and at least one reason.
+fn parse_judgement(text: &str) -> Option<(u8, u8, Vec<String>)> {
+    let v: serde_json::Value =
+        serde_json::from_str(text.get(text.find('{')?..=text.rfind('}')?)?).ok()?;
+    let score = |k: &str| {
+        v[k].as_u64()
+            .or_else(|| v[k].as_f64().map(|f| f.round() as u64))
+            .filter(|s| *s <= 10)
+            .map(|s| s as u8)
+    };
+    let reasons: Vec<String> = v["reasons"]
+        .as_array()?
+        .iter()
+        .filter_map(|r| r.as_str().map(str::to_owned))
+        .collect();
+    (!reasons.is_empty()).then_some((score("relevance")?, score("novelty")?, reasons))
+}
+
 #[activities]
 impl LlmWork {
+    /// JudgePaper: relevance and novelty against the profile; passes when both reach the
+    /// configured thresholds.
+    #[activity(definition = defs::JudgePaper)]
+    pub async fn judge_paper(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: JudgePaperInput,
+    ) -> Result<Judgement, ActivityError> {
+        heartbeating(&ctx, async {
+            let d = &self.deps;
+            let entry: FeedEntry =
+                serde_json::from_slice(&d.blobs.get(&input.entry).await.map_err(Classified::from)?)
+                    .map_err(|e| permanent("MalformedFeedEntry", e.to_string()))?;
+            let judge = &d.settings.judge;
+            let text = d.text(&input.paper.text).await?;
+            let excerpt: String = text.chars().take(judge.excerpt_chars).collect();
+            let model = if judge.model.is_empty() {
+                d.settings.summary_model.clone()
+            } else {
+                judge.model.clone()
+            };
+            let prompt = prompts::judge(&judge.profile, &entry, &excerpt);
+            let mut request = LlmRequest::single(model.clone(), prompt, 600, 0.0);
+            let mut usage = LlmUsage::default();
+            let (relevance, novelty, reasons) = d
+                .converse_json(&mut request, &mut usage, parse_judgement)
+                .await?
+                .ok_or_else(|| {
+                    permanent(
+                        "JudgeAnswerUnreadable",
+                        format!(
+                            "the judge ({model}) did not answer with the scores asked for, twice; \
+                             the paper stays ingested and is judged again by the next ingestion"
+                        ),
+                    )
+                })?;
+            let profile = short(&sha256_hex(
+                format!(
+                    "{}\n{}\n{}",
+                    judge.profile, judge.min_relevance, judge.min_novelty
+                )
+                .as_bytes(),
+            ))
+            .to_owned();
+            Ok(Judgement {
+                pass: relevance >= judge.min_relevance && novelty >= judge.min_novelty,
+                relevance,
+                novelty,
+                reasons,
+                model,
+                profile,
+                standin: usage.standin,
+                usage,
+            })
+        })
+        .await
+    }
+
     /// SummarizeChunk: one chunk through the fast model.
     #[activity(definition = defs::SummarizeChunk)]
     pub async fn summarize_chunk(
@@ -904,7 +1198,9 @@ mod tests {
         let deps = Arc::new(Deps::new(
             BlobStore::open(dir.path().join("blobs").to_str().unwrap()).unwrap(),
             BlobStore::open(dir.path().join("results").to_str().unwrap()).unwrap(),
-            SqlitePaperStore::open(&dir.path().join("papers.db")).unwrap(),
+            crate::clients::papers::SqlitePaperStore::open(&dir.path().join("papers.db"))
+                .unwrap()
+                .into(),
             llm.clone(),
             Settings::default(),
         ));

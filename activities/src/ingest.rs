@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::clients::blobs::{BlobError, BlobStore, sha256_hex};
-use crate::clients::papers::{PaperRecord, PaperStoreError, SqlitePaperStore};
+use crate::clients::papers::{PaperOrigin, PaperRecord, PaperStore, PaperStoreError};
 use crate::extract::{ExtractError, Format, extract};
 
 /// Largest file accepted (a 20-million-character paper as text is about 20 MB; PDFs are larger).
@@ -113,7 +113,7 @@ pub fn paper_id(title: &str, sha256: &str) -> String {
 /// Adds the paper at `source` (a path or `file://` URI). Returns the record and whether it is new.
 pub async fn add_paper(
     blobs: &BlobStore,
-    papers: &SqlitePaperStore,
+    papers: &PaperStore,
     source: &str,
 ) -> Result<(PaperRecord, bool), IngestError> {
     let path_str = source.strip_prefix("file://").unwrap_or(source);
@@ -154,8 +154,34 @@ pub async fn add_paper(
             path: shown.clone(),
             source,
         })?;
+    add_bytes(blobs, papers, bytes, format, shown, Provenance::default()).await
+}
+
+/// What the caller knows of a paper beyond its bytes (feeds know title and abstract).
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// The title to keep instead of the one found in the text.
+    pub title: Option<String>,
+    /// The feed entry.
+    pub origin: Option<PaperOrigin>,
+    /// The first stage (`added` when empty).
+    pub stage: String,
+}
+
+/// Adds a paper from its bytes: extraction first (nothing is written for an unreadable paper),
+/// then the original, the text and the sections as blobs, then the record. `source` names the
+/// paper in messages and in the record.
+pub async fn add_bytes(
+    blobs: &BlobStore,
+    papers: &PaperStore,
+    bytes: Vec<u8>,
+    format: Format,
+    source: String,
+    provenance: Provenance,
+) -> Result<(PaperRecord, bool), IngestError> {
+    let shown = source;
     let sha256 = sha256_hex(&bytes);
-    if let Some(existing) = papers.get_by_sha256(&sha256)? {
+    if let Some(existing) = papers.get_by_sha256(&sha256).await? {
         return Ok((existing, false));
     }
     let (bytes, extracted) = tokio::task::spawn_blocking(move || {
@@ -168,7 +194,11 @@ pub async fn add_paper(
         path: shown.clone(),
         source,
     })?;
-    let id = paper_id(&extracted.title, &sha256);
+    let title = provenance
+        .title
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or(extracted.title);
+    let id = paper_id(&title, &sha256);
     let original = blobs
         .put(&format!("papers/{id}/original.{}", format.as_str()), bytes)
         .await?;
@@ -182,7 +212,7 @@ pub async fn add_paper(
         .await?;
     let record = PaperRecord {
         id,
-        title: extracted.title,
+        title,
         source: shown,
         format: format.as_str().to_owned(),
         sha256,
@@ -191,10 +221,16 @@ pub async fn add_paper(
         text,
         sections_blob,
         original,
-        status: "added".into(),
+        status: if provenance.stage.is_empty() {
+            "added".into()
+        } else {
+            provenance.stage
+        },
         added_at: String::new(),
+        origin: provenance.origin,
+        judgement: None,
     };
-    Ok(papers.insert(&record)?)
+    Ok(papers.insert(&record).await?)
 }
 
 #[cfg(test)]

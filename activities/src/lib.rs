@@ -15,6 +15,7 @@
 //! - [`sandbox`]: running untrusted code under bubblewrap with limits
 //! - [`failure`]: errors → retryable or non-retryable Temporal failures
 //! - [`settings`]: models and budgets
+//! - [`sources`]: arXiv and OpenReview feeds, PDF download
 
 pub mod check;
 pub mod chunking;
@@ -29,5 +30,6 @@ pub mod ratelimit;
 pub mod results;
 pub mod sandbox;
 pub mod settings;
+pub mod sources;
 
 pub use impls::{Deps, ExecWork, LlmWork, PaperWork};

@@ -26,6 +26,8 @@ pub mod kind {
     pub const DATASET: &str = "recommend-dataset";
     /// Diagnose a failed run, answer JSON.
     pub const DIAGNOSE: &str = "diagnose-failure";
+    /// Judge a paper's relevance and novelty, answer JSON.
+    pub const JUDGE: &str = "judge-paper";
 }
 
 /// The templates, one per prompt part, in `activities/templates/`; `target_notes` and
@@ -72,6 +74,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../templates/diagnose.user.j2"),
         ),
         ("fix.user", include_str!("../templates/fix.user.j2")),
+        ("judge.system", include_str!("../templates/judge.system.j2")),
+        ("judge.user", include_str!("../templates/judge.user.j2")),
     ] {
         env.add_template(name, source)
             .expect("the prompt templates parse");
@@ -180,6 +184,25 @@ pub fn diagnose(
             wall_ms => report.wall_ms,
             peak_rss_kib => report.peak_rss_kib,
             stderr_tail => report.stderr_tail.clone(),
+        },
+    )
+}
+
+/// Judge a paper against `profile`; the answer is JSON.
+pub fn judge(
+    profile: &str,
+    entry: &workflows::types::FeedEntry,
+    excerpt: &str,
+) -> (String, String) {
+    render(
+        "judge",
+        context! {
+            profile,
+            title => entry.title.clone(),
+            categories => if entry.categories.is_empty() { "(none)".to_owned() } else { entry.categories.join(", ") },
+            venue => entry.venue.clone().unwrap_or_else(|| "(preprint)".to_owned()),
+            abstract => if entry.abstract_text.is_empty() { "(none given)".to_owned() } else { entry.abstract_text.clone() },
+            excerpt,
         },
     )
 }

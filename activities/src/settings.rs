@@ -63,6 +63,40 @@ pub struct Settings {
     /// (`[models.prices."model-id"] input = …, output = …`); an inference-profile id such as
     /// `us.anthropic.…` uses the price of the model id it contains.
     pub prices: BTreeMap<String, Price>,
+    /// The judge of ingested papers (`[models.judge]`).
+    pub judge: JudgeSettings,
+}
+
+/// What the judge looks for, and how good a paper must be to be indexed for generation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct JudgeSettings {
+    /// The team's interests, in words; the judge scores relevance against it.
+    pub profile: String,
+    /// Lowest relevance (0–10) that passes.
+    pub min_relevance: u8,
+    /// Lowest novelty (0–10) that passes.
+    pub min_novelty: u8,
+    /// The judge's model; empty: the summary model.
+    pub model: String,
+    /// Characters of the paper's text shown to the judge after the abstract.
+    pub excerpt_chars: usize,
+}
+
+impl Default for JudgeSettings {
+    fn default() -> Self {
+        Self {
+            profile: "Methods for training and running neural networks that a small team can \
+                      implement and run in PyTorch: new architectures, layers, normalisation, \
+                      attention, optimisers, training objectives, distillation, efficient \
+                      inference. Not surveys, benchmarks or theory without an algorithm."
+                .into(),
+            min_relevance: 6,
+            min_novelty: 5,
+            model: String::new(),
+            excerpt_chars: 4_000,
+        }
+    }
 }
 
 /// A model's on-demand price, US dollars per million tokens.
@@ -152,6 +186,7 @@ impl Default for Settings {
                     },
                 ),
             ]),
+            judge: JudgeSettings::default(),
         }
     }
 }

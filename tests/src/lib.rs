@@ -56,6 +56,74 @@ pub fn temporal_bin() -> PathBuf {
     venv
 }
 
+/// A tool from PATH or the set-up script's venv (`scripts/setup.sh` installs it there).
+pub fn venv_tool(name: &str) -> PathBuf {
+    activities::settings::find_tool(name)
+        .unwrap_or_else(|| panic!("{name} is missing: run ./scripts/setup.sh"))
+}
+
+/// Waits up to 30 s for something to listen on `port`.
+pub fn wait_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An in-memory OpenSearch-compatible server (`osmem-server` from PyPI); its URL.
+pub fn start_osmem(dir: &Path) -> (Proc, String) {
+    let port = free_port();
+    let mut cmd = Command::new(venv_tool("osmem-server"));
+    cmd.args(["--addr", &format!("127.0.0.1:{port}"), "--no-stdin-watch"])
+        .args(["--parent-pid", &std::process::id().to_string()]);
+    let proc = Proc::spawn(cmd, dir.join("osmem.log"));
+    wait_port(port, "osmem-server");
+    (proc, format!("http://127.0.0.1:{port}"))
+}
+
+/// moto's S3-compatible server (`moto_server` from PyPI) with `bucket` created; its endpoint.
+pub fn start_moto(dir: &Path, bucket: &str) -> (Proc, String) {
+    let port = free_port();
+    let mut cmd = Command::new(venv_tool("moto_server"));
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    let proc = Proc::spawn(cmd, dir.join("moto.log"));
+    wait_port(port, "moto_server");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "PUT /{bucket} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+        "creating bucket {bucket}: {response}"
+    );
+    (proc, format!("http://127.0.0.1:{port}"))
+}
+
+/// GET `url` (plain HTTP on 127.0.0.1) and parse the body as JSON.
+pub fn http_get_json(url: &str) -> serde_json::Value {
+    let parsed = url::Url::parse(url).unwrap();
+    let port = parsed.port().expect("a port in the URL");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n",
+        &url[url.find(parsed.path()).unwrap_or(0)..]
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    let body = response.split_once("\r\n\r\n").expect("an HTTP response").1;
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"))
+}
+
 /// `../shared/papers` beside the checkout.
 pub fn papers_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/papers");
@@ -210,6 +278,7 @@ pub struct Stack {
     pub executor: Option<Proc>,
     workers_started: u32,
     temporal_restarts: u32,
+    env: Vec<(String, String)>,
     // Dropped last: the server outlives the workers.
     _standin: Proc,
     temporal: Proc,
@@ -218,6 +287,12 @@ pub struct Stack {
 impl Stack {
     /// Starts Temporal, the stand-in (with `standin_args`), and a worker.
     pub async fn start(standin_args: &[&str]) -> Stack {
+        Self::start_with_env(standin_args, &[]).await
+    }
+
+    /// As [`Stack::start`], with extra environment for every `annapurna` process (other storage,
+    /// for instance).
+    pub async fn start_with_env(standin_args: &[&str], env: &[(&str, &str)]) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let (temporal, client) = start_temporal(
@@ -240,6 +315,10 @@ impl Stack {
             executor: None,
             workers_started: 0,
             temporal_restarts: 0,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             _standin: standin,
             temporal,
         };
@@ -279,6 +358,7 @@ impl Stack {
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .env_remove("AWS_PROFILE")
             .env_remove("ANNAPURNA_CONFIG");
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

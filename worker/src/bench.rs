@@ -116,7 +116,7 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
     let address = format!("127.0.0.1:{port}");
     let client = wait_for_temporal(&mut server, &address).await?;
     let llm = wiring::bedrock(&config, Some(&standin_url)).await;
-    let deps = wiring::deps(&config, llm.clone())?;
+    let deps = wiring::deps(&config, llm.clone()).await?;
 
     let mut ids = Vec::new();
     for p in 0..args.papers {
@@ -362,7 +362,8 @@ impl Side {
         let dir = root.join(name);
         let blobs =
             activities::clients::blobs::BlobStore::open(&dir.join("blobs").display().to_string())?;
-        let store = activities::clients::papers::SqlitePaperStore::open(&dir.join("papers.db"))?;
+        let store: activities::clients::papers::PaperStore =
+            activities::clients::papers::SqlitePaperStore::open(&dir.join("papers.db"))?.into();
         let mut ids = Vec::new();
         for p in 0..papers {
             let path = root.join(format!("paper-{p}.md"));

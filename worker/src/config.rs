@@ -31,6 +31,8 @@ pub struct Config {
     pub dev: Dev,
     /// Isolation and limits of generated code.
     pub sandbox: activities::sandbox::SandboxConfig,
+    /// Paper feeds (arXiv, OpenReview) and PDF downloads.
+    pub sources: activities::sources::SourceConfig,
 }
 
 /// Storage locations.
@@ -43,6 +45,21 @@ pub struct Storage {
     pub results: String,
     /// The SQLite paper store.
     pub papers: PathBuf,
+    /// Which paper store: `sqlite` (the file above) or `opensearch` (`[storage.opensearch]`).
+    pub paper_store: PaperStoreKind,
+    /// The OpenSearch paper store.
+    pub opensearch: activities::clients::papers::OpenSearchConfig,
+}
+
+/// The paper store's backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PaperStoreKind {
+    /// The embedded SQLite file (`storage.papers`).
+    #[default]
+    Sqlite,
+    /// An OpenSearch cluster (`storage.opensearch`).
+    Opensearch,
 }
 
 impl Default for Storage {
@@ -51,6 +68,8 @@ impl Default for Storage {
             blobs: ".annapurna/blobs".into(),
             results: "results".into(),
             papers: ".annapurna/papers.db".into(),
+            paper_store: PaperStoreKind::Sqlite,
+            opensearch: Default::default(),
         }
     }
 }

@@ -147,7 +147,7 @@ pub async fn run(config: Config, port: u16, ui_port: u16) -> anyhow::Result<()> 
         None
     };
     let llm = wiring::bedrock(&config, standin_url.as_deref()).await;
-    let deps = wiring::deps(&config, llm)?;
+    let deps = wiring::deps(&config, llm).await?;
     eprintln!(
         "annapurna dev: Temporal at {address} (state in {}), Web UI http://localhost:{ui_port}\n\
          annapurna dev: worker on task queues annapurna, annapurna-llm and annapurna-exec-cpu; Ctrl-C stops everything\n\

@@ -15,6 +15,7 @@ mod bench;
 mod config;
 mod dev;
 mod history_json;
+mod ingest_cmd;
 mod papers_cmd;
 mod replay;
 mod rerun;
@@ -103,6 +104,20 @@ enum Command {
         /// Wait for the batch and print its summary.
         #[arg(long)]
         follow: bool,
+    },
+    /// Start IngestPapers: read arXiv / OpenReview feeds, download the PDFs, ask the judge,
+    /// index what passes (and with --batch, run PaperBatch over it).
+    Ingest {
+        #[command(flatten)]
+        feeds: ingest_cmd::FeedArgs,
+        /// Wait for the ingestion and print its summary.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Temporal Schedules that start IngestPapers.
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
     },
     /// Static checks of a Python file, as CheckCode runs them; exit status 1 when a finding
     /// blocks.
@@ -197,6 +212,33 @@ enum PaperCommand {
 }
 
 #[derive(Subcommand)]
+enum ScheduleCommand {
+    /// Register a schedule, e.g. `schedule create daily-cs-lg --cron "0 6 * * *" --arxiv cs.LG
+    /// --days 1 --batch`.
+    Create {
+        /// The schedule's id.
+        id: String,
+        #[command(flatten)]
+        when: ingest_cmd::When,
+        #[command(flatten)]
+        feeds: ingest_cmd::FeedArgs,
+        /// Also start one ingestion right away.
+        #[arg(long)]
+        trigger_now: bool,
+    },
+    /// Show a schedule's state (next runs, recent workflows) as JSON.
+    Describe {
+        /// The schedule's id.
+        id: String,
+    },
+    /// Delete a schedule.
+    Delete {
+        /// The schedule's id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum HistoryCommand {
     /// Write a workflow's history as JSON (the form `annapurna replay --history` reads).
     Export {
@@ -261,7 +303,7 @@ async fn main() -> anyhow::Result<()> {
                 tracing::warn!(url = ?standin_url, "model calls go to the Bedrock STAND-IN: template answers, not generation");
             }
             let llm = wiring::bedrock(&config, standin_url.as_deref()).await;
-            let deps = wiring::deps(&config, llm)?;
+            let deps = wiring::deps(&config, llm).await?;
             let client = wiring::temporal_client(None).await?;
             let queues = wiring::Queues {
                 main: exec.is_none(),
@@ -273,8 +315,8 @@ async fn main() -> anyhow::Result<()> {
             PaperCommand::Add { file, json } => {
                 papers_cmd::add(&config, &file, json).await.map(|_| ())
             }
-            PaperCommand::List { json } => papers_cmd::list(&config, json),
-            PaperCommand::Show { id } => papers_cmd::show(&config, &id),
+            PaperCommand::List { json } => papers_cmd::list(&config, json).await,
+            PaperCommand::Show { id } => papers_cmd::show(&config, &id).await,
         },
         Command::Run(args) => run_cmd::run(&config, args).await,
         Command::Batch {
@@ -302,6 +344,7 @@ async fn main() -> anyhow::Result<()> {
                     ..Default::default()
                 }),
                 carried: None,
+                papers_per_run: None,
             };
             let id = format!(
                 "batch/{}",
@@ -327,6 +370,17 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Ingest { feeds, follow } => ingest_cmd::ingest(&feeds, follow).await,
+        Command::Schedule { command } => match command {
+            ScheduleCommand::Create {
+                id,
+                when,
+                feeds,
+                trigger_now,
+            } => ingest_cmd::schedule_create(&id, &when, &feeds, trigger_now).await,
+            ScheduleCommand::Describe { id } => ingest_cmd::schedule_describe(&id).await,
+            ScheduleCommand::Delete { id } => ingest_cmd::schedule_delete(&id).await,
+        },
         Command::Check {
             file,
             target,

@@ -1,17 +1,29 @@
 //! `annapurna paper add|list|show`.
 
 use activities::clients::blobs::BlobStore;
-use activities::clients::papers::{PaperRecord, SqlitePaperStore};
+use activities::clients::papers::{
+    OpenSearchPaperStore, PaperRecord, PaperStore, SqlitePaperStore,
+};
 use activities::ingest::add_paper;
 use anyhow::Context;
 
-use crate::config::Config;
+use crate::config::{Config, PaperStoreKind};
+
+/// Opens the paper store named in the configuration (`storage.paper-store`).
+pub async fn paper_store(config: &Config) -> anyhow::Result<PaperStore> {
+    Ok(match config.storage.paper_store {
+        PaperStoreKind::Sqlite => SqlitePaperStore::open(&config.storage.papers)?.into(),
+        PaperStoreKind::Opensearch => OpenSearchPaperStore::open(&config.storage.opensearch)
+            .await?
+            .into(),
+    })
+}
 
 /// Opens the blob store and the paper store named in the configuration.
-pub fn stores(config: &Config) -> anyhow::Result<(BlobStore, SqlitePaperStore)> {
+pub async fn stores(config: &Config) -> anyhow::Result<(BlobStore, PaperStore)> {
     Ok((
         BlobStore::open(&config.storage.blobs)?,
-        SqlitePaperStore::open(&config.storage.papers)?,
+        paper_store(config).await?,
     ))
 }
 
@@ -29,7 +41,7 @@ fn describe(p: &PaperRecord) -> String {
 
 /// Adds a paper; prints a line about it and then its id alone on the last line.
 pub async fn add(config: &Config, file: &str, json: bool) -> anyhow::Result<PaperRecord> {
-    let (blobs, papers) = stores(config)?;
+    let (blobs, papers) = stores(config).await?;
     let (record, new) = add_paper(&blobs, &papers, file)
         .await
         .with_context(|| format!("cannot add paper {file}"))?;
@@ -46,10 +58,10 @@ pub async fn add(config: &Config, file: &str, json: bool) -> anyhow::Result<Pape
     Ok(record)
 }
 
-/// Lists the papers.
-pub fn list(config: &Config, json: bool) -> anyhow::Result<()> {
-    let (_, papers) = stores(config)?;
-    let all = papers.list()?;
+/// Lists the papers (the newest 10,000).
+pub async fn list(config: &Config, json: bool) -> anyhow::Result<()> {
+    let papers = paper_store(config).await?;
+    let all = papers.list(10_000).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
@@ -61,12 +73,13 @@ pub fn list(config: &Config, json: bool) -> anyhow::Result<()> {
 }
 
 /// Shows one paper and its runs.
-pub fn show(config: &Config, id: &str) -> anyhow::Result<()> {
-    let (_, papers) = stores(config)?;
+pub async fn show(config: &Config, id: &str) -> anyhow::Result<()> {
+    let papers = paper_store(config).await?;
     let paper = papers
-        .get(id)?
+        .get(id)
+        .await?
         .with_context(|| format!("no paper with id {id:?}; `annapurna paper list` shows them"))?;
-    let runs = papers.runs(id)?;
+    let runs = papers.runs(id).await?;
     println!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({"paper": paper, "runs": runs}))?

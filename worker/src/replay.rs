@@ -20,6 +20,8 @@ pub fn replayer() -> anyhow::Result<WorkflowReplayer> {
         .context("registering PaperToCode for replay")?
         .register_workflow::<workflows::PaperBatch>()
         .context("registering PaperBatch for replay")?
+        .register_workflow::<workflows::IngestPapers>()
+        .context("registering IngestPapers for replay")?
         .build();
     WorkflowReplayer::new(options).context("creating the replayer")
 }

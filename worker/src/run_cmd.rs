@@ -47,8 +47,8 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
     let paper_id = if std::path::Path::new(&args.paper).is_file() {
         papers_cmd::add(config, &args.paper, false).await?.id
     } else {
-        let (_, papers) = papers_cmd::stores(config)?;
-        if papers.get(&args.paper)?.is_none() {
+        let papers = papers_cmd::paper_store(config).await?;
+        if papers.get(&args.paper).await?.is_none() {
             bail!(
                 "{:?} is neither a file nor the id of a stored paper; give a .pdf/.tex/.md/.txt path or see `annapurna paper list`",
                 args.paper

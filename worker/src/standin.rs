@@ -302,6 +302,7 @@ async fn converse(
             })
             .to_string()
         }
+        kind::JUDGE => judgement(&system, &first_user),
         kind::DATASET => json!({
             "dataset": "synthetic",
             "reasons": [format!("{STANDIN_MARKER}: template answer from the Bedrock stand-in")]
@@ -420,6 +421,36 @@ fn summary(user: &str) -> String {
         "{STANDIN_MARKER}: template summary from the Bedrock stand-in, not a model's reading.\n\n\
          - Paper: {title}\n- Part {part}\n- Opens with: {opening}\n"
     )
+}
+
+/// The judge's template: relevance grows with the profile's words (five letters or more) found
+/// in the title and abstract; novelty is a constant 6. Not a judgement: a way to see both
+/// outcomes of the pipeline without a model.
+fn judgement(system: &str, user: &str) -> String {
+    let profile = system
+        .split_once("Profile:")
+        .map(|(_, p)| p.to_lowercase())
+        .unwrap_or_default();
+    let paper = user
+        .split("Beginning of the paper:")
+        .next()
+        .unwrap_or(user)
+        .to_lowercase();
+    let words: std::collections::BTreeSet<&str> = profile
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .filter(|w| w.chars().count() >= 5)
+        .collect();
+    let found: Vec<&str> = words.into_iter().filter(|w| paper.contains(w)).collect();
+    let relevance = (2 + 3 * found.len()).min(10);
+    json!({
+        "relevance": relevance,
+        "novelty": 6,
+        "reasons": [
+            format!("{STANDIN_MARKER}: template judgement from the Bedrock stand-in; no model read this paper."),
+            format!("profile words in the title and abstract: {}", if found.is_empty() { "none".to_owned() } else { found.join(", ") }),
+        ]
+    })
+    .to_string()
 }
 
 /// A PyTorch script that trains a small model on synthetic data in seconds on a CPU and prints

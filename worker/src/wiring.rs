@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use activities::clients::blobs::BlobStore;
 use activities::clients::llm::{BedrockLlm, LlmClient};
-use activities::clients::papers::SqlitePaperStore;
 use activities::{Deps, ExecWork, LlmWork, PaperWork};
 use anyhow::Context;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
@@ -15,7 +14,7 @@ use temporalio_client::{Client, ClientOptions, Connection};
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use workflows::names::{LLM_TASK_QUEUE, TASK_QUEUE, exec_task_queue};
-use workflows::{PaperBatch, PaperToCode};
+use workflows::{IngestPapers, PaperBatch, PaperToCode};
 
 use crate::config::Config;
 
@@ -89,14 +88,17 @@ pub async fn bedrock(config: &Config, standin_url: Option<&str>) -> Arc<dyn LlmC
 }
 
 /// The activities' dependencies from configuration.
-pub fn deps(config: &Config, llm: Arc<dyn LlmClient>) -> anyhow::Result<Arc<Deps>> {
-    Ok(Arc::new(Deps::new(
-        BlobStore::open(&config.storage.blobs)?,
-        BlobStore::open(&config.storage.results)?,
-        SqlitePaperStore::open(&config.storage.papers)?,
-        llm,
-        config.models.clone(),
-    )))
+pub async fn deps(config: &Config, llm: Arc<dyn LlmClient>) -> anyhow::Result<Arc<Deps>> {
+    Ok(Arc::new(
+        Deps::new(
+            BlobStore::open(&config.storage.blobs)?,
+            BlobStore::open(&config.storage.results)?,
+            crate::papers_cmd::paper_store(config).await?,
+            llm,
+            config.models.clone(),
+        )
+        .with_sources(config.sources.clone()),
+    ))
 }
 
 fn tuner(activities: usize) -> TunerHolder {
@@ -152,6 +154,8 @@ pub async fn run_queues(
             .context("registering PaperToCode")?
             .register_workflow::<PaperBatch>()
             .context("registering PaperBatch")?
+            .register_workflow::<IngestPapers>()
+            .context("registering IngestPapers")?
             .register_activities(PaperWork::new(deps.clone()))
             .tuner(tuner(config.worker.max_concurrent_activities))
             .graceful_shutdown_period(grace)

@@ -39,6 +39,24 @@ impl PaperActivities {
         unimplemented!()
     }
 
+    /// Read a feed (arXiv, OpenReview); each entry stored as a blob.
+    #[activity(name = "FetchFeed")]
+    pub fn fetch_feed(input: FetchFeedInput) -> Result<Vec<FeedItemRef>, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Download a feed entry's PDF (kept as it came) and store the paper as `ingested`.
+    #[activity(name = "DownloadPaper")]
+    pub fn download_paper(input: DownloadPaperInput) -> Result<DownloadedPaper, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Set an ingested paper's stage from the judge's verdict: `indexed` or `rejected`.
+    #[activity(name = "RecordJudgement")]
+    pub fn record_judgement(input: RecordJudgementInput) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
     /// Write the results directory and the paper's status.
     #[activity(name = "RecordResults")]
     pub fn record_results(input: RecordResultsInput) -> Result<ResultsRef, ActivityError> {
@@ -81,6 +99,12 @@ impl LlmActivities {
         unimplemented!()
     }
 
+    /// Relevance and novelty of a paper against the configured profile.
+    #[activity(name = "JudgePaper")]
+    pub fn judge_paper(input: JudgePaperInput) -> Result<Judgement, ActivityError> {
+        unimplemented!()
+    }
+
     /// Return the whole fixed code.
     #[activity(name = "FixCode")]
     pub fn fix_code(input: FixCodeInput) -> Result<CodeRef, ActivityError> {
@@ -104,9 +128,11 @@ impl ExecActivities {
 pub mod defs {
     pub use super::exec_activities::ExecuteCode;
     pub use super::llm_activities::{
-        DiagnoseFailure, FixCode, GenerateCode, RecommendDataset, ReviewCode, SummarizeChunk,
+        DiagnoseFailure, FixCode, GenerateCode, JudgePaper, RecommendDataset, ReviewCode,
+        SummarizeChunk,
     };
     pub use super::paper_activities::{
-        CheckCode, LoadPaper, PlanChunks, RecordResults, SelectPapers,
+        CheckCode, DownloadPaper, FetchFeed, LoadPaper, PlanChunks, RecordJudgement, RecordResults,
+        SelectPapers,
     };
 }

@@ -8,14 +8,17 @@
 //! - [`decisions`]: pure decision functions (chunk spans, review-loop steps, stages)
 //! - [`paper_to_code`]: the `PaperToCode` workflow
 //! - [`paper_batch`]: the `PaperBatch` workflow (child `PaperToCode`s)
+//! - [`ingest_papers`]: the `IngestPapers` workflow (feeds → PDFs → judge → index)
 
 pub mod activities;
 pub mod decisions;
+pub mod ingest_papers;
 pub mod names;
 pub mod paper_batch;
 pub mod paper_to_code;
 pub mod types;
 
 pub use decisions::Stage;
+pub use ingest_papers::IngestPapers;
 pub use paper_batch::PaperBatch;
 pub use paper_to_code::PaperToCode;

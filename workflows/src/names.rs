@@ -8,6 +8,9 @@ pub const PAPER_TO_CODE: &str = "PaperToCode";
 /// Workflow type of a batch of papers.
 pub const PAPER_BATCH: &str = "PaperBatch";
 
+/// Workflow type of feed ingestion.
+pub const INGEST_PAPERS: &str = "IngestPapers";
+
 /// Task queue of the workflows and the cheap, local activities.
 pub const TASK_QUEUE: &str = "annapurna";
 /// Task queue of every activity that calls a model; its server-side rate limit is the
@@ -44,6 +47,14 @@ pub mod activity {
     pub const DIAGNOSE_FAILURE: &str = "DiagnoseFailure";
     /// Choose the papers of a batch from the paper store.
     pub const SELECT_PAPERS: &str = "SelectPapers";
+    /// Read a feed (arXiv, OpenReview).
+    pub const FETCH_FEED: &str = "FetchFeed";
+    /// Download a feed entry's PDF and store the paper.
+    pub const DOWNLOAD_PAPER: &str = "DownloadPaper";
+    /// Relevance and novelty against the profile.
+    pub const JUDGE_PAPER: &str = "JudgePaper";
+    /// Index or reject a judged paper.
+    pub const RECORD_JUDGEMENT: &str = "RecordJudgement";
     /// Write results and the paper's status.
     pub const RECORD_RESULTS: &str = "RecordResults";
 }

@@ -1,7 +1,8 @@
 //! `PaperBatch`: selects papers (`SelectPapers`) and runs `PaperToCode` for each as a child
 //! workflow with id `paper/<paper-id>`, `max_concurrent` at a time (lanes, as in the map phase),
-//! and returns a summary. Past 500 papers in one run it continues as new, carrying the remaining
-//! ids and the summary, so the history stays small.
+//! and returns a summary (outcomes, failures by reason, tokens, cost, time). Past
+//! `papers_per_run` (500) papers in one run it continues as new, carrying the remaining ids and
+//! the summary, so the history stays small.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -17,7 +18,7 @@ use crate::activities::PaperActivities;
 use crate::names::paper_workflow_id;
 use crate::types::*;
 
-/// Papers one run of the batch workflow handles before it continues as new.
+/// Papers one run of the batch workflow handles before it continues as new, by default.
 pub const PAPERS_PER_RUN: usize = 500;
 
 /// The batch's state.
@@ -71,7 +72,12 @@ impl PaperBatch {
                 ids
             }
         };
-        let (now, later) = ids.split_at(ids.len().min(PAPERS_PER_RUN));
+        ctx.state_mut(|s| s.summary.runs += 1);
+        let per_run = input
+            .papers_per_run
+            .map(|n| n.max(1) as usize)
+            .unwrap_or(PAPERS_PER_RUN);
+        let (now, later) = ids.split_at(ids.len().min(per_run));
         let lanes = (input.max_concurrent.unwrap_or(4).max(1) as usize).min(now.len().max(1));
         let template = input.paper.clone().unwrap_or_default();
         let lane_futures = (0..lanes).map(|lane| {
@@ -96,6 +102,8 @@ impl PaperBatch {
                                     s.summary.completed += 1;
                                     s.summary.input_tokens += out.input_tokens;
                                     s.summary.output_tokens += out.output_tokens;
+                                    s.summary.cost_microusd += out.cost_microusd;
+                                    s.summary.standin |= out.standin;
                                 });
                                 out.outcome
                             }

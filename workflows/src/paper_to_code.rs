@@ -319,8 +319,13 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
 
     enter(ctx, Stage::Done);
     ctx.upsert_search_attributes([PAPER_OUTCOME.value_set(outcome.to_owned())]);
-    let (input_tokens, output_tokens) =
-        ctx.state(|s| (s.progress.input_tokens, s.progress.output_tokens));
+    let (input_tokens, output_tokens, cost_microusd) = ctx.state(|s| {
+        (
+            s.progress.input_tokens,
+            s.progress.output_tokens,
+            s.progress.cost_microusd,
+        )
+    });
     let standin = summaries.iter().any(|s| s.usage.standin)
         || generated.usage.standin
         || rounds.iter().any(|r| {
@@ -339,6 +344,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
         input_tokens,
         output_tokens,
         standin,
+        cost_microusd,
     })
 }
 

@@ -67,6 +67,28 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+/// Settings of an S3 blob store that take precedence over the standard `AWS_*` environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Overrides {
+    /// Endpoint of an S3-compatible store (`ANNAPURNA_S3_ENDPOINT`).
+    pub endpoint: Option<String>,
+    /// Access key id (`ANNAPURNA_S3_ACCESS_KEY_ID`).
+    pub access_key_id: Option<String>,
+    /// Secret access key (`ANNAPURNA_S3_SECRET_ACCESS_KEY`).
+    pub secret_access_key: Option<String>,
+}
+
+impl S3Overrides {
+    /// From the `ANNAPURNA_S3_*` environment.
+    pub fn from_env() -> Self {
+        Self {
+            endpoint: std::env::var("ANNAPURNA_S3_ENDPOINT").ok(),
+            access_key_id: std::env::var("ANNAPURNA_S3_ACCESS_KEY_ID").ok(),
+            secret_access_key: std::env::var("ANNAPURNA_S3_SECRET_ACCESS_KEY").ok(),
+        }
+    }
+}
+
 /// A blob store rooted at one location.
 #[derive(Clone)]
 pub struct BlobStore {
@@ -80,25 +102,30 @@ impl BlobStore {
     /// credentials, region and endpoint from the standard `AWS_*` environment, overridden by
     /// `ANNAPURNA_S3_ENDPOINT`, `ANNAPURNA_S3_ACCESS_KEY_ID`, `ANNAPURNA_S3_SECRET_ACCESS_KEY`).
     pub fn open(location: &str) -> Result<Self, BlobError> {
+        Self::open_with(location, &S3Overrides::from_env())
+    }
+
+    /// As [`BlobStore::open`], with the S3 overrides given instead of read from the environment.
+    pub fn open_with(location: &str, overrides: &S3Overrides) -> Result<Self, BlobError> {
         let open_err = |reason: String| BlobError::Open {
             location: location.to_owned(),
             reason,
         };
         if let Some(rest) = location.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            // The standard AWS_* environment, with ANNAPURNA_S3_* taking precedence so that an
+            // The standard AWS_* environment, with the overrides taking precedence so that an
             // S3-compatible store (MinIO) can have credentials apart from Bedrock's.
             let mut builder =
                 object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-            if let Ok(endpoint) = std::env::var("ANNAPURNA_S3_ENDPOINT") {
+            if let Some(endpoint) = &overrides.endpoint {
                 builder = builder
                     .with_allow_http(endpoint.starts_with("http://"))
                     .with_endpoint(endpoint);
             }
-            if let Ok(key) = std::env::var("ANNAPURNA_S3_ACCESS_KEY_ID") {
+            if let Some(key) = &overrides.access_key_id {
                 builder = builder.with_access_key_id(key);
             }
-            if let Ok(secret) = std::env::var("ANNAPURNA_S3_SECRET_ACCESS_KEY") {
+            if let Some(secret) = &overrides.secret_access_key {
                 builder = builder.with_secret_access_key(secret);
             }
             let s3 = builder.build().map_err(|e| open_err(e.to_string()))?;

@@ -1,81 +1,14 @@
-//! The paper store: one row per paper (metadata and blob references) and one per recorded run.
-//! The embedded backend is a SQLite file (rusqlite, bundled); it is opened in WAL mode with a busy
-//! timeout so that `annapurna paper add` and running workers can share it.
+//! The embedded backend: a SQLite file (rusqlite, bundled), opened in WAL mode with a busy timeout
+//! so that `annapurna paper add` and running workers can share it. Titles and section headings are
+//! indexed with FTS5 for text queries.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
-use workflows::types::BlobRef;
+use workflows::types::Judgement;
 
-/// A stored paper's metadata.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PaperRecord {
-    /// Content-derived id.
-    pub id: String,
-    /// Title found in the paper.
-    pub title: String,
-    /// Where it came from (path or URI as given).
-    pub source: String,
-    /// Format: pdf, tex, md or txt.
-    pub format: String,
-    /// SHA-256 of the original file.
-    pub sha256: String,
-    /// Characters of extracted text.
-    pub characters: u64,
-    /// Section headings found.
-    pub sections: Vec<String>,
-    /// The extracted text.
-    pub text: BlobRef,
-    /// The sections as JSON.
-    pub sections_blob: BlobRef,
-    /// The original file.
-    pub original: BlobRef,
-    /// `added`, or the outcome of the latest run.
-    pub status: String,
-    /// When added (RFC 3339, UTC).
-    pub added_at: String,
-}
-
-/// A recorded run of PaperToCode.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// The paper.
-    pub paper_id: String,
-    /// Workflow id.
-    pub workflow_id: String,
-    /// Workflow run id.
-    pub run_id: String,
-    /// Outcome.
-    pub outcome: String,
-    /// Results directory URI.
-    pub results: String,
-}
-
-/// What went wrong with the paper store.
-#[derive(Debug, thiserror::Error)]
-pub enum PaperStoreError {
-    /// SQLite failed.
-    #[error("paper store {path} failed: {source}")]
-    Sqlite {
-        /// The database file.
-        path: String,
-        /// Cause.
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// A stored row could not be decoded.
-    #[error("paper store {path} holds an unreadable row for {id}: {reason}")]
-    Corrupt {
-        /// The database file.
-        path: String,
-        /// The row's id.
-        id: String,
-        /// Why.
-        reason: String,
-    },
-}
+use super::{PaperRecord, PaperStoreError, RunRecord, Selection, UNSELECTABLE_STAGES, query_dsl};
 
 /// The embedded SQLite paper store.
 #[derive(Clone)]
@@ -104,9 +37,25 @@ CREATE TABLE IF NOT EXISTS runs (
     outcome TEXT NOT NULL,
     results TEXT NOT NULL,
     recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    code TEXT NOT NULL DEFAULT '',
+    execution TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (workflow_id, run_id)
 );
 ";
+
+/// Columns added after the first release, for files created before them.
+const MIGRATIONS: [(&str, &str, &str); 2] = [
+    (
+        "runs",
+        "code",
+        "ALTER TABLE runs ADD COLUMN code TEXT NOT NULL DEFAULT ''",
+    ),
+    (
+        "runs",
+        "execution",
+        "ALTER TABLE runs ADD COLUMN execution TEXT NOT NULL DEFAULT ''",
+    ),
+];
 
 impl SqlitePaperStore {
     /// Opens (creating if needed) the database file at `path`.
@@ -126,10 +75,28 @@ impl SqlitePaperStore {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        for (table, column, sql) in MIGRATIONS {
+            let present: bool = conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+                    [column],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(err)?
+                > 0;
+            if !present {
+                conn.execute_batch(sql).map_err(err)?;
+            }
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_owned(),
         })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     fn with<T>(
@@ -168,7 +135,17 @@ impl SqlitePaperStore {
             return Ok((existing, false));
         }
         let json = serde_json::to_string(record).expect("a paper record serialises");
-        let sections = record.sections.join(" \n ");
+        // Titles, headings and (for ingested papers) the abstract are searchable.
+        let mut sections = record.sections.join(" \n ");
+        if let Some(origin) = &record.origin {
+            sections.push_str(" \n ");
+            sections.push_str(&origin.abstract_text);
+        }
+        let status = if record.status.is_empty() {
+            "added"
+        } else {
+            record.status.as_str()
+        };
         let inserted = self.with(|c| {
             c.execute(
                 "INSERT INTO papers_fts (id, title, sections) SELECT ?1, ?2, ?3
@@ -177,7 +154,7 @@ impl SqlitePaperStore {
             )?;
             c.execute(
                 "INSERT OR IGNORE INTO papers (id, sha256, title, source, format, characters, record, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'added')",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     record.id,
                     record.sha256,
@@ -185,7 +162,8 @@ impl SqlitePaperStore {
                     record.source,
                     record.format,
                     record.characters as i64,
-                    json
+                    json,
+                    status
                 ],
             )
         })?;
@@ -217,13 +195,13 @@ impl SqlitePaperStore {
             .transpose()
     }
 
-    /// All papers, newest first.
-    pub fn list(&self) -> Result<Vec<PaperRecord>, PaperStoreError> {
+    /// Papers, newest first, at most `limit`.
+    pub fn list(&self, limit: u32) -> Result<Vec<PaperRecord>, PaperStoreError> {
         let rows = self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, record, status, added_at FROM papers ORDER BY added_at DESC, id",
+                "SELECT id, record, status, added_at FROM papers ORDER BY added_at DESC, id LIMIT ?1",
             )?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                 .collect::<rusqlite::Result<Vec<(String, String, String, String)>>>()
         })?;
         rows.into_iter()
@@ -231,21 +209,14 @@ impl SqlitePaperStore {
             .collect()
     }
 
-    /// Paper ids for a batch: explicit ids (those that exist), else the papers matching all of
-    /// recent days, title and full-text query, newest first; `random` picks that many at random
-    /// among them; at most `max`.
-    pub fn select(
-        &self,
-        ids: &[String],
-        recent_days: Option<u32>,
-        title: Option<&str>,
-        query: Option<&str>,
-        random: Option<u32>,
-        max: u32,
-    ) -> Result<Vec<String>, PaperStoreError> {
-        if !ids.is_empty() {
+    /// Paper ids for a batch: explicit ids (those that exist), else the selectable papers
+    /// matching all of recent days, title and full-text query, newest first; `random` picks that
+    /// many at random among them; at most `max`.
+    pub fn select(&self, sel: &Selection) -> Result<Vec<String>, PaperStoreError> {
+        let max = sel.max;
+        if !sel.ids.is_empty() {
             let mut found = Vec::new();
-            for id in ids {
+            for id in &sel.ids {
                 if self.get(id)?.is_some() && !found.contains(id) {
                     found.push(id.clone());
                 }
@@ -253,7 +224,24 @@ impl SqlitePaperStore {
             found.truncate(max as usize);
             return Ok(found);
         }
-        let mut sql = "SELECT p.id FROM papers p WHERE 1 = 1".to_owned();
+        let (recent_days, title, query, random) = (
+            sel.recent_days,
+            sel.title.as_deref(),
+            sel.query.as_deref(),
+            sel.random,
+        );
+        if query.and_then(query_dsl).is_some() {
+            return Err(PaperStoreError::BadQuery(format!(
+                "the SQLite paper store ({}) takes a text query (words to find in titles, headings \
+                 and abstracts), not OpenSearch query DSL; set storage.paper-store = \"opensearch\" \
+                 to select with query DSL",
+                self.path.display()
+            )));
+        }
+        let mut sql = format!(
+            "SELECT p.id FROM papers p WHERE p.status NOT IN ({})",
+            UNSELECTABLE_STAGES.map(|s| format!("'{s}'")).join(", ")
+        );
         let mut args: Vec<String> = Vec::new();
         if let Some(days) = recent_days {
             sql.push_str(" AND p.added_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)");
@@ -294,18 +282,43 @@ impl SqlitePaperStore {
             .map(|n| n as u64)
     }
 
+    /// Sets a paper's stage and, when given, keeps the judge's verdict in its record.
+    pub fn set_stage(
+        &self,
+        id: &str,
+        stage: &str,
+        judgement: Option<&Judgement>,
+    ) -> Result<(), PaperStoreError> {
+        let Some(mut record) = self.get(id)? else {
+            return Ok(());
+        };
+        if let Some(j) = judgement {
+            record.judgement = Some(j.clone());
+        }
+        let json = serde_json::to_string(&record).expect("a paper record serialises");
+        self.with(|c| {
+            c.execute(
+                "UPDATE papers SET status = ?2, record = ?3 WHERE id = ?1",
+                params![id, stage, json],
+            )
+        })?;
+        Ok(())
+    }
+
     /// Records a run and sets the paper's status to its outcome (idempotent per run).
     pub fn record_run(&self, run: &RunRecord) -> Result<(), PaperStoreError> {
         self.with(|c| {
             c.execute(
-                "INSERT OR REPLACE INTO runs (workflow_id, run_id, paper_id, outcome, results)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO runs (workflow_id, run_id, paper_id, outcome, results, code, execution)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     run.workflow_id,
                     run.run_id,
                     run.paper_id,
                     run.outcome,
-                    run.results
+                    run.results,
+                    run.code,
+                    run.execution
                 ],
             )?;
             c.execute(
@@ -320,7 +333,7 @@ impl SqlitePaperStore {
     pub fn runs(&self, paper_id: &str) -> Result<Vec<RunRecord>, PaperStoreError> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT paper_id, workflow_id, run_id, outcome, results FROM runs
+                "SELECT paper_id, workflow_id, run_id, outcome, results, code, execution FROM runs
                  WHERE paper_id = ?1 ORDER BY recorded_at, run_id",
             )?;
             stmt.query_map([paper_id], |r| {
@@ -330,6 +343,8 @@ impl SqlitePaperStore {
                     run_id: r.get(2)?,
                     outcome: r.get(3)?,
                     results: r.get(4)?,
+                    code: r.get(5)?,
+                    execution: r.get(6)?,
                 })
             })?
             .collect()

@@ -1,0 +1,388 @@
+//! The storage backends against real or wire-compatible servers: the paper store on SQLite and on
+//! OpenSearch (`osmem-server`), the same behaviour checked on both; blobs on S3 (moto's server);
+//! and one paper through PaperToCode with S3 blobs and results and the OpenSearch paper store.
+
+use activities::clients::blobs::{BlobError, BlobStore, S3Overrides};
+use activities::clients::papers::{
+    OpenSearchConfig, OpenSearchPaperStore, PaperStore, PaperStoreError, RunRecord, Selection,
+    SqlitePaperStore,
+};
+use activities::ingest::add_paper;
+use annapurna_tests::{Stack, papers_dir, start_moto, start_osmem};
+use workflows::types::{Judgement, PaperToCodeInput};
+
+fn sel() -> Selection {
+    Selection {
+        max: 100,
+        ..Default::default()
+    }
+}
+
+/// The behaviour both backends share. Returns the ids of (attention, dyt, gps).
+async fn shared_behaviour(store: &PaperStore, blobs: &BlobStore) -> (String, String, String) {
+    let mut ids = Vec::new();
+    for name in ["attention-is-all-you-need.tex", "dyt.tex", "gps.md"] {
+        let path = papers_dir().join(name);
+        let (record, new) = add_paper(blobs, store, path.to_str().unwrap())
+            .await
+            .unwrap();
+        assert!(new, "{name} is new");
+        assert_eq!(record.status, "added");
+        let (again, new) = add_paper(blobs, store, path.to_str().unwrap())
+            .await
+            .unwrap();
+        assert!(!new, "{name} added twice is not new");
+        assert_eq!(again.id, record.id);
+        ids.push(record.id);
+    }
+    let (attention, dyt, gps) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+    assert_eq!(store.count().await.unwrap(), 3);
+    assert_eq!(store.list(10).await.unwrap().len(), 3);
+    let got = store.get(&dyt).await.unwrap().expect("dyt is stored");
+    assert_eq!(got.title, "Transformers without Normalization");
+    assert!(store.get("no-such-paper").await.unwrap().is_none());
+
+    // Explicit ids: stored ones, in the order given, no repeats.
+    let picked = store
+        .select(&Selection {
+            ids: vec![
+                dyt.clone(),
+                "missing".into(),
+                attention.clone(),
+                dyt.clone(),
+            ],
+            ..sel()
+        })
+        .await
+        .unwrap();
+    assert_eq!(picked, vec![dyt.clone(), attention.clone()]);
+    // Title, case-insensitive.
+    let by_title = store
+        .select(&Selection {
+            title: Some("attention is ALL".into()),
+            ..sel()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_title, vec![attention.clone()]);
+    // A text query over titles and headings.
+    let by_query = store
+        .select(&Selection {
+            query: Some("normalization".into()),
+            ..sel()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_query, vec![dyt.clone()]);
+    // Recent: all three were added just now.
+    let recent = store
+        .select(&Selection {
+            recent_days: Some(1),
+            ..sel()
+        })
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 3, "{recent:?}");
+    // Random: that many, all stored.
+    let random = store
+        .select(&Selection {
+            random: Some(2),
+            ..sel()
+        })
+        .await
+        .unwrap();
+    assert_eq!(random.len(), 2);
+    assert!(random.iter().all(|id| ids.contains(id)), "{random:?}");
+    // max caps every selection.
+    let capped = store.select(&Selection { max: 1, ..sel() }).await.unwrap();
+    assert_eq!(capped.len(), 1);
+
+    // A rejected paper is kept but no longer selected, except by id.
+    let verdict = Judgement {
+        pass: false,
+        relevance: 2,
+        novelty: 3,
+        reasons: vec!["off topic".into()],
+        model: "test".into(),
+        profile: "p1".into(),
+        ..Default::default()
+    };
+    store
+        .set_stage(&dyt, "rejected", Some(&verdict))
+        .await
+        .unwrap();
+    let kept = store
+        .get(&dyt)
+        .await
+        .unwrap()
+        .expect("a rejected paper is kept");
+    assert_eq!(kept.status, "rejected");
+    assert_eq!(kept.judgement, Some(verdict));
+    let by_query = store
+        .select(&Selection {
+            query: Some("normalization".into()),
+            ..sel()
+        })
+        .await
+        .unwrap();
+    assert!(by_query.is_empty(), "{by_query:?}");
+    assert_eq!(
+        store
+            .select(&Selection {
+                recent_days: Some(1),
+                ..sel()
+            })
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let by_id = store
+        .select(&Selection {
+            ids: vec![dyt.clone()],
+            ..sel()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_id, vec![dyt.clone()]);
+
+    // Runs: recorded once per run, the paper's stage follows the latest.
+    let run = RunRecord {
+        paper_id: attention.clone(),
+        workflow_id: format!("paper/{attention}"),
+        run_id: "run-1".into(),
+        outcome: "succeeded".into(),
+        results: "file:///results/x".into(),
+        code: "file:///blobs/code.py".into(),
+        execution: "ok".into(),
+    };
+    store.record_run(&run).await.unwrap();
+    store.record_run(&run).await.unwrap();
+    let runs = store.runs(&attention).await.unwrap();
+    assert_eq!(runs, vec![run.clone()]);
+    assert_eq!(
+        store.get(&attention).await.unwrap().unwrap().status,
+        "succeeded"
+    );
+    let second = RunRecord {
+        run_id: "run-2".into(),
+        outcome: "execution-failed".into(),
+        execution: "code-error".into(),
+        ..run
+    };
+    store.record_run(&second).await.unwrap();
+    let runs = store.runs(&attention).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1].run_id, "run-2");
+    assert_eq!(
+        store.get(&attention).await.unwrap().unwrap().status,
+        "execution-failed"
+    );
+    (attention, dyt, gps)
+}
+
+#[tokio::test]
+async fn sqlite_paper_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = BlobStore::open(dir.path().join("blobs").to_str().unwrap()).unwrap();
+    let store: PaperStore = SqlitePaperStore::open(&dir.path().join("papers.db"))
+        .unwrap()
+        .into();
+    shared_behaviour(&store, &blobs).await;
+    // Query DSL needs OpenSearch: a clear error, not a silent empty selection.
+    let err = store
+        .select(&Selection {
+            query: Some(r#"{"match": {"title": "attention"}}"#.into()),
+            ..sel()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PaperStoreError::BadQuery(_)), "{err}");
+    assert!(err.to_string().contains("opensearch"), "{err}");
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn opensearch_paper_store_against_osmem() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_osmem, url) = start_osmem(dir.path());
+    let blobs = BlobStore::open(dir.path().join("blobs").to_str().unwrap()).unwrap();
+    let config = OpenSearchConfig {
+        url: url.clone(),
+        index: "papers-test".into(),
+        ..Default::default()
+    };
+    let store: PaperStore = OpenSearchPaperStore::open(&config).await.unwrap().into();
+    let (attention, _dyt, gps) = shared_behaviour(&store, &blobs).await;
+
+    // Query DSL, as JSON, with or without the outer "query".
+    let dsl = store
+        .select(&Selection {
+            query: Some(r#"{"query": {"term": {"stage": "execution-failed"}}}"#.into()),
+            ..sel()
+        })
+        .await
+        .unwrap();
+    assert_eq!(dsl, vec![attention.clone()]);
+    let dsl = store
+        .select(&Selection {
+            query: Some(r#"{"match": {"title": "gumbel"}}"#.into()),
+            ..sel()
+        })
+        .await
+        .unwrap();
+    assert_eq!(dsl, vec![gps]);
+    let bad = store
+        .select(&Selection {
+            query: Some("{not json".into()),
+            ..sel()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(bad, PaperStoreError::BadQuery(_)), "{bad}");
+
+    // The index carries the mapping: stage as keyword, judge scores, code and execution.
+    let mapping = annapurna_tests::http_get_json(&format!("{url}/papers-test/_mapping"));
+    let props = &mapping["papers-test"]["mappings"]["properties"];
+    assert_eq!(props["stage"]["type"], "keyword", "{mapping}");
+    assert_eq!(props["judge"]["properties"]["relevance"]["type"], "integer");
+    assert_eq!(props["code"]["properties"]["results"]["type"], "keyword");
+    assert_eq!(
+        props["execution"]["properties"]["status"]["type"],
+        "keyword"
+    );
+    // The document has the latest run's code and execution.
+    let doc = annapurna_tests::http_get_json(&format!("{url}/papers-test/_doc/{attention}"));
+    assert_eq!(doc["_source"]["execution"]["status"], "code-error", "{doc}");
+    assert_eq!(doc["_source"]["code"]["run_id"], "run-2");
+
+    // Opening again finds the index and what is in it.
+    let again: PaperStore = OpenSearchPaperStore::open(&config).await.unwrap().into();
+    assert_eq!(again.count().await.unwrap(), 3);
+
+    // Nothing listening: a retryable error naming the address.
+    let down = OpenSearchPaperStore::open(&OpenSearchConfig {
+        url: format!("http://127.0.0.1:{}", annapurna_tests::free_port()),
+        timeout_secs: 2,
+        ..config
+    })
+    .await
+    .err()
+    .expect("no server");
+    assert!(down.is_retryable(), "{down}");
+    assert!(down.to_string().contains("127.0.0.1"), "{down}");
+}
+
+#[tokio::test]
+async fn s3_blobs_against_moto() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_moto, endpoint) = start_moto(dir.path(), "annapurna-blobs");
+    let s3 = S3Overrides {
+        endpoint: Some(endpoint),
+        access_key_id: Some("moto".into()),
+        secret_access_key: Some("moto".into()),
+    };
+    let blobs = BlobStore::open_with("s3://annapurna-blobs/run-a", &s3).unwrap();
+    let paper = std::fs::read(papers_dir().join("attention-is-all-you-need.pdf")).unwrap();
+    let blob = blobs
+        .put("papers/x/original.pdf", paper.clone())
+        .await
+        .unwrap();
+    assert_eq!(blob.uri, "s3://annapurna-blobs/run-a/papers/x/original.pdf");
+    assert_eq!(blob.bytes, paper.len() as u64);
+    assert_eq!(blobs.get(&blob).await.unwrap().as_ref(), &paper[..]);
+    // Same key, same content: idempotent.
+    assert_eq!(
+        blobs
+            .put("papers/x/original.pdf", paper.clone())
+            .await
+            .unwrap(),
+        blob
+    );
+    // Another prefix of the same bucket does not see it.
+    let other = BlobStore::open_with("s3://annapurna-blobs/run-b", &s3).unwrap();
+    let err = other.get(&blob).await.unwrap_err();
+    assert!(matches!(err, BlobError::Foreign { .. }), "{err}");
+    // A reference whose hash does not match is refused.
+    let mut tampered = blob.clone();
+    tampered.sha256 = "0".repeat(64);
+    let err = blobs.get(&tampered).await.unwrap_err();
+    assert!(matches!(err, BlobError::Corrupt { .. }), "{err}");
+    // A missing object.
+    let mut missing = blob.clone();
+    missing.uri = "s3://annapurna-blobs/run-a/papers/none".into();
+    let err = blobs.get(&missing).await.unwrap_err();
+    assert!(matches!(err, BlobError::Missing { .. }), "{err}");
+}
+
+/// One paper end to end with everything off the local disk: blobs and results in S3, the paper
+/// store in OpenSearch.
+#[tokio::test]
+async fn paper_to_code_on_s3_and_opensearch() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (_moto, s3) = start_moto(scratch.path(), "annapurna");
+    let (_osmem, os) = start_osmem(scratch.path());
+    let stack = Stack::start_with_env(
+        &[],
+        &[
+            ("ANNAPURNA_STORAGE__BLOBS", "s3://annapurna/blobs"),
+            ("ANNAPURNA_STORAGE__RESULTS", "s3://annapurna/results"),
+            ("ANNAPURNA_STORAGE__PAPER_STORE", "opensearch"),
+            ("ANNAPURNA_STORAGE__OPENSEARCH__URL", &os),
+            ("ANNAPURNA_S3_ENDPOINT", &s3),
+            ("ANNAPURNA_S3_ACCESS_KEY_ID", "moto"),
+            ("ANNAPURNA_S3_SECRET_ACCESS_KEY", "moto"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    )
+    .await;
+    let id = stack.add_paper(&stack.example_paper());
+    let out = stack
+        .run_paper(
+            "s3-opensearch",
+            PaperToCodeInput {
+                paper_id: Some(id.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("the paper completes");
+    assert!(
+        out.results.starts_with("s3://annapurna/results/"),
+        "{out:?}"
+    );
+    assert!(out.code.uri.starts_with("s3://annapurna/blobs/"), "{out:?}");
+    // The paper store (OpenSearch) has the run.
+    let show = stack.annapurna(&["paper", "show", &id]);
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(shown["paper"]["status"], out.outcome);
+    assert_eq!(shown["runs"][0]["results"], out.results);
+    // The results are in S3: the run's metadata.json is there.
+    let results = BlobStore::open_with(
+        "s3://annapurna/results",
+        &S3Overrides {
+            endpoint: Some(s3.clone()),
+            access_key_id: Some("moto".into()),
+            secret_access_key: Some("moto".into()),
+        },
+    )
+    .unwrap();
+    let metadata = results
+        .try_get_uri(&format!("{}/metadata.json", out.results))
+        .await
+        .unwrap()
+        .expect("metadata.json in S3");
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata).unwrap();
+    assert_eq!(metadata["paper"]["id"], id, "{metadata}");
+    let doc = annapurna_tests::http_get_json(&format!("{os}/annapurna-papers/_doc/{id}"));
+    assert_eq!(doc["_source"]["code"]["results"], out.results, "{doc}");
+    assert!(
+        !stack.dir.path().join("blobs").exists(),
+        "nothing on local disk"
+    );
+}

@@ -1,0 +1,265 @@
+//! `IngestPapers`: reads feeds (`FetchFeed`: arXiv, OpenReview), then for each entry, a few at a
+//! time: `DownloadPaper` (the PDF, kept whatever happens next, and the paper stored as
+//! `ingested`) → `JudgePaper` on `annapurna-llm` (relevance and novelty against the configured
+//! profile) → `RecordJudgement` (`indexed` or `rejected`). An entry that fails (malformed, not a
+//! PDF, too large, unreadable) is reported with its reason; the others go on. With `batch` set, a
+//! `PaperBatch` over the newly indexed papers starts as a child that outlives the ingestion.
+
+use std::time::Duration;
+
+use temporalio_common::RetryPolicy;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_workflow::{
+    ActivityExecutionError, ActivityOptions, ChildWorkflowOptions, ParentClosePolicy,
+    WorkflowContext, WorkflowContextView, WorkflowResult, join_all,
+};
+
+use crate::PaperBatch;
+use crate::activities::{LlmActivities, PaperActivities};
+use crate::names::LLM_TASK_QUEUE;
+use crate::types::*;
+
+/// The ingestion's state (its summary is what the `progress` query shows).
+#[workflow]
+pub struct IngestPapers {
+    input: IngestPapersInput,
+    summary: IngestSummary,
+}
+
+fn options(id: String, start_to_close: Duration, attempts: u32) -> ActivityOptions {
+    options_on(None, id, start_to_close, attempts)
+}
+
+fn options_on(
+    queue: Option<&str>,
+    id: String,
+    start_to_close: Duration,
+    attempts: u32,
+) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(start_to_close)
+        .activity_id(id)
+        .maybe_task_queue(queue.map(str::to_owned))
+        .heartbeat_timeout(Duration::from_secs(30))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(2))
+                .maximum_interval(Duration::from_secs(60))
+                .maximum_attempts(attempts)
+                .build(),
+        )
+        .build()
+}
+
+fn reason(e: &ActivityExecutionError) -> String {
+    let reason = e
+        .failure()
+        .map(|f| match &f.cause {
+            Some(cause) => cause.message.clone(),
+            None => f.message.clone(),
+        })
+        .unwrap_or_else(|| e.to_string());
+    reason.chars().take(200).collect()
+}
+
+#[workflow_methods]
+impl IngestPapers {
+    /// Keeps the input.
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: IngestPapersInput) -> Self {
+        Self {
+            input,
+            summary: IngestSummary::default(),
+        }
+    }
+
+    /// Fetches, downloads, judges, indexes; optionally starts a batch.
+    #[run(name = "IngestPapers")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<IngestSummary> {
+        let input = ctx.state(|s| s.input.clone());
+        let mut items: Vec<FeedItemRef> = Vec::new();
+        for (n, feed) in input.feeds.iter().enumerate() {
+            let fetched = ctx
+                .execute_activity(
+                    PaperActivities::fetch_feed,
+                    FetchFeedInput { feed: feed.clone() },
+                    options(format!("fetch-{n}"), Duration::from_secs(900), 5),
+                )
+                .await?;
+            items.extend(fetched);
+        }
+        // The same paper in two feeds is ingested once.
+        let mut seen = std::collections::BTreeSet::new();
+        items.retain(|i| seen.insert(i.key.clone()));
+        ctx.state_mut(|s| s.summary.entries = items.len() as u32);
+
+        let judge = input.judge.unwrap_or(true);
+        let lanes = (input.max_concurrent.unwrap_or(4).max(1) as usize).min(items.len().max(1));
+        let lane_futures = (0..lanes).map(|lane| {
+            let mine: Vec<(usize, FeedItemRef)> = items
+                .iter()
+                .cloned()
+                .enumerate()
+                .skip(lane)
+                .step_by(lanes)
+                .collect();
+            let ctx = &*ctx;
+            async move {
+                let mut done = Vec::new();
+                for (n, item) in mine {
+                    done.push(ingest_one(ctx, n, item, judge).await);
+                }
+                done
+            }
+        });
+        let mut outcomes: Vec<IngestItem> =
+            join_all(lane_futures).await.into_iter().flatten().collect();
+        outcomes.sort_by(|a, b| a.key.cmp(&b.key));
+        let indexed: Vec<String> = outcomes
+            .iter()
+            .filter(|o| o.outcome == "indexed")
+            .filter_map(|o| o.paper_id.clone())
+            .collect();
+        ctx.state_mut(|s| s.summary.items = outcomes.into_iter().take(1_000).collect());
+
+        if let Some(batch) = input.batch.clone()
+            && !indexed.is_empty()
+        {
+            let id = format!("batch/{}", ctx.workflow_id());
+            let options = ChildWorkflowOptions::builder()
+                .workflow_id(id.clone())
+                .parent_close_policy(ParentClosePolicy::Abandon)
+                .build();
+            let batch = PaperBatchInput {
+                paper_ids: indexed,
+                max_papers: Some(u32::MAX),
+                carried: None,
+                ..batch
+            };
+            match ctx
+                .start_child_workflow(PaperBatch::run, batch, options)
+                .await
+            {
+                Ok(_) => ctx.state_mut(|s| s.summary.batch_workflow_id = Some(id)),
+                Err(e) => ctx.state_mut(|s| {
+                    *s.summary
+                        .failed
+                        .entry(format!("batch not started: {e}"))
+                        .or_default() += 1
+                }),
+            }
+        }
+        Ok(ctx.state(|s| s.summary.clone()))
+    }
+
+    /// The summary so far.
+    #[query(name = "progress")]
+    pub fn progress(&self, _ctx: &WorkflowContextView) -> IngestSummary {
+        self.summary.clone()
+    }
+}
+
+/// One entry: download, judge, record. Never fails the workflow: a failure is the entry's outcome.
+async fn ingest_one(
+    ctx: &WorkflowContext<IngestPapers>,
+    n: usize,
+    item: FeedItemRef,
+    judge: bool,
+) -> IngestItem {
+    let fail = |reason: String| {
+        ctx.state_mut(|s| *s.summary.failed.entry(reason.clone()).or_default() += 1);
+        IngestItem {
+            key: item.key.clone(),
+            paper_id: None,
+            outcome: format!("failed: {reason}"),
+        }
+    };
+    if let Some(problem) = &item.problem {
+        return fail(format!("malformed feed entry: {problem}"));
+    }
+    let downloaded = match ctx
+        .execute_activity(
+            PaperActivities::download_paper,
+            DownloadPaperInput { item: item.clone() },
+            options(format!("download-{n}"), Duration::from_secs(600), 4),
+        )
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => return fail(reason(&e)),
+    };
+    let paper_id = downloaded.paper.paper_id.clone();
+    if !downloaded.new && downloaded.stage != "ingested" {
+        ctx.state_mut(|s| s.summary.already_stored += 1);
+        return IngestItem {
+            key: item.key,
+            paper_id: Some(paper_id),
+            outcome: format!("already-stored ({})", downloaded.stage),
+        };
+    }
+    if downloaded.new {
+        ctx.state_mut(|s| s.summary.new_papers += 1);
+    }
+    let judgement = if judge {
+        let options = options_on(
+            Some(LLM_TASK_QUEUE),
+            format!("judge-{n}"),
+            Duration::from_secs(600),
+            30,
+        );
+        match ctx
+            .execute_activity(
+                LlmActivities::judge_paper,
+                JudgePaperInput {
+                    paper: downloaded.paper.clone(),
+                    entry: item.entry.clone(),
+                },
+                options,
+            )
+            .await
+        {
+            Ok(j) => {
+                ctx.state_mut(|s| {
+                    s.summary.input_tokens += j.usage.input_tokens;
+                    s.summary.output_tokens += j.usage.output_tokens;
+                    s.summary.standin |= j.standin;
+                });
+                Some(j)
+            }
+            Err(e) => {
+                let mut out = fail(format!("judge: {}", reason(&e)));
+                out.paper_id = Some(paper_id);
+                return out;
+            }
+        }
+    } else {
+        None
+    };
+    let pass = judgement.as_ref().is_none_or(|j| j.pass);
+    if let Err(e) = ctx
+        .execute_activity(
+            PaperActivities::record_judgement,
+            RecordJudgementInput {
+                paper_id: paper_id.clone(),
+                judgement,
+            },
+            options(format!("record-{n}"), Duration::from_secs(120), 10),
+        )
+        .await
+    {
+        let mut out = fail(reason(&e));
+        out.paper_id = Some(paper_id);
+        return out;
+    }
+    ctx.state_mut(|s| {
+        if pass {
+            s.summary.indexed += 1
+        } else {
+            s.summary.rejected += 1
+        }
+    });
+    IngestItem {
+        key: item.key,
+        paper_id: Some(paper_id),
+        outcome: if pass { "indexed" } else { "rejected" }.to_owned(),
+    }
+}
