@@ -112,3 +112,99 @@ async fn batches_by_ids_query_and_title() {
     let summary: BatchSummary = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
     assert_eq!((summary.selected, summary.completed), (0, 0));
 }
+
+/// Past `papers_per_run` papers (500 by default; 2 here) the batch continues as new, carrying the
+/// rest and the summary: every paper runs once, the summary covers them all, and the workflow id
+/// has one run per slice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_batch_continues_as_new_and_keeps_its_summary() {
+    let stack = Stack::start(&[]).await;
+    let ids: Vec<String> = [
+        "dyt.tex",
+        "schedule-free.tex",
+        "minp.tex",
+        "diff-transformer.tex",
+        "tabdiff.tex",
+    ]
+    .iter()
+    .map(|p| stack.add_paper(&papers_dir().join(p)))
+    .collect();
+    let input = serde_json::json!({
+        "paper_ids": ids,
+        "max_concurrent": 2,
+        "papers_per_run": 2,
+        "paper": {"execute": false, "review_rounds": 1},
+    })
+    .to_string();
+    let out = Command::new(temporal_bin())
+        .args([
+            "workflow",
+            "start",
+            "--type",
+            "PaperBatch",
+            "--task-queue",
+            "annapurna",
+        ])
+        .args(["--workflow-id", "batch/long", "--input", &input])
+        .args(["--address", &format!("127.0.0.1:{}", stack.port)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let handle = stack.client.get_workflow_handle::<PaperBatch>("batch/long");
+    let summary: BatchSummary = tokio::time::timeout(
+        Duration::from_secs(400),
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("the batch finished")
+    .expect("the batch succeeded");
+    assert_eq!(summary.selected, 5, "{summary:#?}");
+    assert_eq!(summary.completed, 5, "{summary:#?}");
+    assert_eq!(summary.runs, 3, "5 papers, 2 per run: {summary:#?}");
+    let mut ran: Vec<String> = summary.items.iter().map(|i| i.paper_id.clone()).collect();
+    ran.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(ran, expected, "each paper once");
+    assert!(
+        summary.input_tokens > 0 && summary.cost_microusd > 0,
+        "{summary:#?}"
+    );
+    assert!(
+        summary.standin,
+        "the stand-in answered and the summary says so"
+    );
+    // Three executions under the one workflow id.
+    let list = Command::new(temporal_bin())
+        .args([
+            "workflow",
+            "list",
+            "--query",
+            "WorkflowId='batch/long'",
+            "-o",
+            "json",
+        ])
+        .args(["--address", &format!("127.0.0.1:{}", stack.port)])
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&list.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&list.stdout)));
+    let statuses: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| s.contains("CONTINUED_AS_NEW"))
+            .count(),
+        2,
+        "{runs}"
+    );
+}

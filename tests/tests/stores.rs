@@ -105,6 +105,11 @@ async fn shared_behaviour(store: &PaperStore, blobs: &BlobStore) -> (String, Str
         reasons: vec!["off topic".into()],
         model: "test".into(),
         profile: "p1".into(),
+        usage: workflows::types::LlmUsage {
+            input_tokens: 900,
+            output_tokens: 80,
+            ..Default::default()
+        },
         ..Default::default()
     };
     store

@@ -2,7 +2,8 @@
 //! time: `DownloadPaper` (the PDF, kept whatever happens next, and the paper stored as
 //! `ingested`) → `JudgePaper` on `annapurna-llm` (relevance and novelty against the configured
 //! profile) → `RecordJudgement` (`indexed` or `rejected`). An entry that fails (malformed, not a
-//! PDF, too large, unreadable) is reported with its reason; the others go on. With `batch` set, a
+//! PDF, too large, unreadable) is reported with its reason, and so is a feed that cannot be read;
+//! the others go on. With `batch` set, a
 //! `PaperBatch` over the newly indexed papers starts as a child that outlives the ingestion.
 
 use std::time::Duration;
@@ -58,7 +59,7 @@ fn reason(e: &ActivityExecutionError) -> String {
             None => f.message.clone(),
         })
         .unwrap_or_else(|| e.to_string());
-    reason.chars().take(200).collect()
+    reason.chars().take(500).collect()
 }
 
 #[workflow_methods]
@@ -77,15 +78,24 @@ impl IngestPapers {
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<IngestSummary> {
         let input = ctx.state(|s| s.input.clone());
         let mut items: Vec<FeedItemRef> = Vec::new();
+        // A feed that cannot be read (after its retries) is reported; the others go on.
         for (n, feed) in input.feeds.iter().enumerate() {
-            let fetched = ctx
+            match ctx
                 .execute_activity(
                     PaperActivities::fetch_feed,
                     FetchFeedInput { feed: feed.clone() },
                     options(format!("fetch-{n}"), Duration::from_secs(900), 5),
                 )
-                .await?;
-            items.extend(fetched);
+                .await
+            {
+                Ok(fetched) => items.extend(fetched),
+                Err(e) => ctx.state_mut(|s| {
+                    *s.summary
+                        .failed
+                        .entry(format!("feed {n}: {}", reason(&e)))
+                        .or_default() += 1
+                }),
+            }
         }
         // The same paper in two feeds is ingested once.
         let mut seen = std::collections::BTreeSet::new();

@@ -144,9 +144,25 @@ fn document(record: &PaperRecord) -> Value {
             "venue": o.venue,
             "pdf_url": o.pdf_url,
         })),
-        "judge": record.judgement,
+        "judge": judge_doc(record.judgement.as_ref()),
         "record": record,
     })
+}
+
+/// The judge's fields the mapping indexes (not its token usage).
+fn judge_doc(j: Option<&Judgement>) -> Value {
+    j.map(|j| {
+        json!({
+            "pass": j.pass,
+            "relevance": j.relevance,
+            "novelty": j.novelty,
+            "reasons": j.reasons,
+            "model": j.model,
+            "profile": j.profile,
+            "standin": j.standin,
+        })
+    })
+    .unwrap_or(Value::Null)
 }
 
 fn now_rfc3339() -> String {
@@ -496,7 +512,11 @@ impl OpenSearchPaperStore {
         }
         self.update(
             id,
-            json!({"stage": stage, "judge": record.judgement, "record": record}),
+            json!({
+                "stage": stage,
+                "judge": judge_doc(record.judgement.as_ref()),
+                "record": record,
+            }),
         )
         .await
     }

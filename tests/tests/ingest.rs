@@ -1,0 +1,434 @@
+//! Ingestion end to end: `annapurna ingest` starts IngestPapers on a real Temporal server; the
+//! feeds are local HTTP servers answering in the arXiv API's Atom and the OpenReview API v2's JSON
+//! (fixtures in `tests/fixtures/feeds/`), with PDFs that are good, not PDFs, unreadable, or too
+//! large. Malformed entries and bad PDFs fail alone, with their reasons; the judge (the stand-in's
+//! template) indexes some papers and rejects others, which are kept; `--batch` then runs
+//! PaperBatch over the indexed ones. A Temporal Schedule created by `annapurna schedule create`
+//! starts the same workflow.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use annapurna_tests::{Stack, papers_dir};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use lopdf::content::{Content, Operation};
+use lopdf::{Document, Object, Stream, dictionary};
+use temporalio_client::WorkflowGetResultOptions;
+use workflows::types::IngestSummary;
+
+/// A one-page PDF with `lines` of text in Helvetica.
+fn pdf_with(lines: &[&str]) -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+    });
+    let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
+    let mut operations = vec![
+        Operation::new("BT", vec![]),
+        Operation::new("Tf", vec!["F1".into(), 11.into()]),
+        Operation::new("TL", vec![14.into()]),
+        Operation::new("Td", vec![50.into(), 780.into()]),
+    ];
+    for line in lines {
+        operations.push(Operation::new("Tj", vec![Object::string_literal(*line)]));
+        operations.push(Operation::new("T*", vec![]));
+    }
+    operations.push(Operation::new("ET", vec![]));
+    let content = Content { operations };
+    let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
+            "Resources" => resources_id,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+/// A paper-like PDF: title, abstract heading, a few paragraphs' worth of lines.
+fn paper_pdf(title: &str, topic: &str) -> Vec<u8> {
+    let mut lines = vec![title.to_owned(), String::new(), "Abstract".to_owned()];
+    for i in 0..12 {
+        lines.push(format!(
+            "Line {i} of a short fixture paper about {topic}, written for the ingestion test."
+        ));
+    }
+    lines.push("1 Introduction".into());
+    lines.push(format!("We study {topic} and report what we measured."));
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    pdf_with(&refs)
+}
+
+struct Feeds {
+    base: String,
+    pdfs: BTreeMap<String, Vec<u8>>,
+}
+
+async fn arxiv(State(f): State<Arc<Feeds>>) -> Response {
+    let xml = std::fs::read_to_string(fixture("arxiv-cs-lg.xml"))
+        .unwrap()
+        .replace("http://127.0.0.1:9", &f.base);
+    ([(header::CONTENT_TYPE, "application/atom+xml")], xml).into_response()
+}
+
+async fn openreview(State(f): State<Arc<Feeds>>) -> Response {
+    let json = std::fs::read_to_string(fixture("openreview-iclr-2024.json"))
+        .unwrap()
+        .replace("http://127.0.0.1:9", &f.base);
+    ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+}
+
+async fn pdf(State(f): State<Arc<Feeds>>, Path(name): Path<String>) -> Response {
+    match f.pdfs.get(&name) {
+        Some(bytes) => ([(header::CONTENT_TYPE, "application/pdf")], bytes.clone()).into_response(),
+        None if name.starts_with("2611.05177") => (
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body>Please solve this challenge to continue.</body></html>",
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such pdf").into_response(),
+    }
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/feeds")
+        .join(name)
+}
+
+/// Serves both APIs and the PDFs; returns its base URL.
+async fn start_feeds() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let attention = std::fs::read(papers_dir().join("attention-is-all-you-need.pdf")).unwrap();
+    let mut pdfs = BTreeMap::new();
+    // arXiv: the mixture-of-experts paper and the adapters paper are good PDFs; 05177 answers
+    // with an HTML page; 06002 has no link and 06340 no title (malformed entries).
+    pdfs.insert(
+        "2611.04821v1".to_owned(),
+        paper_pdf(
+            "Sparse Mixture-of-Experts Routing",
+            "routing tokens to experts in sparse mixture-of-experts layers",
+        ),
+    );
+    pdfs.insert(
+        "2611.07115v3".to_owned(),
+        paper_pdf(
+            "Low-Rank Adapters Forget Less",
+            "continual fine-tuning with low-rank adapters",
+        ),
+    );
+    // OpenReview: token merging is the real attention paper's PDF; the diffusion policy's PDF is
+    // unreadable; the curriculum paper's is over the size limit (3 MiB against 2.5 MiB).
+    pdfs.insert("Tq7LmW4sZe".to_owned(), attention);
+    pdfs.insert(
+        "3f1c9a07be52d4e8c61a0b9f77e2d5c4a1b8e6f0.pdf".to_owned(),
+        b"%PDF-1.5\nthis is not a PDF body at all\n%%EOF\n".to_vec(),
+    );
+    let mut big = b"%PDF-1.5\n".to_vec();
+    big.resize(3 * 1024 * 1024, b' ');
+    pdfs.insert(
+        "9a4e0c27d1b3f58e6a72c04d1e9b3f8a6c5d2e17.pdf".to_owned(),
+        big,
+    );
+    let state = Arc::new(Feeds {
+        base: base.clone(),
+        pdfs,
+    });
+    let app = Router::new()
+        .route("/api/query", get(arxiv))
+        .route("/notes", get(openreview))
+        .route("/pdf/{name}", get(pdf))
+        .with_state(state);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+async fn stack_with_feeds(base: &str) -> Stack {
+    Stack::start_with_env(
+        &[],
+        &[
+            ("ANNAPURNA_SOURCES__ARXIV_URL", &format!("{base}/api/query")),
+            ("ANNAPURNA_SOURCES__OPENREVIEW_URL", base),
+            ("ANNAPURNA_SOURCES__INTERVAL_MS", "10"),
+            ("ANNAPURNA_SOURCES__PDF_MAX_BYTES", "2621440"),
+            (
+                "ANNAPURNA_MODELS__JUDGE__PROFILE",
+                "Sparse mixture-of-experts routing; attention in transformers.",
+            ),
+        ],
+    )
+    .await
+}
+
+fn started_id(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .expect("the workflow id on stdout")
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn feeds_to_indexed_papers_to_a_batch() {
+    let base = start_feeds().await;
+    let stack = stack_with_feeds(&base).await;
+    let out = stack.annapurna(&[
+        "ingest",
+        "--arxiv",
+        "cs.LG",
+        "--days",
+        "7",
+        "--openreview",
+        "ICLR:2024",
+        "--max-results",
+        "5",
+        "--batch",
+        "--no-execute",
+    ]);
+    let id = started_id(&out);
+    assert!(id.starts_with("ingest/"), "{id}");
+    let handle = stack
+        .client
+        .get_workflow_handle::<workflows::IngestPapers>(&id);
+    let summary: IngestSummary = tokio::time::timeout(
+        Duration::from_secs(300),
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("ingestion finishes in 5 minutes")
+    .expect("ingestion completes");
+
+    // 5 arXiv entries + 4 OpenReview notes.
+    assert_eq!(summary.entries, 9, "{summary:#?}");
+    let by_key: BTreeMap<&str, &str> = summary
+        .items
+        .iter()
+        .map(|i| (i.key.as_str(), i.outcome.as_str()))
+        .collect();
+    assert_eq!(by_key["arxiv:2611.04821v1"], "indexed", "{summary:#?}");
+    assert_eq!(by_key["openreview:Tq7LmW4sZe"], "indexed", "{summary:#?}");
+    assert_eq!(by_key["arxiv:2611.07115v3"], "rejected", "{summary:#?}");
+    let failed_with = |key: &str, what: &str| {
+        let outcome = by_key[key];
+        assert!(
+            outcome.starts_with("failed: ") && outcome.contains(what),
+            "{key}: {outcome:?} should be a failure naming {what:?}"
+        );
+    };
+    failed_with("arxiv:2611.06002v1", "no PDF link");
+    failed_with("arxiv:2611.06340v1", "title");
+    failed_with("openreview:Bn5cYd8fHw", "malformed feed entry");
+    failed_with("arxiv:2611.05177v2", "HTML");
+    failed_with("openreview:kX3vR9pQ2m", "kept at");
+    failed_with("openreview:Vr2eGk6nPa", "2621440");
+    assert_eq!(summary.new_papers, 3);
+    assert_eq!(summary.indexed, 2);
+    assert_eq!(summary.rejected, 1);
+    assert_eq!(summary.failed.values().sum::<u32>(), 6, "{summary:#?}");
+    assert!(summary.standin, "the judge was the stand-in and says so");
+    assert!(summary.input_tokens > 0);
+
+    // The store: indexed and rejected papers are both kept, with the judge's verdict; the
+    // unreadable PDF is kept under raw/.
+    let list = stack.annapurna(&["paper", "list", "--json"]);
+    let papers: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let papers = papers.as_array().unwrap();
+    assert_eq!(papers.len(), 3, "{papers:#?}");
+    let rejected = papers
+        .iter()
+        .find(|p| {
+            p["title"]
+                == "Low-Rank Adapters Forget Less: A Controlled Study of Continual Fine-Tuning"
+        })
+        .expect("the rejected paper is kept, with the feed's title");
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["judgement"]["pass"], false);
+    assert!(
+        rejected["judgement"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("ANNAPURNA-STANDIN"),
+        "{rejected}"
+    );
+    assert_eq!(rejected["origin"]["source"], "arxiv");
+    let raw = stack.dir.path().join("blobs/raw/openreview");
+    assert_eq!(
+        std::fs::read_dir(&raw).map(|d| d.count()).unwrap_or(0),
+        1,
+        "the unreadable PDF is kept under {}",
+        raw.display()
+    );
+
+    // The batch over the indexed papers (started as a child that outlives the ingestion).
+    let batch_id = summary
+        .batch_workflow_id
+        .clone()
+        .expect("a batch was started");
+    let batch = stack
+        .client
+        .get_workflow_handle::<workflows::PaperBatch>(&batch_id);
+    let batch: workflows::types::BatchSummary = tokio::time::timeout(
+        Duration::from_secs(300),
+        batch.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("the batch finishes in 5 minutes")
+    .expect("the batch completes");
+    assert_eq!(batch.selected, 2, "{batch:#?}");
+    assert_eq!(batch.completed, 2, "{batch:#?}");
+    let ran: Vec<&str> = batch.items.iter().map(|i| i.paper_id.as_str()).collect();
+    let indexed: Vec<&str> = summary
+        .items
+        .iter()
+        .filter(|i| i.outcome == "indexed")
+        .filter_map(|i| i.paper_id.as_deref())
+        .collect();
+    let mut indexed_sorted = indexed.clone();
+    indexed_sorted.sort();
+    assert_eq!(ran, indexed_sorted);
+
+    // Ingesting the same feeds again stores nothing new and judges nothing again.
+    let again = started_id(&stack.annapurna(&["ingest", "--arxiv", "cs.LG", "--max-results", "5"]));
+    let again: IngestSummary = stack
+        .client
+        .get_workflow_handle::<workflows::IngestPapers>(&again)
+        .get_result(WorkflowGetResultOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(again.new_papers, 0, "{again:#?}");
+    assert_eq!(again.already_stored, 2, "{again:#?}");
+    assert_eq!(again.input_tokens, 0, "no judge call the second time");
+}
+
+#[tokio::test]
+async fn bad_feed_arguments_are_refused_before_anything_starts() {
+    let stack = Stack::start(&[]).await;
+    let none = stack.annapurna(&["ingest"]);
+    assert!(!none.status.success());
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("--arxiv"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+    let venue = stack.annapurna(&["ingest", "--openreview", "ICLR2024"]);
+    assert!(!venue.status.success());
+    assert!(String::from_utf8_lossy(&venue.stderr).contains("VENUE:YEAR"));
+    // A venue the source does not know, or a bad date, is named before anything starts.
+    let out = stack.annapurna(&["ingest", "--openreview", "CVPR:2024"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ICLR") && err.contains("NeurIPS"), "{err}");
+    let out = stack.annapurna(&["ingest", "--arxiv", "cs.LG", "--from", "2026-02-30"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2026-02-30"));
+    // A feed that cannot be read is reported in the summary; the ingestion itself completes.
+    let out = stack.annapurna(&[
+        "ingest",
+        "--arxiv",
+        "cs.LG",
+        "--max-results",
+        "2000",
+        "--follow",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: IngestSummary =
+        serde_json::from_slice(&out.stdout[out.stdout.iter().position(|b| *b == b'{').unwrap()..])
+            .unwrap();
+    assert_eq!(summary.entries, 0);
+    let reason = summary.failed.keys().next().expect("the feed's failure");
+    assert!(reason.contains("max_results 2000"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_schedule_starts_ingestion() {
+    let base = start_feeds().await;
+    let stack = stack_with_feeds(&base).await;
+    let out = stack.annapurna(&[
+        "schedule",
+        "create",
+        "daily-cs-lg",
+        "--cron",
+        "0 6 * * *",
+        "--arxiv",
+        "cs.LG",
+        "--days",
+        "1",
+        "--max-results",
+        "5",
+        "--no-judge",
+        "--trigger-now",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The immediate trigger starts IngestPapers as ingest/daily-cs-lg-<time>.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let described = loop {
+        let d = stack.annapurna(&["schedule", "describe", "daily-cs-lg"]);
+        assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+        if v["recent_workflows"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+        {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "the schedule never started: {v}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(described["next"].as_array().unwrap().len(), 5);
+    let wf = described["recent_workflows"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(wf.starts_with("ingest/daily-cs-lg"), "{wf}");
+    let summary: IngestSummary = tokio::time::timeout(
+        Duration::from_secs(300),
+        stack
+            .client
+            .get_workflow_handle::<workflows::IngestPapers>(&wf)
+            .get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    // Without the judge, both readable arXiv papers are indexed.
+    assert_eq!(summary.indexed, 2, "{summary:#?}");
+    assert_eq!(summary.input_tokens, 0);
+    let del = stack.annapurna(&["schedule", "delete", "daily-cs-lg"]);
+    assert!(
+        del.status.success(),
+        "{}",
+        String::from_utf8_lossy(&del.stderr)
+    );
+    let gone = stack.annapurna(&["schedule", "describe", "daily-cs-lg"]);
+    assert!(!gone.status.success());
+}
