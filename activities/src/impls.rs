@@ -1329,4 +1329,21 @@ mod tests {
         assert_eq!(second.usage.calls, 0);
         assert_eq!(first.summary, second.summary);
     }
+
+    #[test]
+    fn judgements_need_both_scores_in_range_and_a_reason() {
+        assert_eq!(
+            parse_judgement(r#"Sure: {"relevance": 8, "novelty": 6.4, "reasons": ["new router"]}"#),
+            Some((8, 6, vec!["new router".to_owned()]))
+        );
+        for bad in [
+            r#"{"relevance": 11, "novelty": 5, "reasons": ["x"]}"#,
+            r#"{"relevance": 7, "reasons": ["x"]}"#,
+            r#"{"relevance": 7, "novelty": 5, "reasons": []}"#,
+            r#"{"relevance": "high", "novelty": 5, "reasons": ["x"]}"#,
+            "relevance 7, novelty 5",
+        ] {
+            assert_eq!(parse_judgement(bad), None, "{bad}");
+        }
+    }
 }

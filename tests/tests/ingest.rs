@@ -309,6 +309,14 @@ async fn feeds_to_indexed_papers_to_a_batch() {
     indexed_sorted.sort();
     assert_eq!(ran, indexed_sorted);
 
+    // The ingestion's history replays against the current workflow code.
+    let replay = stack.annapurna(&["replay", &id]);
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+
     // Ingesting the same feeds again stores nothing new and judges nothing again.
     let again = started_id(&stack.annapurna(&["ingest", "--arxiv", "cs.LG", "--max-results", "5"]));
     let again: IngestSummary = stack

@@ -244,3 +244,77 @@ pub async fn schedule_delete(id: &str) -> anyhow::Result<()> {
     eprintln!("schedule {id} deleted");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        feeds: FeedArgs,
+    }
+
+    fn input(args: &[&str]) -> anyhow::Result<IngestPapersInput> {
+        let mut argv = vec!["ingest"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv)?.feeds.input()
+    }
+
+    #[test]
+    fn feeds_from_arguments() {
+        let i = input(&[
+            "--arxiv",
+            "cs.LG, stat.ML",
+            "--days",
+            "1",
+            "--openreview",
+            "ICLR:2024",
+        ])
+        .unwrap();
+        assert_eq!(
+            i.feeds,
+            vec![
+                FeedQuery::Arxiv {
+                    categories: vec!["cs.LG".into(), "stat.ML".into()],
+                    from: None,
+                    to: None,
+                    days: Some(1),
+                    max_results: 50,
+                },
+                FeedQuery::OpenReview {
+                    venue: "ICLR".into(),
+                    year: 2024,
+                    max_results: 50,
+                },
+            ]
+        );
+        assert_eq!(i.judge, Some(true));
+        assert!(i.batch.is_none());
+        let b = input(&["--arxiv", "cs.LG", "--batch", "--no-execute", "--no-judge"]).unwrap();
+        assert_eq!(b.judge, Some(false));
+        let batch = b.batch.expect("a batch");
+        assert_eq!(batch.paper.and_then(|p| p.execute), Some(false));
+    }
+
+    #[test]
+    fn bad_feed_arguments_name_what_to_give() {
+        for (args, expected) in [
+            (vec![], "--arxiv"),
+            (vec!["--arxiv", ","], "categories"),
+            (vec!["--openreview", "ICLR"], "VENUE:YEAR"),
+            (vec!["--openreview", "ICLR:next"], "number"),
+            (vec!["--openreview", "CVPR:2024"], "NeurIPS"),
+            (
+                vec!["--arxiv", "cs.LG", "--from", "2026-13-01"],
+                "2026-13-01",
+            ),
+        ] {
+            let err = format!("{:#}", input(&args).unwrap_err());
+            assert!(err.contains(expected), "{args:?}: {err}");
+        }
+        // --days and --from exclude each other.
+        assert!(input(&["--arxiv", "cs.LG", "--days", "1", "--from", "2026-11-01"]).is_err());
+    }
+}

@@ -12,6 +12,7 @@
 //! - `replay`, `rerun`: `annapurna replay`, `annapurna history export`, `annapurna rerun`
 
 mod bench;
+mod bench_stores;
 mod config;
 mod dev;
 mod history_json;
@@ -256,6 +257,8 @@ enum BenchCommand {
     Quota(bench::QuotaArgs),
     /// Papers run while the worker is SIGKILLed again and again.
     Chaos(bench::ChaosArgs),
+    /// The paper store per backend: inserts, stage updates, selections.
+    Stores(bench_stores::StoresArgs),
 }
 
 #[derive(Subcommand)]
@@ -528,6 +531,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench {
             which: BenchCommand::Chaos(args),
         } => bench::chaos(config, args).await,
+        Command::Bench {
+            which: BenchCommand::Stores(args),
+        } => bench_stores::stores(args).await,
         Command::Standin {
             service: StandinCommand::Bedrock { port, options },
         } => {
