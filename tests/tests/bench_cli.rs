@@ -58,3 +58,34 @@ fn bench_quota_reports_json_on_its_last_line() {
         "{report}"
     );
 }
+
+/// `annapurna bench stores --json` against SQLite and an OpenSearch-compatible server.
+#[test]
+fn bench_stores_reports_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_osmem, url) = annapurna_tests::start_osmem(dir.path());
+    let out = Command::new(annapurna_bin())
+        .current_dir(dir.path())
+        .args(["bench", "stores", "--papers", "60", "--queries", "3"])
+        .args(["--opensearch-url", &url, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a last line")).unwrap();
+    for backend in ["sqlite", "opensearch"] {
+        let r = &report[backend];
+        assert_eq!(r["papers"], 60, "{report}");
+        assert!(r["inserts_per_s"].as_f64().unwrap() > 0.0, "{report}");
+        // 60 papers, the first 60 judged, every other one passes: 30 selectable.
+        assert_eq!(r["select_recent_days"]["selected"], 30, "{report}");
+        assert_eq!(r["select_random"]["selected"], 20, "{report}");
+    }
+    assert_eq!(report["opensearch"]["select_query_dsl"]["selected"], 30);
+    assert!(report["sqlite"]["select_query_dsl"].is_null());
+}

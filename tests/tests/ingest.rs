@@ -194,6 +194,7 @@ fn started_id(out: &std::process::Output) -> String {
 async fn feeds_to_indexed_papers_to_a_batch() {
     let base = start_feeds().await;
     let stack = stack_with_feeds(&base).await;
+    let started = Instant::now();
     let out = stack.annapurna(&[
         "ingest",
         "--arxiv",
@@ -220,6 +221,8 @@ async fn feeds_to_indexed_papers_to_a_batch() {
     .expect("ingestion finishes in 5 minutes")
     .expect("ingestion completes");
 
+    // For BENCHMARKS.md (not asserted).
+    eprintln!("ingestion of 9 entries: {:?}", started.elapsed());
     // 5 arXiv entries + 4 OpenReview notes.
     assert_eq!(summary.entries, 9, "{summary:#?}");
     let by_key: BTreeMap<&str, &str> = summary
