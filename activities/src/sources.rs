@@ -697,10 +697,51 @@ pub async fn fetch_arxiv(
     max_results: u32,
 ) -> Result<Vec<FeedEntry>, SourceError> {
     let search_query = arxiv_search_query(categories, from, to)?;
+    paged(cfg, max_results, |start, ask| {
+        let search_query = search_query.clone();
+        async move {
+            let params = [
+                ("search_query", search_query),
+                ("start", start.to_string()),
+                ("max_results", ask.to_string()),
+                ("sortBy", "submittedDate".to_owned()),
+                ("sortOrder", "descending".to_owned()),
+            ];
+            let page = get_page(http, cfg, &cfg.arxiv_url, &params).await?;
+            if !page.is_success() {
+                // arXiv answers a malformed query with HTTP 400 and an Atom error entry.
+                if (400..500).contains(&page.status)
+                    && let Err(refused @ SourceError::BadQuery(_)) =
+                        parse_arxiv_at(&page.body, &page.url)
+                {
+                    return Err(refused);
+                }
+                return Err(page.into_http_error());
+            }
+            let (entries, total) = parse_arxiv_at(&page.body, &page.url)?;
+            tracing::debug!(url = %page.url, entries = entries.len(), total = ?total, "arXiv page");
+            Ok((entries, total))
+        }
+    })
+    .await
+}
+
+/// Pages through a feed: `page(offset, ask)` fetches one page and returns its entries and the
+/// total the API reports. Stops at `max_results` entries, at an empty page, at the total, or
+/// (without a total) at a short page; pauses `interval-ms` between two requests.
+async fn paged<F, Fut>(
+    cfg: &SourceConfig,
+    max_results: u32,
+    mut page: F,
+) -> Result<Vec<FeedEntry>, SourceError>
+where
+    F: FnMut(u64, usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<FeedEntry>, Option<u64>), SourceError>>,
+{
     let wanted = usize::try_from(max_results).unwrap_or(usize::MAX);
     let page_size = usize::try_from(cfg.page_size.max(1)).unwrap_or(100);
     let mut entries: Vec<FeedEntry> = Vec::new();
-    let mut start: u64 = 0;
+    let mut offset: u64 = 0;
     let mut requests = 0_u32;
     while entries.len() < wanted {
         if requests > 0 {
@@ -708,39 +749,19 @@ pub async fn fetch_arxiv(
         }
         requests += 1;
         let ask = page_size.min(wanted - entries.len());
-        let params = [
-            ("search_query", search_query.clone()),
-            ("start", start.to_string()),
-            ("max_results", ask.to_string()),
-            ("sortBy", "submittedDate".to_owned()),
-            ("sortOrder", "descending".to_owned()),
-        ];
-        let page = get_page(http, cfg, &cfg.arxiv_url, &params).await?;
-        if !page.is_success() {
-            // arXiv answers a malformed query with HTTP 400 and an Atom error entry.
-            if (400..500).contains(&page.status)
-                && let Err(refused @ SourceError::BadQuery(_)) =
-                    parse_arxiv_at(&page.body, &page.url)
-            {
-                return Err(refused);
-            }
-            return Err(page.into_http_error());
-        }
-        let (page_entries, total) = parse_arxiv_at(&page.body, &page.url)?;
-        tracing::debug!(
-            url = %page.url,
-            entries = page_entries.len(),
-            total = ?total,
-            "arXiv page"
-        );
+        let (page_entries, total) = page(offset, ask).await?;
         if page_entries.is_empty() {
             break;
         }
-        start += page_entries.len() as u64;
+        let received = page_entries.len();
+        offset += received as u64;
         let room = wanted - entries.len();
         entries.extend(page_entries.into_iter().take(room));
-        if total.is_some_and(|total| start >= total) {
-            break;
+        match total {
+            Some(total) if offset >= total => break,
+            // Without a total, a short page is the last one.
+            None if received < ask => break,
+            _ => {}
         }
     }
     Ok(entries)
@@ -926,49 +947,24 @@ pub async fn fetch_openreview(
 ) -> Result<Vec<FeedEntry>, SourceError> {
     let venue_id = openreview_venue_id(venue, year)?;
     let notes_url = format!("{}/notes", cfg.openreview_url.trim_end_matches('/'));
-    let wanted = usize::try_from(max_results).unwrap_or(usize::MAX);
-    let page_size = usize::try_from(cfg.page_size.max(1)).unwrap_or(100);
-    let mut entries: Vec<FeedEntry> = Vec::new();
-    let mut offset: u64 = 0;
-    let mut requests = 0_u32;
-    while entries.len() < wanted {
-        if requests > 0 {
-            polite_pause(cfg).await;
+    paged(cfg, max_results, |offset, ask| {
+        let (venue_id, notes_url) = (venue_id.clone(), notes_url.clone());
+        async move {
+            let params = [
+                ("content.venueid", venue_id),
+                ("limit", ask.to_string()),
+                ("offset", offset.to_string()),
+            ];
+            let page = get_page(http, cfg, &notes_url, &params).await?;
+            if !page.is_success() {
+                return Err(page.into_http_error());
+            }
+            let (entries, count) = parse_openreview_at(&page.body, &cfg.openreview_url, &page.url)?;
+            tracing::debug!(url = %page.url, entries = entries.len(), count = ?count, "OpenReview page");
+            Ok((entries, count))
         }
-        requests += 1;
-        let ask = page_size.min(wanted - entries.len());
-        let params = [
-            ("content.venueid", venue_id.clone()),
-            ("limit", ask.to_string()),
-            ("offset", offset.to_string()),
-        ];
-        let page = get_page(http, cfg, &notes_url, &params).await?;
-        if !page.is_success() {
-            return Err(page.into_http_error());
-        }
-        let (page_entries, count) =
-            parse_openreview_at(&page.body, &cfg.openreview_url, &page.url)?;
-        tracing::debug!(
-            url = %page.url,
-            entries = page_entries.len(),
-            count = ?count,
-            "OpenReview page"
-        );
-        if page_entries.is_empty() {
-            break;
-        }
-        let received = page_entries.len();
-        offset += received as u64;
-        let room = wanted - entries.len();
-        entries.extend(page_entries.into_iter().take(room));
-        match count {
-            Some(count) if offset >= count => break,
-            // Without a count, a short page is the last one.
-            None if received < ask => break,
-            _ => {}
-        }
-    }
-    Ok(entries)
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------

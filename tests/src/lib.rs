@@ -362,6 +362,15 @@ impl Stack {
         cmd
     }
 
+    /// Runs `temporal ARGS --address <this stack's server>` to completion.
+    pub fn temporal(&self, args: &[&str]) -> Output {
+        Command::new(temporal_bin())
+            .args(args)
+            .args(["--address", &format!("127.0.0.1:{}", self.port)])
+            .output()
+            .unwrap()
+    }
+
     /// Runs `annapurna ARGS` to completion.
     pub fn annapurna(&self, args: &[&str]) -> Output {
         self.command().args(args).output().unwrap()

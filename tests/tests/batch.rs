@@ -1,10 +1,9 @@
 //! PaperBatch: selection from the paper store and child PaperToCode workflows (`paper/<id>`),
 //! started with the plain Temporal CLI exactly as the README shows, and with `annapurna batch`.
 
-use std::process::Command;
 use std::time::Duration;
 
-use annapurna_tests::{Stack, papers_dir, temporal_bin};
+use annapurna_tests::{Stack, papers_dir};
 use temporalio_client::WorkflowGetResultOptions;
 use workflows::PaperBatch;
 use workflows::types::BatchSummary;
@@ -22,25 +21,18 @@ async fn batches_by_ids_query_and_title() {
         "{{\"paper_ids\": [\"{}\", \"{}\"], \"max_concurrent\": 2}}",
         ids[0], ids[1]
     );
-    let out = Command::new(temporal_bin())
-        .args([
-            "workflow",
-            "start",
-            "--type",
-            "PaperBatch",
-            "--task-queue",
-            "annapurna",
-            "--workflow-id",
-            "batch/cli",
-        ])
-        .args([
-            "--input",
-            &input,
-            "--address",
-            &format!("127.0.0.1:{}", stack.port),
-        ])
-        .output()
-        .unwrap();
+    let out = stack.temporal(&[
+        "workflow",
+        "start",
+        "--type",
+        "PaperBatch",
+        "--task-queue",
+        "annapurna",
+        "--workflow-id",
+        "batch/cli",
+        "--input",
+        &input,
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -136,19 +128,18 @@ async fn a_long_batch_continues_as_new_and_keeps_its_summary() {
         "paper": {"execute": false, "review_rounds": 1},
     })
     .to_string();
-    let out = Command::new(temporal_bin())
-        .args([
-            "workflow",
-            "start",
-            "--type",
-            "PaperBatch",
-            "--task-queue",
-            "annapurna",
-        ])
-        .args(["--workflow-id", "batch/long", "--input", &input])
-        .args(["--address", &format!("127.0.0.1:{}", stack.port)])
-        .output()
-        .unwrap();
+    let out = stack.temporal(&[
+        "workflow",
+        "start",
+        "--type",
+        "PaperBatch",
+        "--task-queue",
+        "annapurna",
+        "--workflow-id",
+        "batch/long",
+        "--input",
+        &input,
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -179,18 +170,14 @@ async fn a_long_batch_continues_as_new_and_keeps_its_summary() {
         "the stand-in answered and the summary says so"
     );
     // Three executions under the one workflow id.
-    let list = Command::new(temporal_bin())
-        .args([
-            "workflow",
-            "list",
-            "--query",
-            "WorkflowId='batch/long'",
-            "-o",
-            "json",
-        ])
-        .args(["--address", &format!("127.0.0.1:{}", stack.port)])
-        .output()
-        .unwrap();
+    let list = stack.temporal(&[
+        "workflow",
+        "list",
+        "--query",
+        "WorkflowId='batch/long'",
+        "-o",
+        "json",
+    ]);
     let runs: serde_json::Value = serde_json::from_slice(&list.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&list.stdout)));
     let statuses: Vec<&str> = runs

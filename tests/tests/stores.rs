@@ -11,6 +11,10 @@ use activities::ingest::add_paper;
 use annapurna_tests::{Stack, papers_dir, start_moto, start_osmem};
 use workflows::types::{Judgement, PaperToCodeInput};
 
+async fn pick(store: &PaperStore, selection: Selection) -> Vec<String> {
+    store.select(&selection).await.unwrap()
+}
+
 fn sel() -> Selection {
     Selection {
         max: 100,
@@ -43,8 +47,9 @@ async fn shared_behaviour(store: &PaperStore, blobs: &BlobStore) -> (String, Str
     assert!(store.get("no-such-paper").await.unwrap().is_none());
 
     // Explicit ids: stored ones, in the order given, no repeats.
-    let picked = store
-        .select(&Selection {
+    let picked = pick(
+        store,
+        Selection {
             ids: vec![
                 dyt.clone(),
                 "missing".into(),
@@ -52,49 +57,53 @@ async fn shared_behaviour(store: &PaperStore, blobs: &BlobStore) -> (String, Str
                 dyt.clone(),
             ],
             ..sel()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(picked, vec![dyt.clone(), attention.clone()]);
     // Title, case-insensitive.
-    let by_title = store
-        .select(&Selection {
+    let by_title = pick(
+        store,
+        Selection {
             title: Some("attention is ALL".into()),
             ..sel()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(by_title, vec![attention.clone()]);
     // A text query over titles and headings.
-    let by_query = store
-        .select(&Selection {
+    let by_query = pick(
+        store,
+        Selection {
             query: Some("normalization".into()),
             ..sel()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(by_query, vec![dyt.clone()]);
     // Recent: all three were added just now.
-    let recent = store
-        .select(&Selection {
+    let recent = pick(
+        store,
+        Selection {
             recent_days: Some(1),
             ..sel()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(recent.len(), 3, "{recent:?}");
     // Random: that many, all stored.
-    let random = store
-        .select(&Selection {
+    let random = pick(
+        store,
+        Selection {
             random: Some(2),
             ..sel()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(random.len(), 2);
     assert!(random.iter().all(|id| ids.contains(id)), "{random:?}");
     // max caps every selection.
-    let capped = store.select(&Selection { max: 1, ..sel() }).await.unwrap();
+    let capped = pick(store, Selection { max: 1, ..sel() }).await;
     assert_eq!(capped.len(), 1);
 
     // A rejected paper is kept but no longer selected, except by id.
@@ -123,32 +132,35 @@ async fn shared_behaviour(store: &PaperStore, blobs: &BlobStore) -> (String, Str
         .expect("a rejected paper is kept");
     assert_eq!(kept.status, "rejected");
     assert_eq!(kept.judgement, Some(verdict));
-    let by_query = store
-        .select(&Selection {
+    let by_query = pick(
+        store,
+        Selection {
             query: Some("normalization".into()),
             ..sel()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert!(by_query.is_empty(), "{by_query:?}");
     assert_eq!(
-        store
-            .select(&Selection {
+        pick(
+            store,
+            Selection {
                 recent_days: Some(1),
                 ..sel()
-            })
-            .await
-            .unwrap()
-            .len(),
+            }
+        )
+        .await
+        .len(),
         2
     );
-    let by_id = store
-        .select(&Selection {
+    let by_id = pick(
+        store,
+        Selection {
             ids: vec![dyt.clone()],
             ..sel()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(by_id, vec![dyt.clone()]);
 
     // Runs: recorded once per run, the paper's stage follows the latest.
@@ -221,21 +233,23 @@ async fn opensearch_paper_store_against_osmem() {
     let (attention, _dyt, gps) = shared_behaviour(&store, &blobs).await;
 
     // Query DSL, as JSON, with or without the outer "query".
-    let dsl = store
-        .select(&Selection {
+    let dsl = pick(
+        &store,
+        Selection {
             query: Some(r#"{"query": {"term": {"stage": "execution-failed"}}}"#.into()),
             ..sel()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(dsl, vec![attention.clone()]);
-    let dsl = store
-        .select(&Selection {
+    let dsl = pick(
+        &store,
+        Selection {
             query: Some(r#"{"match": {"title": "gumbel"}}"#.into()),
             ..sel()
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(dsl, vec![gps]);
     let bad = store
         .select(&Selection {

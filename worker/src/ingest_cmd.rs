@@ -114,17 +114,32 @@ impl FeedArgs {
 
 /// Starts IngestPapers; with `follow`, waits and prints the summary.
 pub async fn ingest(feeds: &FeedArgs, follow: bool) -> anyhow::Result<()> {
-    let input = feeds.input()?;
+    start_from_cli(IngestPapers::run, feeds.input()?, "ingest", follow).await
+}
+
+/// Starts `workflow` on the `annapurna` queue as `<prefix>/<unix-ms>`, prints the id (stdout)
+/// and, with `follow`, waits and prints the result as JSON.
+pub async fn start_from_cli<W>(
+    workflow: W,
+    input: W::Input,
+    prefix: &str,
+    follow: bool,
+) -> anyhow::Result<()>
+where
+    W: temporalio_common::HasWorkflowDefinition,
+    W::Input: Send,
+    W::Output: serde::Serialize,
+{
     let client = crate::wiring::temporal_client(None).await?;
     let id = format!(
-        "ingest/{}",
+        "{prefix}/{}",
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_millis()
     );
     let handle = client
         .start_workflow(
-            IngestPapers::run,
+            workflow,
             input,
             WorkflowStartOptions::new(TASK_QUEUE, &id).build(),
         )
@@ -133,11 +148,11 @@ pub async fn ingest(feeds: &FeedArgs, follow: bool) -> anyhow::Result<()> {
     eprintln!("started {id}");
     println!("{id}");
     if follow {
-        let summary = handle
+        let result = handle
             .get_result(WorkflowGetResultOptions::default())
             .await
             .with_context(|| format!("{id} failed"))?;
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        println!("{}", serde_json::to_string_pretty(&result)?);
     }
     Ok(())
 }

@@ -333,7 +333,6 @@ async fn main() -> anyhow::Result<()> {
             no_execute,
             follow,
         } => {
-            let client = wiring::temporal_client(None).await?;
             let input = workflows::types::PaperBatchInput {
                 paper_ids,
                 recent_days,
@@ -349,29 +348,7 @@ async fn main() -> anyhow::Result<()> {
                 carried: None,
                 papers_per_run: None,
             };
-            let id = format!(
-                "batch/{}",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)?
-                    .as_millis()
-            );
-            let options =
-                temporalio_client::WorkflowStartOptions::new(workflows::names::TASK_QUEUE, &id)
-                    .build();
-            let handle = client
-                .start_workflow(workflows::PaperBatch::run, input, options)
-                .await
-                .with_context(|| format!("starting {id}"))?;
-            eprintln!("started {id}");
-            println!("{id}");
-            if follow {
-                let summary = handle
-                    .get_result(temporalio_client::WorkflowGetResultOptions::default())
-                    .await
-                    .with_context(|| format!("{id} failed"))?;
-                println!("{}", serde_json::to_string_pretty(&summary)?);
-            }
-            Ok(())
+            ingest_cmd::start_from_cli(workflows::PaperBatch::run, input, "batch", follow).await
         }
         Command::Ingest { feeds, follow } => ingest_cmd::ingest(&feeds, follow).await,
         Command::Schedule { command } => match command {

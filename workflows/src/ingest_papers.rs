@@ -51,15 +51,9 @@ fn options_on(
         .build()
 }
 
+/// The failure's message as the last attempt gave it (reports keep 500 characters).
 fn reason(e: &ActivityExecutionError) -> String {
-    let reason = e
-        .failure()
-        .map(|f| match &f.cause {
-            Some(cause) => cause.message.clone(),
-            None => f.message.clone(),
-        })
-        .unwrap_or_else(|| e.to_string());
-    reason.chars().take(500).collect()
+    crate::paper_to_code::failure_reason(e, 500)
 }
 
 #[workflow_methods]

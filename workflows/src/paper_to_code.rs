@@ -349,7 +349,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
 }
 
 /// Why an activity failed, as its last attempt said (the application failure's message).
-fn failure_reason(e: &ActivityExecutionError) -> String {
+pub(crate) fn failure_reason(e: &ActivityExecutionError, max_chars: usize) -> String {
     let reason = e
         .failure()
         .map(|f| match &f.cause {
@@ -357,7 +357,7 @@ fn failure_reason(e: &ActivityExecutionError) -> String {
             None => f.message.clone(),
         })
         .unwrap_or_else(|| e.to_string());
-    reason.chars().take(300).collect()
+    reason.chars().take(max_chars).collect()
 }
 
 /// Summarises every chunk in a fixed number of lanes: lane `k` takes chunks `k, k+L, k+2L, …` one
@@ -408,7 +408,7 @@ async fn summarize(
                         ctx.state_mut(|s| s.progress.chunks_failed += 1);
                         failed.push(ChunkFailure {
                             index,
-                            reason: failure_reason(&e),
+                            reason: failure_reason(&e, 300),
                         });
                     }
                 }
