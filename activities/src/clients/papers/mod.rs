@@ -176,8 +176,8 @@ impl PaperStoreError {
 pub enum PaperStore {
     /// The embedded SQLite file.
     Sqlite(SqlitePaperStore),
-    /// An OpenSearch index.
-    OpenSearch(OpenSearchPaperStore),
+    /// An OpenSearch index (boxed: the client is large, and the store is cloned rarely).
+    OpenSearch(Box<OpenSearchPaperStore>),
 }
 
 impl From<SqlitePaperStore> for PaperStore {
@@ -188,7 +188,7 @@ impl From<SqlitePaperStore> for PaperStore {
 
 impl From<OpenSearchPaperStore> for PaperStore {
     fn from(s: OpenSearchPaperStore) -> Self {
-        Self::OpenSearch(s)
+        Self::OpenSearch(Box::new(s))
     }
 }
 
