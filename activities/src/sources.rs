@@ -47,7 +47,7 @@ pub struct SourceConfig {
     pub openreview_url: String,
     /// Entries asked for per request.
     pub page_size: u32,
-    /// The pause between two requests to the same API, in milliseconds.
+    /// Milliseconds between two feed requests to one host, across every fetch of this process.
     pub interval_ms: u64,
     /// The `User-Agent` sent with every request.
     pub user_agent: String,
@@ -742,12 +742,7 @@ where
     let page_size = usize::try_from(cfg.page_size.max(1)).unwrap_or(100);
     let mut entries: Vec<FeedEntry> = Vec::new();
     let mut offset: u64 = 0;
-    let mut requests = 0_u32;
     while entries.len() < wanted {
-        if requests > 0 {
-            polite_pause(cfg).await;
-        }
-        requests += 1;
         let ask = page_size.min(wanted - entries.len());
         let (page_entries, total) = page(offset, ask).await?;
         if page_entries.is_empty() {
@@ -971,10 +966,39 @@ pub async fn fetch_openreview(
 // HTTP
 // ---------------------------------------------------------------------------------------------
 
-async fn polite_pause(cfg: &SourceConfig) {
-    if cfg.interval_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(cfg.interval_ms)).await;
-    }
+type Pacer = governor::DefaultDirectRateLimiter;
+
+/// Waits for this process's turn to ask `url`'s host: one request per `interval-ms` per host,
+/// whichever activity or feed asks (governor, one pacer per host and interval).
+async fn pace(cfg: &SourceConfig, url: &str) {
+    static PACERS: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<(String, u64), std::sync::Arc<Pacer>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let Some(period) = std::num::NonZeroU64::new(cfg.interval_ms) else {
+        return;
+    };
+    let host = url::Url::parse(url)
+        .ok()
+        .map(|u| {
+            format!(
+                "{}:{}",
+                u.host_str().unwrap_or(""),
+                u.port_or_known_default().unwrap_or(0)
+            )
+        })
+        .unwrap_or_default();
+    let pacer = {
+        let mut pacers = PACERS.lock().unwrap_or_else(|p| p.into_inner());
+        pacers
+            .entry((host, period.get()))
+            .or_insert_with(|| {
+                let quota = governor::Quota::with_period(Duration::from_millis(period.get()))
+                    .expect("a non-zero period");
+                std::sync::Arc::new(governor::RateLimiter::direct(quota))
+            })
+            .clone()
+    };
+    pacer.until_ready().await;
 }
 
 /// One feed response, whatever its status.
@@ -1022,6 +1046,7 @@ async fn get_page(
     base: &str,
     params: &[(&str, String)],
 ) -> Result<Page, SourceError> {
+    pace(cfg, base).await;
     let request = http
         .get(base)
         .query(params)
