@@ -371,6 +371,30 @@ impl Stack {
             .unwrap()
     }
 
+    /// With `ANNAPURNA_RECORD_HISTORIES` set, exports `workflow_id`'s history to
+    /// `tests/histories/<file>`, where `replay.rs` replays every recorded history against the
+    /// current code. (Set it by hand after an intended workflow change; tests never need it.)
+    pub fn record_history(&self, workflow_id: &str, file: &str) {
+        if std::env::var_os("ANNAPURNA_RECORD_HISTORIES").is_none() {
+            return;
+        }
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("histories")
+            .join(file);
+        let out = self.annapurna(&[
+            "history",
+            "export",
+            workflow_id,
+            "--output",
+            path.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "history export: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Runs `annapurna ARGS` to completion.
     pub fn annapurna(&self, args: &[&str]) -> Output {
         self.command().args(args).output().unwrap()

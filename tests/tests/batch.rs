@@ -169,6 +169,7 @@ async fn a_long_batch_continues_as_new_and_keeps_its_summary() {
         summary.standin,
         "the stand-in answered and the summary says so"
     );
+    stack.record_history("batch/long", "batch-continued-as-new.json");
     // Three executions under the one workflow id.
     let list = stack.temporal(&[
         "workflow",

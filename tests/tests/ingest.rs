@@ -312,6 +312,7 @@ async fn feeds_to_indexed_papers_to_a_batch() {
     indexed_sorted.sort();
     assert_eq!(ran, indexed_sorted);
 
+    stack.record_history(&id, "ingest-feeds.json");
     // The ingestion's history replays against the current workflow code.
     let replay = stack.annapurna(&["replay", &id]);
     assert!(
