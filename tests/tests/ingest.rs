@@ -444,3 +444,73 @@ async fn a_schedule_starts_ingestion() {
     let gone = stack.annapurna(&["schedule", "describe", "daily-cs-lg"]);
     assert!(!gone.status.success());
 }
+
+/// The README's plain Temporal CLI form, and continue-as-new: 9 entries at 4 per run make three
+/// runs under one workflow id, with one summary over all of them.
+#[tokio::test]
+async fn plain_cli_ingestion_continues_as_new() {
+    let base = start_feeds().await;
+    let stack = stack_with_feeds(&base).await;
+    let input = serde_json::json!({
+        "feeds": [
+            {"kind": "arxiv", "categories": ["cs.LG"], "days": 7, "max_results": 5},
+            {"kind": "openreview", "venue": "ICLR", "year": 2024, "max_results": 4},
+        ],
+        "judge": false,
+        "entries_per_run": 4,
+    })
+    .to_string();
+    let out = stack.temporal(&[
+        "workflow",
+        "start",
+        "--type",
+        "IngestPapers",
+        "--task-queue",
+        "annapurna",
+        "--workflow-id",
+        "ingest/cli",
+        "--input",
+        &input,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: IngestSummary = tokio::time::timeout(
+        Duration::from_secs(300),
+        stack
+            .client
+            .get_workflow_handle::<workflows::IngestPapers>("ingest/cli")
+            .get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("ingestion finishes in 5 minutes")
+    .expect("ingestion completes");
+    assert_eq!(summary.entries, 9, "{summary:#?}");
+    assert_eq!(summary.items.len(), 9, "{summary:#?}");
+    // Without the judge every readable paper is indexed: the two arXiv PDFs and the attention PDF.
+    assert_eq!(summary.indexed, 3, "{summary:#?}");
+    assert_eq!(summary.failed.values().sum::<u32>(), 6, "{summary:#?}");
+    assert_eq!(summary.input_tokens, 0);
+    let list = stack.temporal(&[
+        "workflow",
+        "list",
+        "--query",
+        "WorkflowId='ingest/cli'",
+        "-o",
+        "json",
+    ]);
+    let runs: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let continued = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["status"]
+                .as_str()
+                .is_some_and(|s| s.contains("CONTINUED_AS_NEW"))
+        })
+        .count();
+    assert_eq!(continued, 2, "{runs}");
+}

@@ -108,6 +108,8 @@ impl FeedArgs {
                 }),
                 ..Default::default()
             }),
+            entries_per_run: None,
+            carried: None,
         })
     }
 }

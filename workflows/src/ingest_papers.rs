@@ -11,14 +11,17 @@ use std::time::Duration;
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_workflow::{
-    ActivityExecutionError, ActivityOptions, ChildWorkflowOptions, ParentClosePolicy,
-    WorkflowContext, WorkflowContextView, WorkflowResult, join_all,
+    ActivityExecutionError, ActivityOptions, ChildWorkflowOptions, ContinueAsNewOptions,
+    ParentClosePolicy, WorkflowContext, WorkflowContextView, WorkflowResult, join_all,
 };
 
 use crate::PaperBatch;
 use crate::activities::{LlmActivities, PaperActivities};
 use crate::names::LLM_TASK_QUEUE;
 use crate::types::*;
+
+/// Entries one run of the ingestion handles before it continues as new, by default.
+pub const ENTRIES_PER_RUN: usize = 500;
 
 /// The ingestion's state (its summary is what the `progress` query shows).
 #[workflow]
@@ -61,40 +64,27 @@ impl IngestPapers {
     /// Keeps the input.
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: IngestPapersInput) -> Self {
-        Self {
-            input,
-            summary: IngestSummary::default(),
-        }
+        let summary = input
+            .carried
+            .as_ref()
+            .map(|c| c.summary.clone())
+            .unwrap_or_default();
+        Self { input, summary }
     }
 
     /// Fetches, downloads, judges, indexes; optionally starts a batch.
     #[run(name = "IngestPapers")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<IngestSummary> {
         let input = ctx.state(|s| s.input.clone());
-        let mut items: Vec<FeedItemRef> = Vec::new();
-        // A feed that cannot be read (after its retries) is reported; the others go on.
-        for (n, feed) in input.feeds.iter().enumerate() {
-            match ctx
-                .execute_activity(
-                    PaperActivities::fetch_feed,
-                    FetchFeedInput { feed: feed.clone() },
-                    options(format!("fetch-{n}"), Duration::from_secs(900), 5),
-                )
-                .await
-            {
-                Ok(fetched) => items.extend(fetched),
-                Err(e) => ctx.state_mut(|s| {
-                    *s.summary
-                        .failed
-                        .entry(format!("feed {n}: {}", reason(&e)))
-                        .or_default() += 1
-                }),
-            }
-        }
-        // The same paper in two feeds is ingested once.
-        let mut seen = std::collections::BTreeSet::new();
-        items.retain(|i| seen.insert(i.key.clone()));
-        ctx.state_mut(|s| s.summary.entries = items.len() as u32);
+        let (items, mut indexed) = match &input.carried {
+            Some(carry) => (carry.remaining.clone(), carry.indexed.clone()),
+            None => (fetch_all(ctx, &input).await, Vec::new()),
+        };
+        let per_run = input
+            .entries_per_run
+            .map(|n| n.max(1) as usize)
+            .unwrap_or(ENTRIES_PER_RUN);
+        let (items, later) = items.split_at(items.len().min(per_run));
 
         let judge = input.judge.unwrap_or(true);
         let lanes = (input.max_concurrent.unwrap_or(4).max(1) as usize).min(items.len().max(1));
@@ -118,12 +108,27 @@ impl IngestPapers {
         let mut outcomes: Vec<IngestItem> =
             join_all(lane_futures).await.into_iter().flatten().collect();
         outcomes.sort_by(|a, b| a.key.cmp(&b.key));
-        let indexed: Vec<String> = outcomes
-            .iter()
-            .filter(|o| o.outcome == "indexed")
-            .filter_map(|o| o.paper_id.clone())
-            .collect();
-        ctx.state_mut(|s| s.summary.items = outcomes.into_iter().take(1_000).collect());
+        indexed.extend(
+            outcomes
+                .iter()
+                .filter(|o| o.outcome == "indexed")
+                .filter_map(|o| o.paper_id.clone()),
+        );
+        ctx.state_mut(|s| {
+            let room = 1_000usize.saturating_sub(s.summary.items.len());
+            s.summary.items.extend(outcomes.into_iter().take(room));
+        });
+        if !later.is_empty() {
+            let next = IngestPapersInput {
+                carried: Some(IngestCarry {
+                    remaining: later.to_vec(),
+                    summary: ctx.state(|s| s.summary.clone()),
+                    indexed: indexed.clone(),
+                }),
+                ..input.clone()
+            };
+            ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
+        }
 
         if let Some(batch) = input.batch.clone()
             && !indexed.is_empty()
@@ -160,6 +165,37 @@ impl IngestPapers {
     pub fn progress(&self, _ctx: &WorkflowContextView) -> IngestSummary {
         self.summary.clone()
     }
+}
+
+/// Every feed's entries, each once (the same paper in two feeds is ingested once). A feed that
+/// cannot be read (after its retries) is reported; the others go on.
+async fn fetch_all(
+    ctx: &WorkflowContext<IngestPapers>,
+    input: &IngestPapersInput,
+) -> Vec<FeedItemRef> {
+    let mut items: Vec<FeedItemRef> = Vec::new();
+    for (n, feed) in input.feeds.iter().enumerate() {
+        match ctx
+            .execute_activity(
+                PaperActivities::fetch_feed,
+                FetchFeedInput { feed: feed.clone() },
+                options(format!("fetch-{n}"), Duration::from_secs(900), 5),
+            )
+            .await
+        {
+            Ok(fetched) => items.extend(fetched),
+            Err(e) => ctx.state_mut(|s| {
+                *s.summary
+                    .failed
+                    .entry(format!("feed {n}: {}", reason(&e)))
+                    .or_default() += 1
+            }),
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    items.retain(|i| seen.insert(i.key.clone()));
+    ctx.state_mut(|s| s.summary.entries = items.len() as u32);
+    items
 }
 
 /// One entry: download, judge, record. Never fails the workflow: a failure is the entry's outcome.

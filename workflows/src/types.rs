@@ -799,6 +799,21 @@ pub struct IngestPapersInput {
     /// When set, a `PaperBatch` (this input, with `paper_ids` set to the newly indexed papers) is
     /// started as a child that outlives the ingestion.
     pub batch: Option<PaperBatchInput>,
+    /// Entries one run handles before it continues as new. Default 500.
+    pub entries_per_run: Option<u32>,
+    /// Set by continue-as-new: entries still to ingest, the summary and the papers indexed so far.
+    pub carried: Option<IngestCarry>,
+}
+
+/// What an ingestion carries into its next run (continue-as-new).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct IngestCarry {
+    /// Entries not ingested yet.
+    pub remaining: Vec<FeedItemRef>,
+    /// The summary so far.
+    pub summary: IngestSummary,
+    /// Papers indexed so far (for the batch).
+    pub indexed: Vec<String>,
 }
 
 /// Input of `FetchFeed`.
