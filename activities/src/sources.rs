@@ -967,13 +967,13 @@ pub async fn fetch_openreview(
 // ---------------------------------------------------------------------------------------------
 
 type Pacer = governor::DefaultDirectRateLimiter;
+/// One pacer per (host:port, interval).
+type Pacers = std::sync::Mutex<std::collections::HashMap<(String, u64), std::sync::Arc<Pacer>>>;
 
 /// Waits for this process's turn to ask `url`'s host: one request per `interval-ms` per host,
 /// whichever activity or feed asks (governor, one pacer per host and interval).
 async fn pace(cfg: &SourceConfig, url: &str) {
-    static PACERS: std::sync::LazyLock<
-        std::sync::Mutex<std::collections::HashMap<(String, u64), std::sync::Arc<Pacer>>>,
-    > = std::sync::LazyLock::new(Default::default);
+    static PACERS: std::sync::LazyLock<Pacers> = std::sync::LazyLock::new(Default::default);
     let Some(period) = std::num::NonZeroU64::new(cfg.interval_ms) else {
         return;
     };

@@ -87,7 +87,8 @@ enum Command {
         /// N papers at random.
         #[arg(long)]
         random: Option<u32>,
-        /// Full-text query over titles and sections.
+        /// Words to find in titles, headings and abstracts; with the OpenSearch paper store also
+        /// query DSL as JSON ('{"match": {"abstract": "diffusion"}}').
         #[arg(long)]
         query: Option<String>,
         /// Papers whose title contains this.
