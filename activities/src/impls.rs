@@ -326,6 +326,19 @@ impl PaperWork {
                     .map_err(Classified::from)?,
             )
             .map_err(|e| permanent("MalformedFeedEntry", format!("{key}: {e}")))?;
+            // An entry seen before (same source and id, version included) is not downloaded again.
+            if let Some(existing) = d
+                .papers
+                .get_by_origin(key)
+                .await
+                .map_err(Classified::from)?
+            {
+                return Ok(DownloadedPaper {
+                    paper: paper_ref(&existing),
+                    new: false,
+                    stage: existing.status,
+                });
+            }
             let url = entry
                 .pdf_url
                 .clone()

@@ -47,7 +47,7 @@ pub struct SourceConfig {
     pub openreview_url: String,
     /// Entries asked for per request.
     pub page_size: u32,
-    /// Milliseconds between two feed requests to one host, across every fetch of this process.
+    /// Milliseconds between two requests (feed pages and PDFs) to one host, across this process.
     pub interval_ms: u64,
     /// The `User-Agent` sent with every request.
     pub user_agent: String,
@@ -1114,6 +1114,8 @@ pub async fn download_pdf(
     cfg: &SourceConfig,
     url: &str,
 ) -> Result<Vec<u8>, SourceError> {
+    // Downloads keep the same per-host pace as feed requests (outside the time limit).
+    pace(cfg, url).await;
     let secs = cfg.pdf_timeout_secs;
     match tokio::time::timeout(Duration::from_secs(secs), download_within(http, cfg, url)).await {
         Ok(result) => result,

@@ -77,6 +77,8 @@ fn paper_pdf(title: &str, topic: &str) -> Vec<u8> {
 struct Feeds {
     base: String,
     pdfs: BTreeMap<String, Vec<u8>>,
+    /// PDF requests so far.
+    pdf_requests: std::sync::atomic::AtomicUsize,
 }
 
 async fn arxiv(State(f): State<Arc<Feeds>>) -> Response {
@@ -94,6 +96,8 @@ async fn openreview(State(f): State<Arc<Feeds>>) -> Response {
 }
 
 async fn pdf(State(f): State<Arc<Feeds>>, Path(name): Path<String>) -> Response {
+    f.pdf_requests
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     match f.pdfs.get(&name) {
         Some(bytes) => ([(header::CONTENT_TYPE, "application/pdf")], bytes.clone()).into_response(),
         None if name.starts_with("2611.05177") => (
@@ -111,8 +115,8 @@ fn fixture(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-/// Serves both APIs and the PDFs; returns its base URL.
-async fn start_feeds() -> String {
+/// Serves both APIs and the PDFs; returns its base URL and its state.
+async fn start_feeds() -> (String, Arc<Feeds>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let attention = std::fs::read(papers_dir().join("attention-is-all-you-need.pdf")).unwrap();
@@ -149,14 +153,16 @@ async fn start_feeds() -> String {
     let state = Arc::new(Feeds {
         base: base.clone(),
         pdfs,
+        pdf_requests: Default::default(),
     });
+    let shared = state.clone();
     let app = Router::new()
         .route("/api/query", get(arxiv))
         .route("/notes", get(openreview))
         .route("/pdf/{name}", get(pdf))
         .with_state(state);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
+    (base, shared)
 }
 
 async fn stack_with_feeds(base: &str) -> Stack {
@@ -192,7 +198,7 @@ fn started_id(out: &std::process::Output) -> String {
 
 #[tokio::test]
 async fn feeds_to_indexed_papers_to_a_batch() {
-    let base = start_feeds().await;
+    let (base, feeds) = start_feeds().await;
     let stack = stack_with_feeds(&base).await;
     let started = Instant::now();
     let out = stack.annapurna(&[
@@ -321,7 +327,9 @@ async fn feeds_to_indexed_papers_to_a_batch() {
         String::from_utf8_lossy(&replay.stderr)
     );
 
-    // Ingesting the same feeds again stores nothing new and judges nothing again.
+    // Ingesting the same feeds again stores nothing new, judges nothing again, and downloads
+    // only what failed before (the HTML page): entries seen before are known by their id.
+    let pdfs_before = feeds.pdf_requests.load(std::sync::atomic::Ordering::SeqCst);
     let again = started_id(&stack.annapurna(&["ingest", "--arxiv", "cs.LG", "--max-results", "5"]));
     let again: IngestSummary = stack
         .client
@@ -332,6 +340,11 @@ async fn feeds_to_indexed_papers_to_a_batch() {
     assert_eq!(again.new_papers, 0, "{again:#?}");
     assert_eq!(again.already_stored, 2, "{again:#?}");
     assert_eq!(again.input_tokens, 0, "no judge call the second time");
+    assert_eq!(
+        feeds.pdf_requests.load(std::sync::atomic::Ordering::SeqCst) - pdfs_before,
+        1,
+        "only the entry that failed is fetched again"
+    );
 }
 
 #[tokio::test]
@@ -379,7 +392,7 @@ async fn bad_feed_arguments_are_refused_before_anything_starts() {
 
 #[tokio::test]
 async fn a_schedule_starts_ingestion() {
-    let base = start_feeds().await;
+    let (base, _feeds) = start_feeds().await;
     let stack = stack_with_feeds(&base).await;
     let out = stack.annapurna(&[
         "schedule",
@@ -449,7 +462,7 @@ async fn a_schedule_starts_ingestion() {
 /// runs under one workflow id, with one summary over all of them.
 #[tokio::test]
 async fn plain_cli_ingestion_continues_as_new() {
-    let base = start_feeds().await;
+    let (base, _feeds) = start_feeds().await;
     let stack = stack_with_feeds(&base).await;
     let input = serde_json::json!({
         "feeds": [

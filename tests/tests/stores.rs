@@ -3,11 +3,13 @@
 //! and one paper through PaperToCode with S3 blobs and results and the OpenSearch paper store.
 
 use activities::clients::blobs::{BlobError, BlobStore, S3Overrides};
+use activities::clients::papers::PaperOrigin;
 use activities::clients::papers::{
     OpenSearchConfig, OpenSearchPaperStore, PaperStore, PaperStoreError, RunRecord, Selection,
     SqlitePaperStore,
 };
-use activities::ingest::add_paper;
+use activities::extract::Format;
+use activities::ingest::{Provenance, add_bytes, add_paper};
 use annapurna_tests::{Stack, papers_dir, start_moto, start_osmem};
 use workflows::types::{Judgement, PaperToCodeInput};
 
@@ -195,6 +197,45 @@ async fn shared_behaviour(store: &PaperStore, blobs: &BlobStore) -> (String, Str
         store.get(&attention).await.unwrap().unwrap().status,
         "execution-failed"
     );
+    // Papers from feeds are found by their entry's key, so ingestion does not download them twice.
+    let text =
+        "# A Paper From A Feed\n\nIt has enough words in it to count as a paper for the store.\n";
+    let (fed, _) = add_bytes(
+        blobs,
+        store,
+        text.as_bytes().to_vec(),
+        Format::Markdown,
+        "http://feeds.example/pdf/2611.00001v1".into(),
+        Provenance {
+            title: Some("A Paper From A Feed".into()),
+            origin: Some(PaperOrigin {
+                source: "arxiv".into(),
+                source_id: "2611.00001v1".into(),
+                abstract_text: "An abstract.".into(),
+                ..Default::default()
+            }),
+            stage: "ingested".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(fed.status, "ingested");
+    let found = store.get_by_origin("arxiv:2611.00001v1").await.unwrap();
+    assert_eq!(found.map(|p| p.id), Some(fed.id));
+    assert!(
+        store
+            .get_by_origin("arxiv:2611.00001v2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_by_origin("openreview:2611.00001v1")
+            .await
+            .unwrap()
+            .is_none()
+    );
     (attention, dyt, gps)
 }
 
@@ -277,7 +318,7 @@ async fn opensearch_paper_store_against_osmem() {
 
     // Opening again finds the index and what is in it.
     let again: PaperStore = OpenSearchPaperStore::open(&config).await.unwrap().into();
-    assert_eq!(again.count().await.unwrap(), 3);
+    assert_eq!(again.count().await.unwrap(), 4);
 
     // Nothing listening: a retryable error naming the address.
     let down = OpenSearchPaperStore::open(&OpenSearchConfig {

@@ -232,6 +232,15 @@ impl PaperStore {
         }
     }
 
+    /// The paper a feed entry brought, by the entry's key (`<source>:<source-id>`, as
+    /// `arxiv:2611.04821v1`): ingestion skips the download of entries it has seen.
+    pub async fn get_by_origin(&self, key: &str) -> Result<Option<PaperRecord>, PaperStoreError> {
+        match self {
+            Self::Sqlite(s) => s.get_by_origin(key),
+            Self::OpenSearch(s) => s.get_by_origin(key).await,
+        }
+    }
+
     /// Papers, newest first (at most `limit`).
     pub async fn list(&self, limit: u32) -> Result<Vec<PaperRecord>, PaperStoreError> {
         match self {

@@ -370,6 +370,26 @@ impl OpenSearchPaperStore {
         hits.first().map(|h| self.decode(h)).transpose()
     }
 
+    /// The paper a feed entry brought (`<source>:<source-id>`).
+    pub async fn get_by_origin(&self, key: &str) -> Result<Option<PaperRecord>, PaperStoreError> {
+        let Some((source, source_id)) = key.split_once(':') else {
+            return Ok(None);
+        };
+        let hits = self
+            .search(
+                &self.config.index,
+                json!({
+                    "query": {"bool": {"filter": [
+                        {"term": {"origin.source": source}},
+                        {"term": {"origin.source_id": source_id}},
+                    ]}},
+                    "size": 1,
+                }),
+            )
+            .await?;
+        hits.first().map(|h| self.decode(h)).transpose()
+    }
+
     /// Papers, newest first.
     pub async fn list(&self, limit: u32) -> Result<Vec<PaperRecord>, PaperStoreError> {
         let hits = self

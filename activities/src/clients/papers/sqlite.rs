@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS papers (
     status TEXT NOT NULL,
     added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
+CREATE INDEX IF NOT EXISTS papers_origin ON papers(
+    (json_extract(record, '$.origin.source') || ':' || json_extract(record, '$.origin.source_id'))
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5(id UNINDEXED, title, sections);
 CREATE TABLE IF NOT EXISTS runs (
     workflow_id TEXT NOT NULL,
@@ -181,6 +184,15 @@ impl SqlitePaperStore {
     /// The paper with this content hash.
     pub fn get_by_sha256(&self, sha256: &str) -> Result<Option<PaperRecord>, PaperStoreError> {
         self.get_where("sha256", sha256)
+    }
+
+    /// The paper a feed entry brought (`<source>:<source-id>`, as `arxiv:2611.04821v1`).
+    pub fn get_by_origin(&self, key: &str) -> Result<Option<PaperRecord>, PaperStoreError> {
+        // The same expression as the papers_origin index, so the lookup uses it.
+        self.get_where(
+            "(json_extract(record, '$.origin.source') || ':' || json_extract(record, '$.origin.source_id'))",
+            key,
+        )
     }
 
     fn get_where(&self, column: &str, value: &str) -> Result<Option<PaperRecord>, PaperStoreError> {
