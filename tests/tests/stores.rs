@@ -446,3 +446,62 @@ async fn paper_to_code_on_s3_and_opensearch() {
         "nothing on local disk"
     );
 }
+
+/// With `aws-sigv4`, every request to the cluster is signed for the configured service and region
+/// (Amazon OpenSearch Service); checked on a local server that records what it receives.
+#[tokio::test]
+async fn opensearch_requests_are_signed_for_aws() {
+    use axum::http::HeaderMap;
+    use std::sync::{Arc, Mutex};
+
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let record = record.clone();
+        async move {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            record.lock().unwrap().push(auth);
+            "{}"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let aws = aws_config::SdkConfig::builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::from_keys(
+                    "AKIDANNAPURNATEST",
+                    "not-a-secret",
+                    None,
+                ),
+            ),
+        )
+        .region(aws_config::Region::new("eu-west-1"))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let config = OpenSearchConfig {
+        url,
+        aws_sigv4: true,
+        aws_service: "aoss".into(),
+        ..Default::default()
+    };
+    OpenSearchPaperStore::open_with_aws(&config, Some(&aws))
+        .await
+        .expect("the (fake) indices exist");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "one existence check per index: {seen:?}");
+    for auth in &seen {
+        assert!(
+            auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDANNAPURNATEST/"),
+            "{auth}"
+        );
+        assert!(auth.contains("/eu-west-1/aoss/aws4_request"), "{auth}");
+        assert!(auth.contains("Signature="), "{auth}");
+    }
+}

@@ -35,6 +35,13 @@ pub struct OpenSearchConfig {
     pub password: String,
     /// Seconds one request may take.
     pub timeout_secs: u64,
+    /// Sign requests with AWS SigV4 (Amazon OpenSearch Service), credentials and region from the
+    /// standard AWS chain.
+    pub aws_sigv4: bool,
+    /// The SigV4 service: `es` (OpenSearch Service domains) or `aoss` (OpenSearch Serverless).
+    pub aws_service: String,
+    /// The region to sign for; empty: the AWS chain's (`AWS_REGION`, profile).
+    pub aws_region: String,
 }
 
 impl Default for OpenSearchConfig {
@@ -45,6 +52,9 @@ impl Default for OpenSearchConfig {
             username: String::new(),
             password: String::new(),
             timeout_secs: 30,
+            aws_sigv4: false,
+            aws_service: "es".into(),
+            aws_region: String::new(),
         }
     }
 }
@@ -177,8 +187,26 @@ pub struct OpenSearchPaperStore {
 }
 
 impl OpenSearchPaperStore {
-    /// Connects and creates the indices (with their mappings) when they do not exist.
+    /// Connects and creates the indices (with their mappings) when they do not exist. With
+    /// `aws-sigv4`, credentials and region come from the standard AWS chain.
     pub async fn open(config: &OpenSearchConfig) -> Result<Self, PaperStoreError> {
+        let aws = if config.aws_sigv4 {
+            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+            if !config.aws_region.is_empty() {
+                loader = loader.region(aws_config::Region::new(config.aws_region.clone()));
+            }
+            Some(loader.load().await)
+        } else {
+            None
+        };
+        Self::open_with_aws(config, aws.as_ref()).await
+    }
+
+    /// As [`OpenSearchPaperStore::open`], signing with this AWS configuration when given.
+    pub async fn open_with_aws(
+        config: &OpenSearchConfig,
+        aws: Option<&aws_config::SdkConfig>,
+    ) -> Result<Self, PaperStoreError> {
         let url = url::Url::parse(&config.url).map_err(|e| PaperStoreError::OpenSearch {
             url: config.url.clone(),
             index: config.index.clone(),
@@ -190,7 +218,18 @@ impl OpenSearchPaperStore {
         let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
             .timeout(Duration::from_secs(config.timeout_secs.max(1)))
             .disable_proxy();
-        if !config.username.is_empty() {
+        if let Some(aws) = aws {
+            let credentials = Credentials::try_from(aws).map_err(|e| PaperStoreError::OpenSearch {
+                url: config.url.clone(),
+                index: config.index.clone(),
+                reason: format!(
+                    "cannot sign for AWS ({e}); configure AWS credentials and a region (AWS_REGION or \
+                     storage.opensearch.aws-region)"
+                ),
+                retryable: false,
+            })?;
+            builder = builder.auth(credentials).service_name(&config.aws_service);
+        } else if !config.username.is_empty() {
             builder = builder.auth(Credentials::Basic(
                 config.username.clone(),
                 config.password.clone(),
