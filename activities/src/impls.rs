@@ -327,17 +327,18 @@ impl PaperWork {
             )
             .map_err(|e| permanent("MalformedFeedEntry", format!("{key}: {e}")))?;
             // An entry seen before (same source and id, version included) is not downloaded again.
+            let known = |existing: PaperRecord| DownloadedPaper {
+                paper: paper_ref(&existing),
+                new: false,
+                stage: existing.status,
+            };
             if let Some(existing) = d
                 .papers
                 .get_by_origin(key)
                 .await
                 .map_err(Classified::from)?
             {
-                return Ok(DownloadedPaper {
-                    paper: paper_ref(&existing),
-                    new: false,
-                    stage: existing.status,
-                });
+                return Ok(known(existing));
             }
             let url = entry
                 .pdf_url
@@ -358,11 +359,7 @@ impl PaperWork {
                 .await
                 .map_err(Classified::from)?
             {
-                return Ok(DownloadedPaper {
-                    paper: paper_ref(&existing),
-                    new: false,
-                    stage: existing.status,
-                });
+                return Ok(known(existing));
             }
             let raw_key = format!("raw/{}/{}.pdf", entry.source, short(&sha256_hex(&bytes)));
             let raw = bytes.clone();

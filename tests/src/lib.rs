@@ -371,6 +371,23 @@ impl Stack {
             .unwrap()
     }
 
+    /// How many executions of `workflow_id` ended by continuing as new (`temporal workflow list`).
+    pub fn continued_as_new(&self, workflow_id: &str) -> usize {
+        let query = format!("WorkflowId='{workflow_id}'");
+        let list = self.temporal(&["workflow", "list", "--query", &query, "-o", "json"]);
+        let runs: serde_json::Value = serde_json::from_slice(&list.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&list.stdout)));
+        runs.as_array()
+            .expect("a JSON array of executions")
+            .iter()
+            .filter(|r| {
+                r["status"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("CONTINUED_AS_NEW"))
+            })
+            .count()
+    }
+
     /// With `ANNAPURNA_RECORD_HISTORIES` set, exports `workflow_id`'s history to
     /// `tests/histories/<file>`, where `replay.rs` replays every recorded history against the
     /// current code. (Set it by hand after an intended workflow change; tests never need it.)

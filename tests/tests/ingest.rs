@@ -506,24 +506,5 @@ async fn plain_cli_ingestion_continues_as_new() {
     assert_eq!(summary.indexed, 3, "{summary:#?}");
     assert_eq!(summary.failed.values().sum::<u32>(), 6, "{summary:#?}");
     assert_eq!(summary.input_tokens, 0);
-    let list = stack.temporal(&[
-        "workflow",
-        "list",
-        "--query",
-        "WorkflowId='ingest/cli'",
-        "-o",
-        "json",
-    ]);
-    let runs: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    let continued = runs
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            r["status"]
-                .as_str()
-                .is_some_and(|s| s.contains("CONTINUED_AS_NEW"))
-        })
-        .count();
-    assert_eq!(continued, 2, "{runs}");
+    assert_eq!(stack.continued_as_new("ingest/cli"), 2);
 }

@@ -37,6 +37,20 @@ fn script(name: &str, replace: &[(&str, String)]) -> (tempfile::TempDir, PathBuf
 }
 
 fn nothing_left(uid: u32) {
+    // No work directory of this run is left behind (they are chowned to the run's uid).
+    use std::os::unix::fs::MetadataExt;
+    let left: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("annapurna-exec-")
+        })
+        .filter(|e| e.metadata().is_ok_and(|m| m.uid() == uid))
+        .map(|e| e.path().display().to_string())
+        .collect();
+    assert!(left.is_empty(), "work directories left behind: {left:?}");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let out = Command::new("pgrep")

@@ -450,6 +450,11 @@ async fn main() -> anyhow::Result<()> {
                     eprintln!("{}", outcome.stderr);
                 }
             }
+            // process::exit skips destructors: remove the work directory (and whatever the code
+            // left in it) first.
+            if let Err(e) = work.close() {
+                eprintln!("could not remove the work directory: {e}");
+            }
             if outcome.classification != "ok" {
                 std::process::exit(1);
             }
