@@ -327,18 +327,17 @@ impl PaperWork {
             )
             .map_err(|e| permanent("MalformedFeedEntry", format!("{key}: {e}")))?;
             // An entry seen before (same source and id, version included) is not downloaded again.
-            let known = |existing: PaperRecord| DownloadedPaper {
-                paper: paper_ref(&existing),
-                new: false,
-                stage: existing.status,
-            };
             if let Some(existing) = d
                 .papers
                 .get_by_origin(key)
                 .await
                 .map_err(Classified::from)?
             {
-                return Ok(known(existing));
+                return Ok(DownloadedPaper {
+                    paper: paper_ref(&existing),
+                    new: false,
+                    stage: existing.status,
+                });
             }
             let url = entry
                 .pdf_url
@@ -350,19 +349,11 @@ impl PaperWork {
                         format!("{key}: the feed entry has no PDF link"),
                     )
                 })?;
-            let bytes = crate::sources::download_pdf(&d.http, &d.sources, &url)
-                .await
-                .map_err(Classified::from)?;
-            if let Some(existing) = d
-                .papers
-                .get_by_sha256(&sha256_hex(&bytes))
-                .await
-                .map_err(Classified::from)?
-            {
-                return Ok(known(existing));
-            }
-            let raw_key = format!("raw/{}/{}.pdf", entry.source, short(&sha256_hex(&bytes)));
-            let raw = bytes.clone();
+            let bytes = bytes::Bytes::from(
+                crate::sources::download_pdf(&d.http, &d.sources, &url)
+                    .await
+                    .map_err(Classified::from)?,
+            );
             let origin = PaperOrigin {
                 source: entry.source.clone(),
                 source_id: entry.source_id.clone(),
@@ -376,7 +367,7 @@ impl PaperWork {
             let added = add_bytes(
                 &d.blobs,
                 &d.papers,
-                bytes,
+                bytes.clone(),
                 crate::extract::Format::Pdf,
                 url.clone(),
                 Provenance {
@@ -390,7 +381,13 @@ impl PaperWork {
                 Ok(r) => r,
                 Err(e) if !e.is_retryable() => {
                     // Kept for whoever wants to look at it; the entry fails with the reason.
-                    let kept = d.blobs.put(&raw_key, raw).await.map_err(Classified::from)?;
+                    let raw_key =
+                        format!("raw/{}/{}.pdf", entry.source, short(&sha256_hex(&bytes)));
+                    let kept = d
+                        .blobs
+                        .put(&raw_key, bytes)
+                        .await
+                        .map_err(Classified::from)?;
                     return Err(permanent(
                         e.type_name(),
                         format!("{key}: {e} (the download is kept at {})", kept.uri),

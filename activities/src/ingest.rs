@@ -174,11 +174,12 @@ pub struct Provenance {
 pub async fn add_bytes(
     blobs: &BlobStore,
     papers: &PaperStore,
-    bytes: Vec<u8>,
+    bytes: impl Into<bytes::Bytes>,
     format: Format,
     source: String,
     provenance: Provenance,
 ) -> Result<(PaperRecord, bool), IngestError> {
+    let bytes: bytes::Bytes = bytes.into();
     let shown = source;
     let sha256 = sha256_hex(&bytes);
     if let Some(existing) = papers.get_by_sha256(&sha256).await? {

@@ -367,7 +367,7 @@ fn parse_day(s: &str, field: &str) -> Result<Day, SourceError> {
 }
 
 /// Today and the day `days` before it (UTC), as `YYYY-MM-DD`.
-pub fn last_days(days: u32) -> (String, String) {
+fn last_days(days: u32) -> (String, String) {
     let now = std::time::SystemTime::now();
     let from = now - std::time::Duration::from_secs(u64::from(days) * 86_400);
     let day = |t| humantime::format_rfc3339_seconds(t).to_string()[..10].to_owned();
@@ -920,7 +920,7 @@ fn absolute_url(base_url: &str, path: &str) -> String {
 
 /// Epoch milliseconds as RFC 3339 UTC (`2024-01-16T12:00:00Z`; milliseconds only when not 0);
 /// times before 1970 (not a real publication date) become the epoch.
-pub(crate) fn rfc3339_from_millis(millis: i64) -> String {
+fn rfc3339_from_millis(millis: i64) -> String {
     let millis = u64::try_from(millis).unwrap_or(0);
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis);
     if millis % 1000 == 0 {

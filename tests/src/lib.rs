@@ -15,7 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use temporalio_client::{Client, ClientOptions, Connection};
+use temporalio_client::{
+    Client, ClientOptions, Connection, WorkflowGetResultOptions, WorkflowHandle,
+    WorkflowStartOptions,
+};
+use temporalio_common::HasWorkflowDefinition;
 
 /// The `annapurna` binary built beside this test binary (`target/debug/annapurna`), or
 /// `ANNAPURNA_BIN`.
@@ -494,6 +498,20 @@ impl Stack {
         paper
     }
 
+    /// Starts PaperToCode as `workflow_id` on the `annapurna` queue; a handle on that id.
+    pub async fn start_paper(
+        &self,
+        workflow_id: &str,
+        input: workflows::types::PaperToCodeInput,
+    ) -> Result<WorkflowHandle<Client, workflows::PaperToCode>, String> {
+        let options = WorkflowStartOptions::new(workflows::names::TASK_QUEUE, workflow_id).build();
+        self.client
+            .start_workflow(workflows::PaperToCode::run, input, options)
+            .await
+            .map_err(|e| format!("starting {workflow_id}: {e:?}"))?;
+        Ok(self.client.get_workflow_handle(workflow_id))
+    }
+
     /// Starts PaperToCode as `workflow_id` and waits (at most five minutes) for its result; the
     /// failure, as text, when it failed.
     pub async fn run_paper(
@@ -501,13 +519,7 @@ impl Stack {
         workflow_id: &str,
         input: workflows::types::PaperToCodeInput,
     ) -> Result<workflows::types::PaperToCodeOutput, String> {
-        use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
-        let options = WorkflowStartOptions::new(workflows::names::TASK_QUEUE, workflow_id).build();
-        let handle = self
-            .client
-            .start_workflow(workflows::PaperToCode::run, input, options)
-            .await
-            .map_err(|e| format!("starting {workflow_id}: {e:?}"))?;
+        let handle = self.start_paper(workflow_id, input).await?;
         tokio::time::timeout(
             Duration::from_secs(300),
             handle.get_result(WorkflowGetResultOptions::default()),
@@ -515,6 +527,45 @@ impl Stack {
         .await
         .unwrap_or_else(|_| panic!("{workflow_id} did not finish in 5 minutes"))
         .map_err(|e| format!("{e:?}"))
+    }
+
+    /// Starts `workflow_type` as `workflow_id` on the `annapurna` queue with the plain Temporal
+    /// CLI and a JSON input, as the README shows; panics when the CLI refuses.
+    pub fn start_with_cli(&self, workflow_type: &str, workflow_id: &str, input: &str) {
+        let out = self.temporal(&[
+            "workflow",
+            "start",
+            "--type",
+            workflow_type,
+            "--task-queue",
+            workflows::names::TASK_QUEUE,
+            "--workflow-id",
+            workflow_id,
+            "--input",
+            input,
+        ]);
+        assert!(
+            out.status.success(),
+            "temporal workflow start --type {workflow_type}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The result of `workflow_id` as workflow `W`, waiting at most `secs`; panics when it does
+    /// not finish in time or fails.
+    pub async fn result<W: HasWorkflowDefinition>(
+        &self,
+        workflow_id: &str,
+        secs: u64,
+    ) -> W::Output {
+        let handle = self.client.get_workflow_handle::<W>(workflow_id);
+        tokio::time::timeout(
+            Duration::from_secs(secs),
+            handle.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{workflow_id} did not finish in {secs} s"))
+        .unwrap_or_else(|e| panic!("{workflow_id} failed: {e:?}"))
     }
 
     /// Path of a file under a `file://` URI.

@@ -1,8 +1,6 @@
 //! PaperBatch: selection from the paper store and child PaperToCode workflows (`paper/<id>`),
 //! started with the plain Temporal CLI exactly as the README shows, and with `annapurna batch`.
 
-use std::time::Duration;
-
 use annapurna_tests::{Stack, papers_dir};
 use temporalio_client::WorkflowGetResultOptions;
 use workflows::PaperBatch;
@@ -21,31 +19,8 @@ async fn batches_by_ids_query_and_title() {
         "{{\"paper_ids\": [\"{}\", \"{}\"], \"max_concurrent\": 2}}",
         ids[0], ids[1]
     );
-    let out = stack.temporal(&[
-        "workflow",
-        "start",
-        "--type",
-        "PaperBatch",
-        "--task-queue",
-        "annapurna",
-        "--workflow-id",
-        "batch/cli",
-        "--input",
-        &input,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let handle = stack.client.get_workflow_handle::<PaperBatch>("batch/cli");
-    let summary: BatchSummary = tokio::time::timeout(
-        Duration::from_secs(300),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("the batch finished")
-    .expect("the batch succeeded");
+    stack.start_with_cli("PaperBatch", "batch/cli", &input);
+    let summary: BatchSummary = stack.result::<PaperBatch>("batch/cli", 300).await;
     assert_eq!(summary.selected, 2);
     assert_eq!(summary.completed, 2, "{summary:?}");
     assert!(summary.failed.is_empty());
@@ -128,31 +103,8 @@ async fn a_long_batch_continues_as_new_and_keeps_its_summary() {
         "paper": {"execute": false, "review_rounds": 1},
     })
     .to_string();
-    let out = stack.temporal(&[
-        "workflow",
-        "start",
-        "--type",
-        "PaperBatch",
-        "--task-queue",
-        "annapurna",
-        "--workflow-id",
-        "batch/long",
-        "--input",
-        &input,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let handle = stack.client.get_workflow_handle::<PaperBatch>("batch/long");
-    let summary: BatchSummary = tokio::time::timeout(
-        Duration::from_secs(400),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("the batch finished")
-    .expect("the batch succeeded");
+    stack.start_with_cli("PaperBatch", "batch/long", &input);
+    let summary: BatchSummary = stack.result::<PaperBatch>("batch/long", 400).await;
     assert_eq!(summary.selected, 5, "{summary:#?}");
     assert_eq!(summary.completed, 5, "{summary:#?}");
     assert_eq!(summary.runs, 3, "5 papers, 2 per run: {summary:#?}");

@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use annapurna_tests::{Stack, papers_dir};
-use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions};
 use workflows::PaperToCode;
-use workflows::names::{TASK_QUEUE, paper_workflow_id};
+use workflows::names::paper_workflow_id;
 use workflows::types::PaperToCodeInput;
 
 const LANES: u32 = 3;
@@ -24,15 +24,7 @@ async fn worker_killed_during_summaries_resumes_without_paying_twice() {
         execute: Some(false),
         ..Default::default()
     };
-    let handle = stack
-        .client
-        .start_workflow(
-            PaperToCode::run,
-            input,
-            WorkflowStartOptions::new(TASK_QUEUE, &workflow_id).build(),
-        )
-        .await
-        .unwrap();
+    let handle = stack.start_paper(&workflow_id, input).await.unwrap();
 
     // Wait until some chunks are done and others are not, then kill the worker.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -117,12 +109,7 @@ async fn worker_sigterm_lets_in_flight_summaries_finish() {
         ..Default::default()
     };
     let handle = stack
-        .client
-        .start_workflow(
-            PaperToCode::run,
-            input,
-            WorkflowStartOptions::new(TASK_QUEUE, paper_workflow_id(&id)).build(),
-        )
+        .start_paper(&paper_workflow_id(&id), input)
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -347,15 +347,7 @@ async fn bad_inputs_are_refused_and_nothing_is_stored() {
         ),
     ] {
         let workflow_id = format!("bad-input-{failure}");
-        let handle = stack
-            .client
-            .start_workflow(
-                PaperToCode::run,
-                input,
-                WorkflowStartOptions::new(TASK_QUEUE, &workflow_id).build(),
-            )
-            .await
-            .unwrap();
+        let handle = stack.start_paper(&workflow_id, input).await.unwrap();
         let err = tokio::time::timeout(
             Duration::from_secs(60),
             handle.get_result(WorkflowGetResultOptions::default()),

@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lopdf::content::{Content, Operation};
 use lopdf::{Document, Object, Stream, dictionary};
-use temporalio_client::WorkflowGetResultOptions;
 use workflows::types::IngestSummary;
+use workflows::{IngestPapers, PaperBatch};
 
 /// A one-page PDF with `lines` of text in Helvetica.
 fn pdf_with(lines: &[&str]) -> Vec<u8> {
@@ -216,16 +216,7 @@ async fn feeds_to_indexed_papers_to_a_batch() {
     ]);
     let id = started_id(&out);
     assert!(id.starts_with("ingest/"), "{id}");
-    let handle = stack
-        .client
-        .get_workflow_handle::<workflows::IngestPapers>(&id);
-    let summary: IngestSummary = tokio::time::timeout(
-        Duration::from_secs(300),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("ingestion finishes in 5 minutes")
-    .expect("ingestion completes");
+    let summary: IngestSummary = stack.result::<IngestPapers>(&id, 300).await;
 
     // For BENCHMARKS.md (not asserted).
     eprintln!("ingestion of 9 entries: {:?}", started.elapsed());
@@ -295,16 +286,7 @@ async fn feeds_to_indexed_papers_to_a_batch() {
         .batch_workflow_id
         .clone()
         .expect("a batch was started");
-    let batch = stack
-        .client
-        .get_workflow_handle::<workflows::PaperBatch>(&batch_id);
-    let batch: workflows::types::BatchSummary = tokio::time::timeout(
-        Duration::from_secs(300),
-        batch.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("the batch finishes in 5 minutes")
-    .expect("the batch completes");
+    let batch = stack.result::<PaperBatch>(&batch_id, 300).await;
     assert_eq!(batch.selected, 2, "{batch:#?}");
     assert_eq!(batch.completed, 2, "{batch:#?}");
     let ran: Vec<&str> = batch.items.iter().map(|i| i.paper_id.as_str()).collect();
@@ -331,12 +313,7 @@ async fn feeds_to_indexed_papers_to_a_batch() {
     // only what failed before (the HTML page): entries seen before are known by their id.
     let pdfs_before = feeds.pdf_requests.load(std::sync::atomic::Ordering::SeqCst);
     let again = started_id(&stack.annapurna(&["ingest", "--arxiv", "cs.LG", "--max-results", "5"]));
-    let again: IngestSummary = stack
-        .client
-        .get_workflow_handle::<workflows::IngestPapers>(&again)
-        .get_result(WorkflowGetResultOptions::default())
-        .await
-        .unwrap();
+    let again: IngestSummary = stack.result::<IngestPapers>(&again, 300).await;
     assert_eq!(again.new_papers, 0, "{again:#?}");
     assert_eq!(again.already_stored, 2, "{again:#?}");
     assert_eq!(again.input_tokens, 0, "no judge call the second time");
@@ -435,16 +412,7 @@ async fn a_schedule_starts_ingestion() {
         .unwrap()
         .to_owned();
     assert!(wf.starts_with("ingest/daily-cs-lg"), "{wf}");
-    let summary: IngestSummary = tokio::time::timeout(
-        Duration::from_secs(300),
-        stack
-            .client
-            .get_workflow_handle::<workflows::IngestPapers>(&wf)
-            .get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let summary: IngestSummary = stack.result::<IngestPapers>(&wf, 300).await;
     // Without the judge, both readable arXiv papers are indexed.
     assert_eq!(summary.indexed, 2, "{summary:#?}");
     assert_eq!(summary.input_tokens, 0);
@@ -473,33 +441,8 @@ async fn plain_cli_ingestion_continues_as_new() {
         "entries_per_run": 4,
     })
     .to_string();
-    let out = stack.temporal(&[
-        "workflow",
-        "start",
-        "--type",
-        "IngestPapers",
-        "--task-queue",
-        "annapurna",
-        "--workflow-id",
-        "ingest/cli",
-        "--input",
-        &input,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: IngestSummary = tokio::time::timeout(
-        Duration::from_secs(300),
-        stack
-            .client
-            .get_workflow_handle::<workflows::IngestPapers>("ingest/cli")
-            .get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("ingestion finishes in 5 minutes")
-    .expect("ingestion completes");
+    stack.start_with_cli("IngestPapers", "ingest/cli", &input);
+    let summary: IngestSummary = stack.result::<IngestPapers>("ingest/cli", 300).await;
     assert_eq!(summary.entries, 9, "{summary:#?}");
     assert_eq!(summary.items.len(), 9, "{summary:#?}");
     // Without the judge every readable paper is indexed: the two arXiv PDFs and the attention PDF.

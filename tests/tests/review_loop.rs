@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use annapurna_tests::Stack;
-use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions};
 use workflows::PaperToCode;
-use workflows::names::TASK_QUEUE;
 use workflows::types::PaperToCodeInput;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,15 +20,7 @@ async fn trainium_defects_are_found_fixed_and_the_loop_stops() {
         execute: Some(false),
         ..Default::default()
     };
-    let handle = stack
-        .client
-        .start_workflow(
-            PaperToCode::run,
-            input,
-            WorkflowStartOptions::new(TASK_QUEUE, "trn-loop").build(),
-        )
-        .await
-        .unwrap();
+    let handle = stack.start_paper("trn-loop", input).await.unwrap();
     let out = tokio::time::timeout(
         Duration::from_secs(180),
         handle.get_result(WorkflowGetResultOptions::default()),

@@ -8,7 +8,6 @@ use clap::Args;
 use temporalio_client::schedules::{
     CreateScheduleOptions, DeleteScheduleOptions, ScheduleAction, ScheduleSpec,
 };
-use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use workflows::IngestPapers;
 use workflows::names::TASK_QUEUE;
 use workflows::types::{FeedQuery, IngestPapersInput, PaperBatchInput, PaperToCodeInput};
@@ -116,47 +115,7 @@ impl FeedArgs {
 
 /// Starts IngestPapers; with `follow`, waits and prints the summary.
 pub async fn ingest(feeds: &FeedArgs, follow: bool) -> anyhow::Result<()> {
-    start_from_cli(IngestPapers::run, feeds.input()?, "ingest", follow).await
-}
-
-/// Starts `workflow` on the `annapurna` queue as `<prefix>/<unix-ms>`, prints the id (stdout)
-/// and, with `follow`, waits and prints the result as JSON.
-pub async fn start_from_cli<W>(
-    workflow: W,
-    input: W::Input,
-    prefix: &str,
-    follow: bool,
-) -> anyhow::Result<()>
-where
-    W: temporalio_common::HasWorkflowDefinition,
-    W::Input: Send,
-    W::Output: serde::Serialize,
-{
-    let client = crate::wiring::temporal_client(None).await?;
-    let id = format!(
-        "{prefix}/{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis()
-    );
-    let handle = client
-        .start_workflow(
-            workflow,
-            input,
-            WorkflowStartOptions::new(TASK_QUEUE, &id).build(),
-        )
-        .await
-        .with_context(|| format!("starting {id}"))?;
-    eprintln!("started {id}");
-    println!("{id}");
-    if follow {
-        let result = handle
-            .get_result(WorkflowGetResultOptions::default())
-            .await
-            .with_context(|| format!("{id} failed"))?;
-        println!("{}", serde_json::to_string_pretty(&result)?);
-    }
-    Ok(())
+    crate::wiring::start_from_cli(IngestPapers::run, feeds.input()?, "ingest", follow).await
 }
 
 /// When a schedule fires: a cron expression or an interval.

@@ -349,7 +349,7 @@ async fn main() -> anyhow::Result<()> {
                 carried: None,
                 papers_per_run: None,
             };
-            ingest_cmd::start_from_cli(workflows::PaperBatch::run, input, "batch", follow).await
+            wiring::start_from_cli(workflows::PaperBatch::run, input, "batch", follow).await
         }
         Command::Ingest { feeds, follow } => ingest_cmd::ingest(&feeds, follow).await,
         Command::Schedule { command } => match command {

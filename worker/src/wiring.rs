@@ -219,3 +219,43 @@ pub async fn shutdown_signal() {
         _ = term.recv() => {}
     }
 }
+
+/// Starts `workflow` on the `annapurna` queue as `<prefix>/<unix-ms>`, prints the id (stdout)
+/// and, with `follow`, waits and prints the result as JSON.
+pub async fn start_from_cli<W>(
+    workflow: W,
+    input: W::Input,
+    prefix: &str,
+    follow: bool,
+) -> anyhow::Result<()>
+where
+    W: temporalio_common::HasWorkflowDefinition,
+    W::Input: Send,
+    W::Output: serde::Serialize,
+{
+    let client = crate::wiring::temporal_client(None).await?;
+    let id = format!(
+        "{prefix}/{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis()
+    );
+    let handle = client
+        .start_workflow(
+            workflow,
+            input,
+            temporalio_client::WorkflowStartOptions::new(TASK_QUEUE, &id).build(),
+        )
+        .await
+        .with_context(|| format!("starting {id}"))?;
+    eprintln!("started {id}");
+    println!("{id}");
+    if follow {
+        let result = handle
+            .get_result(temporalio_client::WorkflowGetResultOptions::default())
+            .await
+            .with_context(|| format!("{id} failed"))?;
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    }
+    Ok(())
+}

@@ -193,14 +193,6 @@ impl From<OpenSearchPaperStore> for PaperStore {
 }
 
 impl PaperStore {
-    /// Where the store is, for messages.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Sqlite(s) => format!("sqlite {}", s.path().display()),
-            Self::OpenSearch(s) => s.describe(),
-        }
-    }
-
     /// Inserts a paper unless one with the same content is stored; returns the stored record and
     /// whether it was new. The record's `status` is its first stage (`added` when empty).
     pub async fn insert(
