@@ -1337,6 +1337,74 @@ mod tests {
         assert_eq!(first.summary, second.summary);
     }
 
+    async fn judge_input(f: &Fixture) -> JudgePaperInput {
+        let entry = FeedEntry {
+            source: "arxiv".into(),
+            source_id: "2611.00001v1".into(),
+            title: "Sparse routing".into(),
+            abstract_text: "We route tokens.".into(),
+            ..Default::default()
+        };
+        let entry = serde_json::to_vec(&entry).unwrap();
+        JudgePaperInput {
+            paper: PaperRef {
+                paper_id: "p".into(),
+                title: "Sparse routing".into(),
+                text: f
+                    .deps
+                    .blobs
+                    .put("papers/p/text.txt", "Some text.")
+                    .await
+                    .unwrap(),
+                sections: f
+                    .deps
+                    .blobs
+                    .put("papers/p/sections.json", "[]")
+                    .await
+                    .unwrap(),
+                section_count: 0,
+                characters: 10,
+            },
+            entry: f.deps.blobs.put("feeds/p.json", entry).await.unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_judge_passes_at_both_thresholds_and_fails_below_either() {
+        for (answer, pass) in [
+            (
+                r#"{"relevance": 6, "novelty": 5, "reasons": ["on topic"]}"#,
+                true,
+            ),
+            (
+                r#"{"relevance": 9, "novelty": 4, "reasons": ["a known method"]}"#,
+                false,
+            ),
+            (
+                r#"{"relevance": 5, "novelty": 9, "reasons": ["off topic"]}"#,
+                false,
+            ),
+        ] {
+            let f = fixture(move |_| Ok(answer.to_owned()));
+            let input = judge_input(&f).await;
+            let j = env(&f).run(LlmWork::judge_paper, input).await.unwrap();
+            assert_eq!(j.pass, pass, "{answer}");
+            assert_eq!(j.usage.calls, 1);
+            assert!(!j.profile.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_judge_that_never_answers_with_scores_fails_without_retry() {
+        let f = fixture(|_| Ok("It is a fine paper.".to_owned()));
+        let input = judge_input(&f).await;
+        let err = env(&f).run(LlmWork::judge_paper, input).await.unwrap_err();
+        let failure = application_failure(err);
+        assert_eq!(failure.type_name(), Some("JudgeAnswerUnreadable"));
+        assert!(failure.is_non_retryable());
+        assert_eq!(f.llm.calls(), 2, "exactly one repair request");
+    }
+
     #[test]
     fn judgements_need_both_scores_in_range_and_a_reason() {
         assert_eq!(

@@ -505,3 +505,22 @@ async fn opensearch_requests_are_signed_for_aws() {
         assert!(auth.contains("Signature="), "{auth}");
     }
 }
+
+/// SigV4 without credentials or a region is refused up front, naming what to configure.
+#[tokio::test]
+async fn opensearch_sigv4_without_aws_credentials_is_a_clear_error() {
+    let aws = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let config = OpenSearchConfig {
+        url: "http://127.0.0.1:9".into(),
+        aws_sigv4: true,
+        ..Default::default()
+    };
+    let err = OpenSearchPaperStore::open_with_aws(&config, Some(&aws))
+        .await
+        .err()
+        .expect("no credentials");
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("AWS credentials"), "{err}");
+}
