@@ -507,6 +507,23 @@ const MAX_ARTIFACT_BYTES: u64 = 64 << 20;
 
 #[activities]
 impl ExecWork {
+    /// ProbeExecutor: answers at once with this host's name; that it started at all tells the
+    /// workflow an executor of the target is polling.
+    #[activity(definition = defs::ProbeExecutor)]
+    pub async fn probe_executor(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ProbeExecutorInput,
+    ) -> Result<ExecutorInfo, ActivityError> {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default();
+        Ok(ExecutorInfo {
+            host,
+            target: input.target,
+        })
+    }
+
     /// ExecuteCode: the code in the sandbox; stdout and stderr (capped) and `output/` files to
     /// blobs; the report with metrics and a classification.
     #[activity(definition = defs::ExecuteCode)]
@@ -700,6 +717,12 @@ impl Deps {
             as u64
             / 4
             + request.max_tokens as u64;
+        // A model the catalogue knows to be retired, or a bare id of a profile-only model, fails
+        // here for good, before any call: no retries, no quota spent, and the message names the
+        // model and what to use instead.
+        if let Some((kind, message)) = self.settings.unusable(&request.model) {
+            return Err(Classified(permanent(kind, message)));
+        }
         self.limiters.acquire(&request.model, estimate).await;
         let response = match self.llm.converse(request).await {
             Ok(r) => {
@@ -710,7 +733,7 @@ impl Deps {
                 if matches!(e, LlmError::Throttled { .. }) {
                     self.limiters.throttled(&request.model);
                 }
-                return Err(e.into());
+                return Err(self.explain(e));
             }
         };
         usage.calls += 1;
@@ -738,6 +761,30 @@ impl Deps {
             )
             .await?;
         Ok(response)
+    }
+
+    /// A model error as a failure; a retired or profile-only model's says what to use instead,
+    /// from the catalogue when it knows the model.
+    fn explain(&self, e: LlmError) -> Classified {
+        let region = &self.settings.region;
+        let fix = match &e {
+            LlmError::Retired { model, .. } => self
+                .settings
+                .model_info(model)
+                .and_then(|r| r.info.replacement.clone())
+                .map(|m| format!("use {} instead", crate::catalogue::profile_for(region, &m)))
+                .unwrap_or_else(|| "choose an active model (annapurna doctor checks each role's)".into()),
+            LlmError::NeedsInferenceProfile { model, .. } => format!(
+                "use {} (or global.{})",
+                crate::catalogue::profile_for(region, model),
+                crate::catalogue::split_profile(model).1
+            ),
+            _ => return e.into(),
+        };
+        Classified(permanent(
+            e.type_name(),
+            format!("{e}; {fix} (models.summary-model / models.code-model, or the workflow input)"),
+        ))
     }
 
     /// An answer that must parse (JSON of a required shape): one repair request when the first

@@ -15,8 +15,10 @@
 //! - [`sandbox`]: running untrusted code under bubblewrap with limits
 //! - [`failure`]: errors → retryable or non-retryable Temporal failures
 //! - [`settings`]: models and budgets
+//! - [`catalogue`]: what each model costs and allows, inference profiles, retired models
 //! - [`sources`]: arXiv and OpenReview feeds, PDF download
 
+pub mod catalogue;
 pub mod check;
 pub mod chunking;
 pub mod clients;

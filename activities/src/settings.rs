@@ -27,10 +27,15 @@ pub fn find_tool(name: &str) -> Option<std::path::PathBuf> {
     on_path.or_else(|| Some(cache_dir().join("venv/bin").join(name)).filter(|c| c.is_file()))
 }
 
-/// Claude 3 Haiku on Bedrock.
-pub const DEFAULT_SUMMARY_MODEL: &str = "anthropic.claude-3-haiku-20240307-v1:0";
-/// Claude 3.5 Sonnet v2 on Bedrock.
-pub const DEFAULT_CODE_MODEL: &str = "anthropic.claude-3-5-sonnet-20241022-v2:0";
+pub use crate::catalogue::Price;
+use crate::catalogue::{self, ModelInfo};
+
+/// The summary and judge model by default: Claude Haiku 4.5 through the US inference profile
+/// (the default region is us-east-1; [`Settings::for_region`] picks the region's geography).
+pub const DEFAULT_SUMMARY_MODEL: &str = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
+/// The code, review, fix and diagnosis model by default: Claude Sonnet 4.6 through the US
+/// inference profile.
+pub const DEFAULT_CODE_MODEL: &str = "us.anthropic.claude-sonnet-4-6";
 
 /// Model and check settings of the activities.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,12 +64,19 @@ pub struct Settings {
     pub datasets: Vec<String>,
     /// Per-model quotas this worker keeps to (`[models.limits."model-id"] rpm = …, tpm = …`).
     pub limits: BTreeMap<String, ModelLimit>,
-    /// Prices for the cost estimate, US dollars per million tokens
+    /// Negotiated prices that replace the catalogue's, US dollars per million tokens
     /// (`[models.prices."model-id"] input = …, output = …`); an inference-profile id such as
     /// `us.anthropic.…` uses the price of the model id it contains.
     pub prices: BTreeMap<String, Price>,
+    /// The model catalogue (`[models.catalogue."model-id"]` adds or corrects entries; see
+    /// [`catalogue`]).
+    pub catalogue: BTreeMap<String, ModelInfo>,
     /// The judge of ingested papers (`[models.judge]`).
     pub judge: JudgeSettings,
+    /// The AWS region the models are called in (from `[bedrock] region`, set when the
+    /// configuration is loaded): names the inference profile to use instead of a refused id.
+    #[serde(skip)]
+    pub region: String,
 }
 
 /// What the judge looks for, and how good a paper must be to be indexed for generation.
@@ -99,15 +111,6 @@ impl Default for JudgeSettings {
     }
 }
 
-/// A model's on-demand price, US dollars per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Price {
-    /// Per million input tokens.
-    pub input: f64,
-    /// Per million output tokens.
-    pub output: f64,
-}
-
 /// Tokens of a summary prompt beyond the chunk itself (instructions, title, section list).
 const PROMPT_OVERHEAD_TOKENS: u64 = 1_000;
 
@@ -136,19 +139,66 @@ impl Settings {
             .max(100)
     }
 
-    /// Estimated cost in micro-dollars of a call to `model`; 0 for a model without a price.
-    pub fn cost_microusd(&self, model: &str, input_tokens: u64, output_tokens: u64) -> u64 {
-        let price = self.prices.get(model).or_else(|| {
+    /// The defaults for `region`: the default models as inference profiles of the region's
+    /// geography (`eu.` for eu-west-1, `apac.` for ap-northeast-1, `global.` where none fits).
+    pub fn for_region(region: &str) -> Self {
+        Self {
+            region: region.to_owned(),
+            summary_model: catalogue::profile_for(region, DEFAULT_SUMMARY_MODEL),
+            code_model: catalogue::profile_for(region, DEFAULT_CODE_MODEL),
+            ..Self::default()
+        }
+    }
+
+    /// Why `model` cannot be called, from the catalogue alone: `(failure type, message)`.
+    pub fn unusable(&self, model: &str) -> Option<(&'static str, String)> {
+        catalogue::unusable(&self.catalogue, model, &self.region)
+    }
+
+    /// What the catalogue knows of `model` (a model id, an inference-profile id or an ARN).
+    pub fn model_info<'a>(&'a self, model: &'a str) -> Option<catalogue::Resolved<'a>> {
+        catalogue::resolve(&self.catalogue, model)
+    }
+
+    /// The price of `model`: a configured price first, else the catalogue's.
+    pub fn price(&self, model: &str) -> Option<Price> {
+        let configured = self.prices.get(model).or_else(|| {
             self.prices
                 .iter()
                 .find(|(id, _)| model.contains(id.as_str()))
                 .map(|(_, p)| p)
         });
-        price
+        configured
+            .copied()
+            .or_else(|| self.model_info(model).map(|r| r.price()))
+    }
+
+    /// Estimated cost in micro-dollars of a call to `model`; 0 for a model without a price (the
+    /// worker warns of such models when it starts).
+    pub fn cost_microusd(&self, model: &str, input_tokens: u64, output_tokens: u64) -> u64 {
+        self.price(model)
             .map(|p| {
                 (input_tokens as f64 * p.input + output_tokens as f64 * p.output).round() as u64
             })
             .unwrap_or(0)
+    }
+
+    /// The models of every role, named: `(role, model id)`.
+    pub fn roles(&self) -> Vec<(&'static str, String)> {
+        let judge = if self.judge.model.is_empty() {
+            self.summary_model.clone()
+        } else {
+            self.judge.model.clone()
+        };
+        vec![
+            ("summary", self.summary_model.clone()),
+            ("dataset", self.summary_model.clone()),
+            ("judge", judge),
+            ("code", self.code_model.clone()),
+            ("review", self.code_model.clone()),
+            ("fix", self.code_model.clone()),
+            ("diagnose", self.code_model.clone()),
+        ]
     }
 }
 
@@ -169,23 +219,9 @@ impl Default for Settings {
                 .map(|s| s.to_string())
                 .collect(),
             limits: BTreeMap::new(),
-            // Bedrock on-demand list prices when this was written; override in annapurna.toml.
-            prices: BTreeMap::from([
-                (
-                    DEFAULT_SUMMARY_MODEL.to_owned(),
-                    Price {
-                        input: 0.25,
-                        output: 1.25,
-                    },
-                ),
-                (
-                    DEFAULT_CODE_MODEL.to_owned(),
-                    Price {
-                        input: 3.0,
-                        output: 15.0,
-                    },
-                ),
-            ]),
+            prices: BTreeMap::new(),
+            catalogue: catalogue::builtin(),
+            region: "us-east-1".into(),
             judge: JudgeSettings::default(),
         }
     }
@@ -206,14 +242,33 @@ mod tests {
 
     #[test]
     fn cost_by_model_and_inference_profile() {
-        let s = Settings::default();
-        // 1 M input + 1 M output tokens of Haiku: $0.25 + $1.25.
+        let mut s = Settings::default();
+        // 1 M input + 1 M output tokens of Haiku 4.5 through the global profile: $1 + $5; the
+        // default (US, regional) profile costs 10% more.
+        let global = "global.anthropic.claude-haiku-4-5-20251001-v1:0";
+        assert_eq!(s.cost_microusd(global, 1_000_000, 1_000_000), 6_000_000);
         assert_eq!(
             s.cost_microusd(DEFAULT_SUMMARY_MODEL, 1_000_000, 1_000_000),
-            1_500_000
+            6_600_000
         );
-        let profile = format!("us.{DEFAULT_CODE_MODEL}");
-        assert_eq!(s.cost_microusd(&profile, 1_000, 0), 3_000);
+        assert_eq!(s.cost_microusd("global.anthropic.claude-sonnet-4-6", 1_000, 0), 3_000);
         assert_eq!(s.cost_microusd("unknown", 1_000, 1_000), 0);
+        // A negotiated price replaces the catalogue's.
+        s.prices.insert(
+            "anthropic.claude-sonnet-4-6".into(),
+            Price { input: 2.0, output: 10.0, cache_write: 0.0, cache_read: 0.0 },
+        );
+        assert_eq!(s.cost_microusd("us.anthropic.claude-sonnet-4-6", 1_000, 0), 2_000);
+    }
+
+    #[test]
+    fn default_models_follow_the_region_and_are_in_the_catalogue() {
+        let s = Settings::for_region("eu-west-1");
+        assert_eq!(s.summary_model, "eu.anthropic.claude-haiku-4-5-20251001-v1:0");
+        assert_eq!(s.code_model, "eu.anthropic.claude-sonnet-4-6");
+        for (_, model) in Settings::default().roles() {
+            let r = Settings::default().model_info(&model).map(|r| r.info.lifecycle);
+            assert_eq!(r, Some(crate::catalogue::Lifecycle::Active), "{model}");
+        }
     }
 }

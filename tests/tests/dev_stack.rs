@@ -107,6 +107,60 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
     let results = dir.path().join("results");
     assert!(results.is_dir() && std::fs::read_dir(&results).unwrap().count() == 1);
 
+    // `annapurna doctor --json` against the dev stack: every check is reported, none failed,
+    // and it found the dev stand-in by itself (no AWS credentials here).
+    let mut doctor = Command::new(annapurna_bin());
+    doctor.args(["doctor", "--json"]);
+    env(&mut doctor);
+    let out = doctor.output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("doctor --json: {e}: {}", String::from_utf8_lossy(&out.stderr))
+    });
+    assert!(out.status.success(), "{report:#}");
+    assert_eq!(report["standin"], true);
+    assert_eq!(report["fail"], 0, "{report:#}");
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "temporal.reachable",
+        "temporal.search-attributes",
+        "model.summary+dataset+judge.lifecycle",
+        "model.summary+dataset+judge.access",
+        "model.summary+dataset+judge.converse",
+        "model.summary+dataset+judge.quota",
+        "model.code+review+fix+diagnose.converse",
+        "sandbox.run",
+        "store.papers",
+        "store.blobs",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+
+    // A trainium paper on the dev stack (a cpu executor only): warned at start, then fails
+    // cleanly once executor_wait_secs has passed, naming the queue.
+    let mut run = Command::new(annapurna_bin());
+    run.args(["run"])
+        .arg(repo().join("examples/papers/gated-residual-mlp.md"))
+        .args(["--target", "trainium", "--executor-wait-secs", "20", "--follow"]);
+    env(&mut run);
+    let started = Instant::now();
+    let out = run.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("no executor polls annapurna-exec-trainium"), "{stderr}");
+    assert!(
+        stderr.contains("NoExecutor") && stderr.contains("annapurna-exec-trainium"),
+        "{stderr}"
+    );
+    eprintln!(
+        "trainium paper on annapurna dev failed after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
     // SIGTERM to annapurna alone: it must stop its worker, the stand-in and the Temporal server.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(dev.pid()),

@@ -129,6 +129,9 @@ pub struct WorkerConfig {
     pub sticky_timeout_secs: u64,
     /// Code runs at once on an executor (`annapurna worker --exec …`).
     pub max_concurrent_executions: usize,
+    /// How long `annapurna run` lets a paper's code wait for an executor of its target before the
+    /// paper fails with `NoExecutor` (the workflow input `executor_wait_secs`).
+    pub executor_wait_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -140,6 +143,7 @@ impl Default for WorkerConfig {
             graceful_shutdown_secs: 30,
             sticky_timeout_secs: 10,
             max_concurrent_executions: 4,
+            executor_wait_secs: 1800,
         }
     }
 }
@@ -179,7 +183,21 @@ impl Default for Dev {
 impl Config {
     /// Loads the layers; `file` overrides the default `annapurna.toml` (which may be absent).
     pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        // Twice: the first pass finds the region, whose geography picks the default models'
+        // inference profiles (`eu.…` in eu-west-1); the second has those defaults beneath the
+        // file and the environment, so that a model set by the user always wins.
+        let first = Self::layered(Config::default(), file)?;
+        let defaults = Config {
+            models: Settings::for_region(&first.region()),
+            ..Config::default()
+        };
+        let mut config = Self::layered(defaults, file)?;
+        config.models.region = config.region();
+        Ok(config)
+    }
+
+    fn layered(defaults: Config, file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(defaults));
         match file {
             Some(f) => {
                 anyhow::ensure!(
@@ -231,6 +249,11 @@ mod tests {
             assert_eq!(c.models.summary_model, "m-file");
             assert_eq!(c.models.max_chunk_tokens, 1234);
             assert_eq!(c.worker, WorkerConfig::default());
+            // The default code model follows the region; the file's summary model wins.
+            jail.set_env("AWS_REGION", "eu-west-1");
+            let c = Config::load(Some(&file)).unwrap();
+            assert_eq!(c.models.summary_model, "m-file");
+            assert_eq!(c.models.code_model, "eu.anthropic.claude-sonnet-4-6");
             Ok(())
         });
         assert!(Config::load(Some(Path::new("/no/such.toml"))).is_err());

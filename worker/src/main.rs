@@ -6,7 +6,9 @@
 //! - `telemetry`: tracing (RUST_LOG) and the optional OTLP exporter
 //! - `wiring`: Temporal client, Bedrock client, activity dependencies, the two workers
 //! - `dev`: the embedded stack (`annapurna dev`)
-//! - `standin`: the Bedrock stand-in server (`annapurna standin bedrock`)
+//! - `standin`: the Bedrock stand-in server (`annapurna standin bedrock`); `standin_control`:
+//!   its control-plane and Service Quotas answers
+//! - `doctor`: `annapurna doctor`, the readiness checks
 //! - `papers_cmd`, `run_cmd`: `annapurna paper …`, `annapurna run …`
 //! - `bench`: `annapurna bench quota`
 //! - `replay`, `rerun`: `annapurna replay`, `annapurna history export`, `annapurna rerun`
@@ -15,6 +17,7 @@ mod bench;
 mod bench_stores;
 mod config;
 mod dev;
+mod doctor;
 mod history_json;
 mod ingest_cmd;
 mod papers_cmd;
@@ -22,6 +25,7 @@ mod replay;
 mod rerun;
 mod run_cmd;
 mod standin;
+mod standin_control;
 mod telemetry;
 mod wiring;
 
@@ -166,6 +170,14 @@ enum Command {
         #[command(subcommand)]
         command: HistoryCommand,
     },
+    /// Check that this machine is ready: Temporal and its search attributes, each model role
+    /// (catalogue, life cycle, access, a one-token call, the account's quotas), the sandbox and
+    /// the stores. Each problem comes with its fix; exits 1 when any check failed.
+    Doctor {
+        /// One JSON report instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a finished or failed paper again: with the answer cache, no model is paid again;
     /// `--from STAGE` resets the run to that stage instead.
     Rerun {
@@ -305,6 +317,9 @@ async fn main() -> anyhow::Result<()> {
             }
             if standin_url.is_some() {
                 tracing::warn!(url = ?standin_url, "model calls go to the Bedrock STAND-IN: template answers, not generation");
+            }
+            if exec.is_none() {
+                wiring::log_model_checks(&config, standin_url.as_deref());
             }
             let llm = wiring::bedrock(&config, standin_url.as_deref()).await;
             let deps = wiring::deps(&config, llm).await?;
@@ -503,6 +518,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Doctor { json } => doctor::run(&config, json).await,
         Command::Rerun {
             paper_id,
             from,

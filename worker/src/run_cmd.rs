@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// Review/fix rounds at most.
     #[arg(long)]
     pub review_rounds: Option<u32>,
+    /// Seconds the code may wait for an executor of the target before the paper fails
+    /// (default: worker.executor-wait-secs).
+    #[arg(long)]
+    pub executor_wait_secs: Option<u64>,
     /// The Web UI's address, for the link printed at the end.
     #[arg(
         long,
@@ -64,8 +68,13 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
         max_chunk_tokens: args.max_chunk_tokens,
         parallel_chunks: args.parallel_chunks,
         review_rounds: args.review_rounds,
+        executor_wait_secs: Some(
+            args.executor_wait_secs
+                .unwrap_or(config.worker.executor_wait_secs),
+        ),
         ..Default::default()
     };
+    warn_without_executor(&client, &args.target).await;
     let handle = client
         .start_workflow(PaperToCode::run, input, WorkflowStartOptions::new(TASK_QUEUE, &workflow_id).build())
         .await
@@ -100,11 +109,24 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let output: PaperToCodeOutput = loop {
         tokio::select! {
-            r = &mut result => break r.with_context(|| format!("{workflow_id} failed; see {link}"))?,
+            r = &mut result => match r {
+                Ok(output) => break output,
+                Err(temporalio_client::errors::WorkflowGetResultError::Failed(failure)) => {
+                    stage.finish_and_clear();
+                    chunks.finish_and_clear();
+                    bail!("{workflow_id} failed: {}; see {link}", describe_failure(failure.failure()));
+                }
+                Err(e) => return Err(e).with_context(|| format!("{workflow_id} did not finish; see {link}")),
+            },
             _ = tick.tick() => {
                 if let Ok(p) = handle.query(PaperToCode::progress, (), WorkflowQueryOptions::default()).await {
+                    let waiting = if p.waiting_on_queue.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" on {}", p.waiting_on_queue)
+                    };
                     stage.set_message(format!(
-                        "{workflow_id}: {} (review round {}/{}, tokens {} in / {} out, ≈ ${:.4})",
+                        "{workflow_id}: {}{waiting} (review round {}/{}, tokens {} in / {} out, ≈ ${:.4})",
                         p.stage, p.review_round, p.review_rounds, p.input_tokens, p.output_tokens,
                         p.cost_microusd as f64 / 1e6
                     ));
@@ -128,4 +150,55 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
         output.outcome, output.results
     );
     Ok(())
+}
+
+/// Says so when no executor polls the target's task queue (Temporal's DescribeTaskQueue): the
+/// code would wait in stage `waiting-for-executor` until one does or `executor_wait_secs` ends.
+async fn warn_without_executor(client: &temporalio_client::Client, target: &str) {
+    use temporalio_client::NamespacedClient;
+    use temporalio_protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType};
+    use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
+    use temporalio_protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
+    let queue = workflows::names::exec_task_queue(target);
+    let request = DescribeTaskQueueRequest {
+        namespace: client.namespace(),
+        task_queue: Some(TaskQueue {
+            name: queue.clone(),
+            kind: TaskQueueKind::Normal as i32,
+            ..Default::default()
+        }),
+        task_queue_type: TaskQueueType::Activity as i32,
+        ..Default::default()
+    };
+    let mut service = client.connection().workflow_service();
+    match service
+        .describe_task_queue(temporalio_client::tonic::Request::new(request))
+        .await
+    {
+        Ok(r) if r.get_ref().pollers.is_empty() => eprintln!(
+            "WARNING: no executor polls {queue}: the code will wait in stage waiting-for-executor. \
+             Start one on a {target} host with `annapurna worker --exec {target}` (as root), or run with --target cpu."
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::debug!(error = %e.message(), "could not describe {queue}"),
+    }
+}
+
+/// A failure and its causes in one line, each with its type name where it has one
+/// (`NoExecutor: no executor took the code …`), as the Web UI shows them.
+pub fn describe_failure(failure: &temporalio_protos::temporal::api::failure::v1::Failure) -> String {
+    use temporalio_protos::temporal::api::failure::v1::failure::FailureInfo;
+    let mut parts = Vec::new();
+    let mut next = Some(failure);
+    while let Some(f) = next {
+        match &f.failure_info {
+            Some(FailureInfo::ApplicationFailureInfo(a)) if !a.r#type.is_empty() => {
+                parts.push(format!("{}: {}", a.r#type, f.message))
+            }
+            _ if !f.message.is_empty() => parts.push(f.message.clone()),
+            _ => {}
+        }
+        next = f.cause.as_deref();
+    }
+    parts.join(" <- ")
 }

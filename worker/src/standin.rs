@@ -82,6 +82,8 @@ pub struct Stats {
     /// Summary requests per chunk, counted on arrival (first 16 hex of the SHA-256 of the
     /// request's text).
     pub summaries_by_chunk: BTreeMap<String, u64>,
+    /// Quota tokens used per model, as Bedrock settles them: input + output × burndown.
+    pub quota_tokens_by_model: BTreeMap<String, u64>,
 }
 
 struct Shared {
@@ -104,6 +106,7 @@ pub async fn start(
     let app = Router::new()
         .route("/model/{model_id}/converse", post(converse))
         .route("/_standin/stats", get(stats))
+        .merge(crate::standin_control::routes())
         .route("/_standin/health", get(|| async { "ok" }))
         .with_state(shared);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -196,7 +199,36 @@ async fn converse(
             .map(|m| text_of(&m["content"]).len())
             .sum::<usize>())
         / 4;
-    if !shared.take_quota(&model_id, (input_tokens as u64 + max_tokens) as f64) {
+    // Bedrock refuses a retired model and a bare id of a profile-only model before anything
+    // else, with its own error types and words.
+    let catalogue = activities::catalogue::builtin();
+    let known = activities::catalogue::resolve(&catalogue, &model_id);
+    if let Some(r) = &known {
+        if r.info.lifecycle == activities::catalogue::Lifecycle::Retired {
+            shared.count(&task, "retired-model");
+            return bedrock_error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFoundException",
+                activities::clients::llm::RETIRED_MESSAGE,
+            );
+        }
+        if r.info.profile_only && r.profile.is_none() {
+            shared.count(&task, "bad-request");
+            return bedrock_error(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                &format!(
+                    "Invocation of model ID {model_id} {}",
+                    activities::clients::llm::NEEDS_PROFILE_MESSAGE
+                ),
+            );
+        }
+    }
+    // Bedrock's quota accounting: a request reserves input + max_tokens when it starts and
+    // settles at input + output × burndown when it ends (5 for Claude 3.7 and later).
+    let burndown = known.as_ref().map(|r| r.info.burndown).unwrap_or(1) as u64;
+    let reserved = input_tokens as u64 + max_tokens;
+    if !shared.take_quota(&model_id, reserved as f64) {
         shared.count(&task, "over-quota");
         return bedrock_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -329,6 +361,15 @@ async fn converse(
     if latency > 0.0 {
         tokio::time::sleep(Duration::from_secs_f64(latency / 1000.0)).await;
     }
+    let settled = input_tokens as u64 + output_tokens as u64 * burndown;
+    shared.settle_quota(&model_id, reserved as f64 - settled as f64);
+    *shared
+        .stats
+        .lock()
+        .unwrap()
+        .quota_tokens_by_model
+        .entry(model_id.clone())
+        .or_default() += settled;
     shared.count(&task, "ok");
     let mut response = Json(json!({
         "output": { "message": { "role": "assistant", "content": [ { "text": answer } ] } },
@@ -383,6 +424,18 @@ impl Shared {
             true
         } else {
             false
+        }
+    }
+
+    /// Gives back (or, when negative, takes more of) the tokens a finished request reserved.
+    fn settle_quota(&self, model: &str, refund: f64) {
+        let o = &self.options;
+        if o.tpm == 0 {
+            return;
+        }
+        let cap = o.tpm as f64 / 60.0 * o.quota_burst_secs.max(0.1);
+        if let Some(b) = self.buckets.lock().unwrap().get_mut(model) {
+            b.1 = (b.1 + refund).min(cap);
         }
     }
 

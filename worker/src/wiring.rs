@@ -57,9 +57,10 @@ pub fn aws_credentials_configured() -> bool {
     std::path::Path::new(&creds).is_file() || std::path::Path::new(&conf).is_file()
 }
 
-/// The Bedrock client. With `standin_url`, it talks to the stand-in with placeholder credentials
-/// (requests are still signed with SigV4, as against Bedrock); otherwise the standard AWS chain.
-pub async fn bedrock(config: &Config, standin_url: Option<&str>) -> Arc<dyn LlmClient> {
+/// The AWS SDK configuration for Bedrock's runtime and control plane and for Service Quotas. With
+/// `standin_url`, every client talks to the stand-in with placeholder credentials (requests are
+/// still signed with SigV4, as against AWS); otherwise the standard AWS chain.
+pub async fn aws_sdk_config(config: &Config, standin_url: Option<&str>) -> aws_config::SdkConfig {
     let region = aws_config::Region::new(config.region());
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .operation_attempt_timeout(Duration::from_secs(config.bedrock.timeout_secs))
@@ -82,9 +83,36 @@ pub async fn bedrock(config: &Config, standin_url: Option<&str>) -> Arc<dyn LlmC
             None,
         ));
     }
-    let sdk = loader.load().await;
+    loader.load().await
+}
+
+/// The Bedrock client, configured as [`aws_sdk_config`] says.
+pub async fn bedrock(config: &Config, standin_url: Option<&str>) -> Arc<dyn LlmClient> {
+    let sdk = aws_sdk_config(config, standin_url).await;
     let client = aws_sdk_bedrockruntime::Client::new(&sdk);
     Arc::new(BedrockLlm::new(client, standin_url.is_some()))
+}
+
+/// At a worker's start: the model checks of `annapurna doctor` without the model call, their
+/// problems logged as warnings (a worker without control-plane permissions still runs).
+pub fn log_model_checks(config: &Config, standin_url: Option<&str>) {
+    let config = config.clone();
+    let standin_url = standin_url.map(str::to_owned);
+    tokio::spawn(async move {
+        let sdk = aws_sdk_config(&config, standin_url.as_deref()).await;
+        let checks = tokio::time::timeout(
+            Duration::from_secs(60),
+            crate::doctor::model_checks(&config, &sdk, None),
+        )
+        .await
+        .unwrap_or_default();
+        for c in checks {
+            match c.status {
+                crate::doctor::Status::Ok => tracing::info!(check = %c.name, "{}", c.detail),
+                _ => tracing::warn!(check = %c.name, fix = c.fix.as_deref().unwrap_or(""), "{}", c.detail),
+            }
+        }
+    });
 }
 
 /// The activities' dependencies from configuration.

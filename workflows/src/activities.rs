@@ -122,11 +122,17 @@ impl ExecActivities {
     pub fn execute_code(input: ExecuteCodeInput) -> Result<ExecutionReport, ActivityError> {
         unimplemented!()
     }
+
+    /// Answers at once: its start tells the workflow an executor of the target is polling.
+    #[activity(name = "ProbeExecutor")]
+    pub fn probe_executor(input: ProbeExecutorInput) -> Result<ExecutorInfo, ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// The generated definition types, for `#[activity(definition = …)]` in the implementations.
 pub mod defs {
-    pub use super::exec_activities::ExecuteCode;
+    pub use super::exec_activities::{ExecuteCode, ProbeExecutor};
     pub use super::llm_activities::{
         DiagnoseFailure, FixCode, GenerateCode, JudgePaper, RecommendDataset, ReviewCode,
         SummarizeChunk,

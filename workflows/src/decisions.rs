@@ -177,6 +177,8 @@ pub enum Stage {
     Generating,
     /// CheckCode / ReviewCode / FixCode.
     Reviewing,
+    /// ProbeExecutor: no executor of the target has taken the code yet.
+    WaitingForExecutor,
     /// ExecuteCode / DiagnoseFailure / FixCode.
     Executing,
     /// RecordResults.
@@ -194,6 +196,7 @@ impl Stage {
             Stage::Summarizing => "summarizing",
             Stage::Generating => "generating",
             Stage::Reviewing => "reviewing",
+            Stage::WaitingForExecutor => "waiting-for-executor",
             Stage::Executing => "executing",
             Stage::Recording => "recording",
             Stage::Done => "done",

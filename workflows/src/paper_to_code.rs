@@ -267,6 +267,10 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
     // Execution came with version 2 of this workflow: histories recorded before it replay
     // without it.
     let (code, final_check, executions) = if input.execute() && ctx.patched(EXECUTE_PATCH) {
+        // Waiting for an executor came later still: older histories go straight to ExecuteCode.
+        if ctx.patched(EXECUTOR_WAIT_PATCH) {
+            wait_for_executor(ctx, &input).await?;
+        }
         enter(ctx, Stage::Executing);
         execute_loop(ctx, &input, &paper, code, final_check, &dataset.dataset).await?
     } else {
@@ -348,6 +352,21 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
     })
 }
 
+/// The patch id of failing the paper at once when the model itself cannot be called.
+pub const MODEL_UNUSABLE_PATCH: &str = "annapurna-model-unusable-fails-paper";
+
+/// Whether an activity failed because its model cannot be called at all (retired, or a bare id
+/// of a model that only inference profiles serve): no other chunk can succeed either.
+fn model_unusable(e: &ActivityExecutionError) -> bool {
+    match e.cause() {
+        Some(temporalio_common::error::IncomingError::Application(a)) => matches!(
+            a.type_name(),
+            Some("ModelRetired" | "ModelNeedsInferenceProfile")
+        ),
+        _ => false,
+    }
+}
+
 /// Why an activity failed, as its last attempt said (the application failure's message).
 pub(crate) fn failure_reason(e: &ActivityExecutionError, max_chars: usize) -> String {
     let reason = e
@@ -404,6 +423,11 @@ async fn summarize(
                         done.push(summary);
                     }
                     Err(e @ ActivityExecutionError::Cancelled(_)) => return Err(e),
+                    // A retired model (or a bare id of a profile-only one) fails every chunk
+                    // alike: the paper fails at once, naming the model and its replacement.
+                    Err(e) if model_unusable(&e) && ctx.patched(MODEL_UNUSABLE_PATCH) => {
+                        return Err(e);
+                    }
                     Err(e) => {
                         ctx.state_mut(|s| s.progress.chunks_failed += 1);
                         failed.push(ChunkFailure {
@@ -430,6 +454,51 @@ async fn summarize(
 
 /// The patch id of the execution stage (see `ctx.patched`).
 pub const EXECUTE_PATCH: &str = "annapurna-execute-code";
+/// The patch id of the wait for an executor before the first run.
+pub const EXECUTOR_WAIT_PATCH: &str = "annapurna-executor-wait";
+
+/// Stage `waiting-for-executor` until an executor of the target takes `ProbeExecutor` from
+/// `annapurna-exec-<target>`; when none has within `executor_wait_secs`, the paper fails with
+/// `NoExecutor`, naming the queue and how to start one, instead of waiting forever.
+async fn wait_for_executor(
+    ctx: &WorkflowContext<PaperToCode>,
+    input: &PaperToCodeInput,
+) -> WorkflowResult<()> {
+    let target = input.target();
+    let queue = exec_task_queue(&target);
+    enter(ctx, Stage::WaitingForExecutor);
+    ctx.state_mut(|s| s.progress.waiting_on_queue = queue.clone());
+    let wait = input.executor_wait();
+    let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
+        .activity_id("probe-executor".to_owned())
+        .task_queue(queue.clone())
+        .schedule_to_start_timeout(wait)
+        .retry_policy(RetryPolicy::builder().maximum_attempts(1).build())
+        .build();
+    let probe = ctx
+        .execute_activity(
+            ExecActivities::probe_executor,
+            ProbeExecutorInput {
+                target: target.clone(),
+            },
+            options,
+        )
+        .await;
+    ctx.state_mut(|s| s.progress.waiting_on_queue.clear());
+    match probe {
+        Ok(_) => Ok(()),
+        Err(e) => Err(WorkflowTermination::failed_application(
+            ApplicationFailure::builder(format!(
+                "no executor took the code from task queue {queue} within {} s (executor_wait_secs): start one on a {target} host with `annapurna worker --exec {target}` (as root), or start the paper with another target or \"execute\": false ({})",
+                wait.as_secs(),
+                failure_reason(&e, 200)
+            ))
+            .type_name("NoExecutor".to_owned())
+            .non_retryable(true)
+            .build(),
+        )),
+    }
+}
 
 /// Run → (diagnose → fix → check) → run …, as `next_repair_step` decides. Runs go to the
 /// target's executors (`annapurna-exec-<target>`); a run waits there until an executor of that

@@ -48,6 +48,11 @@ pub struct PaperToCodeInput {
     pub max_repairs: Option<u32>,
     /// Wall-clock limit of one run, seconds. Default 900.
     pub exec_timeout_secs: Option<u64>,
+    /// How long the code may wait for an executor of the target to take it before the paper
+    /// fails with `NoExecutor`, seconds. Default 1800 (`annapurna run` fills in
+    /// `worker.executor-wait-secs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor_wait_secs: Option<u64>,
 }
 
 impl PaperToCodeInput {
@@ -70,6 +75,10 @@ impl PaperToCodeInput {
     /// The repair rounds, defaulted.
     pub fn max_repairs(&self) -> u32 {
         self.max_repairs.unwrap_or(2)
+    }
+    /// How long to wait for an executor, defaulted and at least one second.
+    pub fn executor_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.executor_wait_secs.unwrap_or(1800).max(1))
     }
     /// The run's wall-clock limit, defaulted.
     pub fn exec_timeout_secs(&self) -> u64 {
@@ -434,6 +443,22 @@ pub struct StageTiming {
     pub ended_ms: u64,
 }
 
+/// Input of `ProbeExecutor`: which target's executor is wanted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeExecutorInput {
+    /// `cpu`, `cuda` or `trainium`.
+    pub target: String,
+}
+
+/// What the executor that took a `ProbeExecutor` says of itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutorInfo {
+    /// Its host name.
+    pub host: String,
+    /// The target it serves.
+    pub target: String,
+}
+
 /// Input of `ExecuteCode`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecuteCodeInput {
@@ -604,6 +629,9 @@ pub struct Progress {
     /// Estimated cost so far, micro-dollars.
     #[serde(default)]
     pub cost_microusd: u64,
+    /// In stage `waiting-for-executor`: the task queue no executor has taken the code from yet.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub waiting_on_queue: String,
 }
 
 /// What a user passes to `PaperBatch`: a selection (any of the fields; ids first) and how many

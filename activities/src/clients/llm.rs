@@ -106,6 +106,23 @@ pub enum LlmError {
         /// The provider's message.
         message: String,
     },
+    /// The model has reached the end of its life: it can no longer be invoked.
+    #[error("model {model} is retired: {message}")]
+    Retired {
+        /// Model id.
+        model: String,
+        /// The provider's message.
+        message: String,
+    },
+    /// The bare model id of a model that is invocable on demand only through an inference
+    /// profile (`us.…`, `eu.…`, `global.…`).
+    #[error("model {model} needs an inference profile: {message}")]
+    NeedsInferenceProfile {
+        /// Model id.
+        model: String,
+        /// The provider's message.
+        message: String,
+    },
     /// The model answered with nothing usable.
     #[error("model {model} gave no usable answer: {reason}")]
     Refused {
@@ -130,6 +147,8 @@ impl LlmError {
             LlmError::Throttled { .. } => "ModelThrottled",
             LlmError::Transport { .. } => "ModelUnavailable",
             LlmError::Rejected { .. } => "ModelRejectedRequest",
+            LlmError::Retired { .. } => "ModelRetired",
+            LlmError::NeedsInferenceProfile { .. } => "ModelNeedsInferenceProfile",
             LlmError::Refused { .. } => "ModelRefused",
         }
     }
@@ -152,6 +171,29 @@ impl BedrockLlm {
     /// Wraps a configured SDK client. `standin` says the endpoint is the Bedrock stand-in.
     pub fn new(client: aws_sdk_bedrockruntime::Client, standin: bool) -> Self {
         Self { client, standin }
+    }
+}
+
+/// Bedrock's words for a model past its end of life (a ResourceNotFoundException).
+pub const RETIRED_MESSAGE: &str = "This model version has reached the end of its life. Please refer to the AWS documentation for more details.";
+/// Bedrock's words, after "Invocation of model ID {id} ", for a bare id of a model that only
+/// inference profiles serve on demand (a ValidationException).
+pub const NEEDS_PROFILE_MESSAGE: &str = "with on-demand throughput isn’t supported. Retry your request with the ID or ARN of an inference profile that contains this model.";
+
+/// Sorts a refusal that names the model itself (retired, profile-only) from other refusals.
+pub fn classify_rejection(model: &str, code: String, message: String) -> LlmError {
+    let model = model.to_owned();
+    let lower = message.to_lowercase();
+    if lower.contains("end of its life") || lower.contains("end-of-life") {
+        LlmError::Retired { model, message }
+    } else if lower.contains("on-demand throughput is") && lower.contains("supported") {
+        LlmError::NeedsInferenceProfile { model, message }
+    } else {
+        LlmError::Rejected {
+            model,
+            code,
+            message,
+        }
     }
 }
 
@@ -186,11 +228,7 @@ fn classify(model: &str, err: SdkError<ConverseError>) -> LlmError {
                     model: model.to_owned(),
                     retry_after,
                 },
-                _ => LlmError::Rejected {
-                    model: model.to_owned(),
-                    code,
-                    message,
-                },
+                _ => classify_rejection(model, code, message),
             }
         }
         other => LlmError::Transport {
