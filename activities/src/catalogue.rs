@@ -157,15 +157,30 @@ pub fn builtin() -> BTreeMap<String, ModelInfo> {
     BTreeMap::from([
         (
             HAIKU_4_5.into(),
-            claude4(Price::with_cache(1.0, 5.0), 250, 1_000_000, "Claude Haiku 4.5"),
+            claude4(
+                Price::with_cache(1.0, 5.0),
+                250,
+                1_000_000,
+                "Claude Haiku 4.5",
+            ),
         ),
         (
             SONNET_4_6.into(),
-            claude4(Price::with_cache(3.0, 15.0), 200, 500_000, "Claude Sonnet 4.6"),
+            claude4(
+                Price::with_cache(3.0, 15.0),
+                200,
+                500_000,
+                "Claude Sonnet 4.6",
+            ),
         ),
         (
             SONNET_4_5.into(),
-            claude4(Price::with_cache(3.0, 15.0), 200, 500_000, "Claude Sonnet 4.5"),
+            claude4(
+                Price::with_cache(3.0, 15.0),
+                200,
+                500_000,
+                "Claude Sonnet 4.5",
+            ),
         ),
         (
             HAIKU_3.into(),
@@ -173,7 +188,11 @@ pub fn builtin() -> BTreeMap<String, ModelInfo> {
         ),
         (
             SONNET_3_5_V2.into(),
-            retired(Price::with_cache(3.0, 15.0), SONNET_4_6, "Claude 3.5 Sonnet V2"),
+            retired(
+                Price::with_cache(3.0, 15.0),
+                SONNET_4_6,
+                "Claude 3.5 Sonnet V2",
+            ),
         ),
     ])
 }
@@ -233,7 +252,10 @@ impl Resolved<'_> {
 }
 
 /// Looks `id` (a model id, an inference-profile id or an ARN of either) up in `catalogue`.
-pub fn resolve<'a>(catalogue: &'a BTreeMap<String, ModelInfo>, id: &'a str) -> Option<Resolved<'a>> {
+pub fn resolve<'a>(
+    catalogue: &'a BTreeMap<String, ModelInfo>,
+    id: &'a str,
+) -> Option<Resolved<'a>> {
     let (profile, model) = split_profile(id);
     catalogue.get(model).map(|info| Resolved {
         model,
@@ -245,7 +267,11 @@ pub fn resolve<'a>(catalogue: &'a BTreeMap<String, ModelInfo>, id: &'a str) -> O
 /// Why a model id will not work, from the catalogue alone (no call made): retired, or a bare id of
 /// a model that is invocable only through an inference profile. The message names the model
 /// and what to use instead.
-pub fn unusable(catalogue: &BTreeMap<String, ModelInfo>, id: &str, region: &str) -> Option<(&'static str, String)> {
+pub fn unusable(
+    catalogue: &BTreeMap<String, ModelInfo>,
+    id: &str,
+    region: &str,
+) -> Option<(&'static str, String)> {
     let r = resolve(catalogue, id)?;
     if r.info.lifecycle == Lifecycle::Retired {
         let instead = r
@@ -256,7 +282,9 @@ pub fn unusable(catalogue: &BTreeMap<String, ModelInfo>, id: &str, region: &str)
             .unwrap_or_default();
         return Some((
             "ModelRetired",
-            format!("model {id} is retired and can no longer be invoked{instead} (models.summary-model / models.code-model, or the workflow input)"),
+            format!(
+                "model {id} is retired and can no longer be invoked{instead} (models.summary-model / models.code-model, or the workflow input)"
+            ),
         ));
     }
     if r.info.profile_only && r.profile.is_none() {
@@ -304,11 +332,26 @@ mod tests {
 
     #[test]
     fn geography_follows_the_region() {
-        assert_eq!(profile_for("us-east-1", SONNET_4_6), "us.anthropic.claude-sonnet-4-6");
-        assert_eq!(profile_for("eu-central-1", HAIKU_4_5), format!("eu.{HAIKU_4_5}"));
-        assert_eq!(profile_for("ap-northeast-1", HAIKU_4_5), format!("apac.{HAIKU_4_5}"));
-        assert_eq!(profile_for("sa-east-1", HAIKU_4_5), format!("global.{HAIKU_4_5}"));
-        assert_eq!(profile_for("us-gov-west-1", HAIKU_4_5), format!("us-gov.{HAIKU_4_5}"));
+        assert_eq!(
+            profile_for("us-east-1", SONNET_4_6),
+            "us.anthropic.claude-sonnet-4-6"
+        );
+        assert_eq!(
+            profile_for("eu-central-1", HAIKU_4_5),
+            format!("eu.{HAIKU_4_5}")
+        );
+        assert_eq!(
+            profile_for("ap-northeast-1", HAIKU_4_5),
+            format!("apac.{HAIKU_4_5}")
+        );
+        assert_eq!(
+            profile_for("sa-east-1", HAIKU_4_5),
+            format!("global.{HAIKU_4_5}")
+        );
+        assert_eq!(
+            profile_for("us-gov-west-1", HAIKU_4_5),
+            format!("us-gov.{HAIKU_4_5}")
+        );
     }
 
     #[test]
@@ -316,7 +359,10 @@ mod tests {
         let c = builtin();
         let (kind, msg) = unusable(&c, HAIKU_3, "eu-west-1").unwrap();
         assert_eq!(kind, "ModelRetired");
-        assert!(msg.contains(HAIKU_3) && msg.contains(&format!("eu.{HAIKU_4_5}")), "{msg}");
+        assert!(
+            msg.contains(HAIKU_3) && msg.contains(&format!("eu.{HAIKU_4_5}")),
+            "{msg}"
+        );
         let (kind, msg) = unusable(&c, SONNET_4_6, "us-west-2").unwrap();
         assert_eq!(kind, "ModelNeedsInferenceProfile");
         assert!(msg.contains("us.anthropic.claude-sonnet-4-6"), "{msg}");

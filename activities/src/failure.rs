@@ -13,7 +13,7 @@ pub fn failure(
     message: String,
     retryable: bool,
     next_retry_delay: Option<Duration>,
-) -> ActivityError {
+) -> Classified {
     let builder = ApplicationFailure::builder(message)
         .type_name(type_name.to_owned())
         .non_retryable(!retryable);
@@ -21,45 +21,35 @@ pub fn failure(
         Some(d) => builder.next_retry_delay(d).build(),
         None => builder.build(),
     };
-    ActivityError::application(failure)
+    Classified(ActivityError::application(failure))
 }
 
 /// A permanent failure: bad input, unreadable paper, refused request.
-pub fn permanent(type_name: &str, message: impl Into<String>) -> ActivityError {
+pub fn permanent(type_name: &str, message: impl Into<String>) -> Classified {
     failure(type_name, message.into(), false, None)
 }
 
 /// A failure worth retrying: storage hiccups and the like.
-pub fn transient(type_name: &str, message: impl Into<String>) -> ActivityError {
+pub fn transient(type_name: &str, message: impl Into<String>) -> Classified {
     failure(type_name, message.into(), true, None)
 }
 
 impl From<crate::clients::blobs::BlobError> for Classified {
     fn from(e: crate::clients::blobs::BlobError) -> Self {
         let retryable = e.is_retryable();
-        Classified(failure("BlobStoreError", e.to_string(), retryable, None))
+        failure("BlobStoreError", e.to_string(), retryable, None)
     }
 }
 
-impl From<crate::sources::SourceError> for Classified {
-    fn from(e: crate::sources::SourceError) -> Self {
-        Classified(failure(
-            e.type_name(),
-            e.to_string(),
-            e.is_retryable(),
-            None,
-        ))
+impl From<crate::feeds::SourceError> for Classified {
+    fn from(e: crate::feeds::SourceError) -> Self {
+        failure(e.type_name(), e.to_string(), e.is_retryable(), None)
     }
 }
 
 impl From<crate::clients::papers::PaperStoreError> for Classified {
     fn from(e: crate::clients::papers::PaperStoreError) -> Self {
-        Classified(failure(
-            e.type_name(),
-            e.to_string(),
-            e.is_retryable(),
-            None,
-        ))
+        failure(e.type_name(), e.to_string(), e.is_retryable(), None)
     }
 }
 
@@ -69,33 +59,27 @@ impl From<crate::clients::llm::LlmError> for Classified {
             crate::clients::llm::LlmError::Throttled { retry_after, .. } => *retry_after,
             _ => None,
         };
-        Classified(failure(
-            e.type_name(),
-            e.to_string(),
-            e.is_retryable(),
-            delay,
-        ))
+        failure(e.type_name(), e.to_string(), e.is_retryable(), delay)
     }
 }
 
 impl From<crate::ingest::IngestError> for Classified {
     fn from(e: crate::ingest::IngestError) -> Self {
-        Classified(failure(
-            e.type_name(),
-            e.to_string(),
-            e.is_retryable(),
-            None,
-        ))
+        failure(e.type_name(), e.to_string(), e.is_retryable(), None)
     }
 }
 
 impl From<crate::check::CheckError> for Classified {
     fn from(e: crate::check::CheckError) -> Self {
-        Classified(transient("CheckerUnavailable", e.to_string()))
+        transient("CheckerUnavailable", e.to_string())
     }
 }
 
-/// An activity error that has been classified; `?` converts library errors into it.
+/// An activity error that has been classified: retryable or not, with a type name. Activities
+/// return it; `?` converts only the library errors listed above into it (there is no blanket
+/// conversion, so an unclassified error does not compile), and [`crate::heartbeat`] turns it into
+/// the SDK's `ActivityError` in one explicit place.
+#[derive(Debug)]
 pub struct Classified(pub ActivityError);
 
 impl From<Classified> for ActivityError {

@@ -1,12 +1,16 @@
 //! Every side effect of Annapurna: the activity implementations and the clients they use.
 //!
 //! Layout:
-//! - [`impls`]: the activities (`PaperWork` on `annapurna`, `LlmWork` on `annapurna-llm`,
-//!   `ExecWork` on `annapurna-exec-<target>`)
+//! - [`local`], [`llm`], [`exec`]: the activities, one file each, grouped by task queue
+//!   (`LocalActivities` on `annapurna`, `LlmActivities` on `annapurna-llm`, `ExecActivities` on
+//!   `annapurna-exec-<target>`), the same group names as in `workflows::activities`
+//! - [`deps`]: what the activities share; [`gateway`]: the one place where model calls meet the
+//!   answer cache, the catalogue, the rate limiters, usage and cost; [`heartbeat`]: heartbeats and
+//!   the one conversion of a typed error into the SDK's
 //! - [`clients`]: `blobs` (object_store), `papers` (SQLite), `llm` (Bedrock Converse + test double)
 //! - [`extract`]: text, title and sections from PDF, LaTeX, Markdown and plain text
 //! - [`ingest`]: adding a paper to the store (used by `annapurna paper add` and `LoadPaper`)
-//! - [`chunking`]: cut points and chunk ranges (the choice is `workflows::decisions::plan_spans`)
+//! - [`chunking`]: cut points, chunk ranges and the chunk budget arithmetic
 //! - [`prompts`]: the prompts, versioned
 //! - [`ratelimit`]: per-model requests/tokens per minute with AIMD on throttling
 //! - [`check`]: static checks of generated Python (`checker.py`, ruff)
@@ -16,22 +20,31 @@
 //! - [`failure`]: errors → retryable or non-retryable Temporal failures
 //! - [`settings`]: models and budgets
 //! - [`catalogue`]: what each model costs and allows, inference profiles, retired models
-//! - [`sources`]: arXiv and OpenReview feeds, PDF download
+//! - [`feeds`]: one file per source (arXiv, OpenReview) and their HTTP: pacing, PDF download
 
 pub mod catalogue;
 pub mod check;
 pub mod chunking;
 pub mod clients;
 pub mod datasets;
+pub mod deps;
+pub mod exec;
 pub mod extract;
 pub mod failure;
-pub mod impls;
+pub mod feeds;
+pub mod gateway;
+pub mod heartbeat;
 pub mod ingest;
+pub mod llm;
+pub mod local;
+pub(crate) mod prelude;
 pub mod prompts;
 pub mod ratelimit;
 pub mod results;
 pub mod sandbox;
 pub mod settings;
-pub mod sources;
 
-pub use impls::{Deps, ExecWork, LlmWork, PaperWork};
+pub use deps::Deps;
+pub use exec::ExecActivities;
+pub use llm::LlmActivities;
+pub use local::LocalActivities;

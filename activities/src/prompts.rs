@@ -12,22 +12,61 @@ use workflows::types::Finding;
 /// Version of the prompts below.
 pub const PROMPT_VERSION: &str = "p3";
 
-/// The request kinds.
-pub mod kind {
+/// The request kinds: the first line of every system prompt is `annapurna-task: <kind>`. The
+/// stand-in reads it back with [`Task::of_system_prompt`], so prompts and stand-in share this
+/// type, not a literal line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Task {
     /// Summarise a chunk.
-    pub const SUMMARIZE: &str = "summarize-chunk";
+    Summarize,
     /// Write code from summaries.
-    pub const GENERATE: &str = "generate-code";
+    Generate,
     /// Review code, answer JSON.
-    pub const REVIEW: &str = "review-code";
+    Review,
     /// Fix code, answer code.
-    pub const FIX: &str = "fix-code";
+    Fix,
     /// Choose a dataset, answer JSON.
-    pub const DATASET: &str = "recommend-dataset";
+    Dataset,
     /// Diagnose a failed run, answer JSON.
-    pub const DIAGNOSE: &str = "diagnose-failure";
+    Diagnose,
     /// Judge a paper's relevance and novelty, answer JSON.
-    pub const JUDGE: &str = "judge-paper";
+    Judge,
+}
+
+impl Task {
+    /// Every kind.
+    pub const ALL: [Task; 7] = [
+        Task::Summarize,
+        Task::Generate,
+        Task::Review,
+        Task::Fix,
+        Task::Dataset,
+        Task::Diagnose,
+        Task::Judge,
+    ];
+
+    /// The pinned name, as in the `annapurna-task:` line and the stand-in's statistics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Summarize => "summarize-chunk",
+            Task::Generate => "generate-code",
+            Task::Review => "review-code",
+            Task::Fix => "fix-code",
+            Task::Dataset => "recommend-dataset",
+            Task::Diagnose => "diagnose-failure",
+            Task::Judge => "judge-paper",
+        }
+    }
+
+    /// The kind a system prompt declares on its first line, if any.
+    pub fn of_system_prompt(system: &str) -> Option<Task> {
+        let line = system
+            .lines()
+            .next()?
+            .strip_prefix("annapurna-task: ")?
+            .trim();
+        Task::ALL.into_iter().find(|t| t.as_str() == line)
+    }
 }
 
 /// The templates, one per prompt part, in `activities/templates/`; `target_notes` and
@@ -274,25 +313,15 @@ mod tests {
 
     #[test]
     fn system_prompts_carry_their_kind() {
-        assert!(
-            summarize("t", 0, 1, &[], "c")
-                .0
-                .starts_with("annapurna-task: summarize-chunk\n")
-        );
-        assert!(
-            generate("t", "cpu", "synthetic", &[])
-                .0
-                .starts_with("annapurna-task: generate-code\n")
-        );
-        assert!(
-            review("t", "cpu", "", &[])
-                .0
-                .starts_with("annapurna-task: review-code\n")
-        );
-        assert!(
-            fix("cpu", "", &[])
-                .0
-                .starts_with("annapurna-task: fix-code\n")
-        );
+        let kinds = [
+            (summarize("t", 0, 1, &[], "c").0, Task::Summarize),
+            (generate("t", "cpu", "synthetic", &[]).0, Task::Generate),
+            (review("t", "cpu", "", &[]).0, Task::Review),
+            (fix("cpu", "", &[]).0, Task::Fix),
+        ];
+        for (system, task) in kinds {
+            assert_eq!(Task::of_system_prompt(&system), Some(task), "{system}");
+        }
+        assert_eq!(Task::of_system_prompt("annapurna-task: nonsense\n"), None);
     }
 }

@@ -251,23 +251,39 @@ mod tests {
             s.cost_microusd(DEFAULT_SUMMARY_MODEL, 1_000_000, 1_000_000),
             6_600_000
         );
-        assert_eq!(s.cost_microusd("global.anthropic.claude-sonnet-4-6", 1_000, 0), 3_000);
+        assert_eq!(
+            s.cost_microusd("global.anthropic.claude-sonnet-4-6", 1_000, 0),
+            3_000
+        );
         assert_eq!(s.cost_microusd("unknown", 1_000, 1_000), 0);
         // A negotiated price replaces the catalogue's.
         s.prices.insert(
             "anthropic.claude-sonnet-4-6".into(),
-            Price { input: 2.0, output: 10.0, cache_write: 0.0, cache_read: 0.0 },
+            Price {
+                input: 2.0,
+                output: 10.0,
+                cache_write: 0.0,
+                cache_read: 0.0,
+            },
         );
-        assert_eq!(s.cost_microusd("us.anthropic.claude-sonnet-4-6", 1_000, 0), 2_000);
+        assert_eq!(
+            s.cost_microusd("us.anthropic.claude-sonnet-4-6", 1_000, 0),
+            2_000
+        );
     }
 
     #[test]
     fn default_models_follow_the_region_and_are_in_the_catalogue() {
         let s = Settings::for_region("eu-west-1");
-        assert_eq!(s.summary_model, "eu.anthropic.claude-haiku-4-5-20251001-v1:0");
+        assert_eq!(
+            s.summary_model,
+            "eu.anthropic.claude-haiku-4-5-20251001-v1:0"
+        );
         assert_eq!(s.code_model, "eu.anthropic.claude-sonnet-4-6");
         for (_, model) in Settings::default().roles() {
-            let r = Settings::default().model_info(&model).map(|r| r.info.lifecycle);
+            let r = Settings::default()
+                .model_info(&model)
+                .map(|r| r.info.lifecycle);
             assert_eq!(r, Some(crate::catalogue::Lifecycle::Active), "{model}");
         }
     }

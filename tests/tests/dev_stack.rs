@@ -114,7 +114,10 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
     env(&mut doctor);
     let out = doctor.output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("doctor --json: {e}: {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "doctor --json: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     assert!(out.status.success(), "{report:#}");
     assert_eq!(report["standin"], true);
@@ -145,13 +148,22 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
     let mut run = Command::new(annapurna_bin());
     run.args(["run"])
         .arg(repo().join("examples/papers/gated-residual-mlp.md"))
-        .args(["--target", "trainium", "--executor-wait-secs", "20", "--follow"]);
+        .args([
+            "--target",
+            "trainium",
+            "--executor-wait-secs",
+            "20",
+            "--follow",
+        ]);
     env(&mut run);
     let started = Instant::now();
     let out = run.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("no executor polls annapurna-exec-trainium"), "{stderr}");
+    assert!(
+        stderr.contains("no executor polls annapurna-exec-trainium"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("NoExecutor") && stderr.contains("annapurna-exec-trainium"),
         "{stderr}"

@@ -41,7 +41,10 @@ async fn doctor_names_retired_models_bare_profile_ids_and_missing_search_attribu
     // The defaults: every check is there, none fails; the stand-in is said.
     let (code, report) = doctor(&stack, &[]);
     assert_eq!(report["standin"], true);
-    for role in ["model.summary+dataset+judge", "model.code+review+fix+diagnose"] {
+    for role in [
+        "model.summary+dataset+judge",
+        "model.code+review+fix+diagnose",
+    ] {
         for part in ["catalogue", "lifecycle", "access", "converse", "quota"] {
             let c = find(&report, &format!("{role}.{part}"));
             assert_ne!(c["status"], "fail", "{c:#}");
@@ -145,7 +148,10 @@ async fn a_paper_on_a_retired_model_fails_at_once_without_calling_it() {
         .expect_err("a retired model must fail the paper");
     assert!(err.contains("ModelRetired"), "{err}");
     assert!(err.contains(HAIKU_3), "{err}");
-    assert!(err.contains("anthropic.claude-haiku-4-5-20251001-v1:0"), "{err}");
+    assert!(
+        err.contains("anthropic.claude-haiku-4-5-20251001-v1:0"),
+        "{err}"
+    );
     assert_eq!(
         stack.standin_stats()["requests"],
         0,
@@ -231,7 +237,10 @@ async fn a_target_without_an_executor_fails_naming_its_queue() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert!(seen_waiting, "the progress query never said waiting-for-executor");
+    assert!(
+        seen_waiting,
+        "the progress query never said waiting-for-executor"
+    );
     // Visibility follows the search attribute a moment later.
     let mut listed = String::new();
     for _ in 0..20 {
@@ -261,7 +270,14 @@ async fn a_target_without_an_executor_fails_naming_its_queue() {
     assert!(err.contains("annapurna worker --exec trainium"), "{err}");
 
     // `annapurna run` warns before starting when no executor polls the target's queue.
-    let out = stack.annapurna(&["run", &id, "--target", "trainium", "--executor-wait-secs", "1"]);
+    let out = stack.annapurna(&[
+        "run",
+        &id,
+        "--target",
+        "trainium",
+        "--executor-wait-secs",
+        "1",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("no executor polls annapurna-exec-trainium"),

@@ -28,7 +28,11 @@ fn text(out: &Output) -> String {
 fn check_finds_nothing_missing_on_a_set_up_machine() {
     let out = setup_check(&[]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("everything is in place"), "{}", text(&out));
+    assert!(
+        text(&out).contains("everything is in place"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -56,7 +60,14 @@ fn an_empty_cache_reports_each_tool_to_install() {
     let out = setup_check(&[("ANNAPURNA_CACHE", cache.path().to_str().unwrap())]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report = text(&out);
-    for need in ["temporal CLI", "ruff", "osmem-server", "moto[server]", "execution venv", "digits.npz"] {
+    for need in [
+        "temporal CLI",
+        "ruff",
+        "osmem-server",
+        "moto[server]",
+        "execution venv",
+        "digits.npz",
+    ] {
         assert!(report.contains(need), "{need} not reported: {report}");
     }
     // --check installs nothing.

@@ -21,8 +21,8 @@ use workflows::types::PaperToCodeInput;
 
 use crate::config::Config;
 use crate::dev::{TemporalServer, find_temporal, wait_for_temporal};
-use crate::standin::{self, StandinOptions};
 use crate::wiring;
+use standin::{self, StandinOptions};
 
 /// Options of `annapurna bench quota`.
 #[derive(Debug, Clone, clap::Args)]
@@ -143,7 +143,7 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
     worker_result?;
     let (makespan, failed) = measured?;
     let stats = reqwest_stats(&standin_url).await?;
-    let summary_requests = stats["by_kind"][prompts::kind::SUMMARIZE]
+    let summary_requests = stats["by_kind"][prompts::Task::Summarize.as_str()]
         .as_u64()
         .unwrap_or(0);
     let throttled = stats["by_outcome"]["over-quota"].as_u64().unwrap_or(0)

@@ -32,7 +32,7 @@ pub struct Config {
     /// Isolation and limits of generated code.
     pub sandbox: activities::sandbox::SandboxConfig,
     /// Paper feeds (arXiv, OpenReview) and PDF downloads.
-    pub sources: activities::sources::SourceConfig,
+    pub sources: activities::feeds::SourceConfig,
 }
 
 /// Storage locations.

@@ -12,8 +12,8 @@ use anyhow::{Context, bail};
 use workflows::names::search_attribute;
 
 use crate::config::{Config, StandinMode};
-use crate::standin::{self, StandinOptions};
 use crate::wiring;
+use standin::{self, StandinOptions};
 
 /// Where the `temporal` CLI is: configuration, then PATH, then the set-up script's venv.
 pub fn find_temporal(config: &Config) -> anyhow::Result<PathBuf> {

@@ -45,7 +45,12 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
-fn check(name: impl Into<String>, status: Status, detail: impl Into<String>, fix: Option<String>) -> Check {
+fn check(
+    name: impl Into<String>,
+    status: Status,
+    detail: impl Into<String>,
+    fix: Option<String>,
+) -> Check {
     Check {
         name: name.into(),
         status,
@@ -103,7 +108,9 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         if report.standin {
-            println!("(models are checked against the Bedrock STAND-IN: template answers, not generation)");
+            println!(
+                "(models are checked against the Bedrock STAND-IN: template answers, not generation)"
+            );
         }
         for c in &report.checks {
             let mark = match c.status {
@@ -111,9 +118,9 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<()> {
                 Status::Warn => "WARN",
                 Status::Fail => "FAIL",
             };
-            println!("{mark} {:<34} {}", c.name, c.detail);
+            println!("{mark} {:<44} {}", c.name, c.detail);
             if let Some(fix) = &c.fix {
-                println!("     {:<34} fix: {fix}", "");
+                println!("     {:<44} fix: {fix}", "");
             }
         }
         println!(
@@ -142,9 +149,10 @@ async fn temporal_checks() -> Vec<Check> {
     let mut out = Vec::new();
     use temporalio_client::NamespacedClient;
     let namespace = client.namespace();
-    let request = temporalio_protos::temporal::api::operatorservice::v1::ListSearchAttributesRequest {
-        namespace: namespace.clone(),
-    };
+    let request =
+        temporalio_protos::temporal::api::operatorservice::v1::ListSearchAttributesRequest {
+            namespace: namespace.clone(),
+        };
     let mut operator = client.connection().operator_service();
     match operator
         .list_search_attributes(temporalio_client::tonic::Request::new(request))
@@ -267,22 +275,59 @@ fn control_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
 
 async fn lifecycle_check(control: &aws_sdk_bedrock::Client, name: &str, base: &str) -> Check {
     let check_name = format!("{name}.lifecycle");
-    match control.get_foundation_model().model_identifier(base).send().await {
+    match control
+        .get_foundation_model()
+        .model_identifier(base)
+        .send()
+        .await
+    {
         Ok(out) => {
             let status = out
                 .model_details()
                 .and_then(|d| d.model_lifecycle())
                 .map(|l| l.status().as_str().to_owned())
                 .unwrap_or_else(|| "unknown".into());
-            let level = if status == "ACTIVE" { Status::Ok } else { Status::Warn };
-            check(check_name, level, format!("{base}: {status}"), (level != Status::Ok).then(|| "plan a move to an ACTIVE model (see the catalogue's replacement)".to_owned()))
+            let level = if status == "ACTIVE" {
+                Status::Ok
+            } else {
+                Status::Warn
+            };
+            check(
+                check_name,
+                level,
+                format!("{base}: {status}"),
+                (level != Status::Ok).then(|| {
+                    "plan a move to an ACTIVE model (see the catalogue's replacement)".to_owned()
+                }),
+            )
         }
         Err(e) => {
             let (code, message) = control_error(&e);
             match code.as_str() {
-                "ResourceNotFoundException" => check(check_name, Status::Fail, format!("{base}: EOL or unknown in this region ({message})"), Some("choose an ACTIVE model listed by `aws bedrock list-foundation-models`".into())),
-                "AccessDeniedException" => check(check_name, Status::Warn, format!("cannot read {base}'s life cycle: {message}"), Some("grant bedrock:GetFoundationModel, or ignore (the worker still runs)".into())),
-                _ => check(check_name, Status::Warn, format!("cannot read {base}'s life cycle: {code} {message}"), None),
+                "ResourceNotFoundException" => check(
+                    check_name,
+                    Status::Fail,
+                    format!("{base}: EOL or unknown in this region ({message})"),
+                    Some(
+                        "choose an ACTIVE model listed by `aws bedrock list-foundation-models`"
+                            .into(),
+                    ),
+                ),
+                "AccessDeniedException" => check(
+                    check_name,
+                    Status::Warn,
+                    format!("cannot read {base}'s life cycle: {message}"),
+                    Some(
+                        "grant bedrock:GetFoundationModel, or ignore (the worker still runs)"
+                            .into(),
+                    ),
+                ),
+                _ => check(
+                    check_name,
+                    Status::Warn,
+                    format!("cannot read {base}'s life cycle: {code} {message}"),
+                    None,
+                ),
             }
         }
     }
@@ -316,7 +361,12 @@ async fn access_check(control: &aws_sdk_bedrock::Client, name: &str, base: &str)
             let (code, message) = control_error(&e);
             let fix = (code == "AccessDeniedException")
                 .then(|| "grant bedrock:GetFoundationModelAvailability, or ignore (the Converse check tells)".to_owned());
-            check(check_name, Status::Warn, format!("cannot read access to {base}: {code} {message}"), fix)
+            check(
+                check_name,
+                Status::Warn,
+                format!("cannot read access to {base}: {code} {message}"),
+                fix,
+            )
         }
     }
 }
@@ -325,24 +375,59 @@ async fn converse_check(llm: &dyn LlmClient, name: &str, model: &str) -> Check {
     let check_name = format!("{name}.converse");
     let request = LlmRequest::single(
         model.to_owned(),
-        ("annapurna-task: doctor".into(), "Answer with one word: ok".into()),
+        (
+            "annapurna-task: doctor".into(),
+            "Answer with one word: ok".into(),
+        ),
         1,
         0.0,
     );
     match tokio::time::timeout(Duration::from_secs(60), llm.converse(&request)).await {
-        Err(_) => check(check_name, Status::Fail, format!("{model}: no answer within 60 s"), Some("check the network path to Bedrock (VPC endpoint, proxy)".into())),
-        Ok(Ok(r)) => check(check_name, Status::Ok, format!("{model}: answered in {} ms ({} in / {} out tokens){}", r.latency.as_millis(), r.input_tokens, r.output_tokens, if r.standin { ", stand-in" } else { "" }), None),
+        Err(_) => check(
+            check_name,
+            Status::Fail,
+            format!("{model}: no answer within 60 s"),
+            Some("check the network path to Bedrock (VPC endpoint, proxy)".into()),
+        ),
+        Ok(Ok(r)) => check(
+            check_name,
+            Status::Ok,
+            format!(
+                "{model}: answered in {} ms ({} in / {} out tokens){}",
+                r.latency.as_millis(),
+                r.input_tokens,
+                r.output_tokens,
+                if r.standin { ", stand-in" } else { "" }
+            ),
+            None,
+        ),
         // A one-token answer stops at max_tokens: it answered.
-        Ok(Err(e @ LlmError::Throttled { .. })) => check(check_name, Status::Warn, format!("{model}: {e}"), Some("the account's quota is in use or low: see the quota check".into())),
+        Ok(Err(e @ LlmError::Throttled { .. })) => check(
+            check_name,
+            Status::Warn,
+            format!("{model}: {e}"),
+            Some("the account's quota is in use or low: see the quota check".into()),
+        ),
         Ok(Err(e)) => {
             let fix = match &e {
                 LlmError::Retired { .. } => "choose an active model for this role",
-                LlmError::NeedsInferenceProfile { .. } => "use the inference profile id (us./eu./apac./global. prefix)",
-                LlmError::Rejected { code, .. } if code == "AccessDeniedException" => "grant bedrock:InvokeModel on the model and inference profile, and request model access",
-                LlmError::Transport { .. } => "check credentials, region and the network path to Bedrock",
+                LlmError::NeedsInferenceProfile { .. } => {
+                    "use the inference profile id (us./eu./apac./global. prefix)"
+                }
+                LlmError::Rejected { code, .. } if code == "AccessDeniedException" => {
+                    "grant bedrock:InvokeModel on the model and inference profile, and request model access"
+                }
+                LlmError::Transport { .. } => {
+                    "check credentials, region and the network path to Bedrock"
+                }
                 _ => "see the message",
             };
-            check(check_name, Status::Fail, format!("{model}: {} ({e})", e.type_name()), Some(fix.into()))
+            check(
+                check_name,
+                Status::Fail,
+                format!("{model}: {} ({e})", e.type_name()),
+                Some(fix.into()),
+            )
         }
     }
 }
@@ -360,8 +445,12 @@ async fn account_quotas(sdk: &aws_config::SdkConfig) -> Result<Vec<(String, f64)
             .send()
             .await
             .map_err(|e| {
-                let code = aws_sdk_servicequotas::error::ProvideErrorMetadata::code(&e).unwrap_or("").to_owned();
-                let message = aws_sdk_servicequotas::error::ProvideErrorMetadata::message(&e).unwrap_or("").to_owned();
+                let code = aws_sdk_servicequotas::error::ProvideErrorMetadata::code(&e)
+                    .unwrap_or("")
+                    .to_owned();
+                let message = aws_sdk_servicequotas::error::ProvideErrorMetadata::message(&e)
+                    .unwrap_or("")
+                    .to_owned();
                 format!("{code} {message}").trim().to_owned()
             })?;
         for q in page.quotas() {
@@ -377,7 +466,12 @@ async fn account_quotas(sdk: &aws_config::SdkConfig) -> Result<Vec<(String, f64)
     Ok(out)
 }
 
-fn quota_check(config: &Config, quotas: &Result<Vec<(String, f64)>, String>, name: &str, model: &str) -> Check {
+fn quota_check(
+    config: &Config,
+    quotas: &Result<Vec<(String, f64)>, String>,
+    name: &str,
+    model: &str,
+) -> Check {
     let check_name = format!("{name}.quota");
     let configured = config.models.limits.get(model).copied();
     let configured_text = configured
@@ -385,7 +479,14 @@ fn quota_check(config: &Config, quotas: &Result<Vec<(String, f64)>, String>, nam
         .unwrap_or_else(|| "no worker limit configured".into());
     let resolved = config.models.model_info(model);
     let Some(r) = resolved else {
-        return check(check_name, Status::Warn, format!("{model} is not in the catalogue: its quota names are unknown; {configured_text}"), None);
+        return check(
+            check_name,
+            Status::Warn,
+            format!(
+                "{model} is not in the catalogue: its quota names are unknown; {configured_text}"
+            ),
+            None,
+        );
     };
     let quotas = match quotas {
         Ok(q) => q,
@@ -404,32 +505,79 @@ fn quota_check(config: &Config, quotas: &Result<Vec<(String, f64)>, String>, nam
     let find = |what: &str| {
         quotas.iter().find(|(n, _)| {
             let n = n.to_lowercase();
-            n.starts_with(scope) && n.contains(&format!("{what} per minute")) && n.ends_with(&r.info.quota_name.to_lowercase())
+            n.starts_with(scope)
+                && n.contains(&format!("{what} per minute"))
+                && n.ends_with(&r.info.quota_name.to_lowercase())
         })
     };
     let (rpm, tpm) = (find("requests"), find("tokens"));
     let (Some((_, rpm)), Some((_, tpm))) = (rpm, tpm) else {
-        return check(check_name, Status::Warn, format!("no {scope} quota found for {}; {configured_text}", r.info.quota_name), Some("look the model up in the Service Quotas console (Amazon Bedrock)".into()));
+        return check(
+            check_name,
+            Status::Warn,
+            format!(
+                "no {scope} quota found for {}; {configured_text}",
+                r.info.quota_name
+            ),
+            Some("look the model up in the Service Quotas console (Amazon Bedrock)".into()),
+        );
     };
-    let detail = format!("account {scope}: {rpm} rpm / {tpm} tpm (output counts ×{}); {configured_text}", r.info.burndown);
+    let detail = format!(
+        "account {scope}: {rpm} rpm / {tpm} tpm (output counts ×{}); {configured_text}",
+        r.info.burndown
+    );
     match configured {
-        Some(l) if (l.rpm as f64) > *rpm || (l.tpm as f64) > *tpm => check(check_name, Status::Warn, detail, Some(format!("lower [models.limits.\"{model}\"] to the account's quota, or request an increase in Service Quotas"))),
-        None => check(check_name, Status::Warn, detail, Some(format!("set [models.limits.\"{model}\"] rpm = {rpm}, tpm = {tpm} so the worker paces itself instead of being throttled"))),
+        Some(l) if (l.rpm as f64) > *rpm || (l.tpm as f64) > *tpm => check(
+            check_name,
+            Status::Warn,
+            detail,
+            Some(format!(
+                "lower [models.limits.\"{model}\"] to the account's quota, or request an increase in Service Quotas"
+            )),
+        ),
+        None => check(
+            check_name,
+            Status::Warn,
+            detail,
+            Some(format!(
+                "set [models.limits.\"{model}\"] rpm = {rpm}, tpm = {tpm} so the worker paces itself instead of being throttled"
+            )),
+        ),
         _ => check(check_name, Status::Ok, detail, None),
     }
 }
 
 async fn sandbox_checks(config: &Config) -> Vec<Check> {
     let sandbox = config.sandbox.clone();
-    let work = match tempfile::Builder::new().prefix("annapurna-doctor-").tempdir() {
+    let work = match tempfile::Builder::new()
+        .prefix("annapurna-doctor-")
+        .tempdir()
+    {
         Ok(w) => w,
-        Err(e) => return vec![check("sandbox.run", Status::Fail, format!("cannot create a work directory: {e}"), None)],
+        Err(e) => {
+            return vec![check(
+                "sandbox.run",
+                Status::Fail,
+                format!("cannot create a work directory: {e}"),
+                None,
+            )];
+        }
     };
     let dir = work.path().to_owned();
-    let code = "import numpy, torch\nprint('torch', torch.__version__, 'ok', int(torch.ones(3).sum()))\n".to_owned();
+    let code =
+        "import numpy, torch\nprint('torch', torch.__version__, 'ok', int(torch.ones(3).sum()))\n"
+            .to_owned();
     let profile = activities::sandbox::host_profile("cpu", false);
     let outcome = tokio::task::spawn_blocking(move || {
-        activities::sandbox::run(&sandbox, &dir, &code, Duration::from_secs(120), &[], &profile, None)
+        activities::sandbox::run(
+            &sandbox,
+            &dir,
+            &code,
+            Duration::from_secs(120),
+            &[],
+            &profile,
+            None,
+        )
     })
     .await;
     let c = match outcome {
@@ -455,17 +603,38 @@ async fn store_checks(config: &Config) -> Vec<Check> {
     let mut out = Vec::new();
     match crate::papers_cmd::paper_store(config).await {
         Ok(store) => match store.count().await {
-            Ok(n) => out.push(check("store.papers", Status::Ok, format!("{:?} store: {n} papers", config.storage.paper_store), None)),
+            Ok(n) => out.push(check(
+                "store.papers",
+                Status::Ok,
+                format!("{:?} store: {n} papers", config.storage.paper_store),
+                None,
+            )),
             Err(e) => out.push(check("store.papers", Status::Fail, e.to_string(), None)),
         },
-        Err(e) => out.push(check("store.papers", Status::Fail, format!("{e:#}"), Some("check [storage] papers / opensearch".into()))),
+        Err(e) => out.push(check(
+            "store.papers",
+            Status::Fail,
+            format!("{e:#}"),
+            Some("check [storage] papers / opensearch".into()),
+        )),
     }
-    for (name, location) in [("store.blobs", &config.storage.blobs), ("store.results", &config.storage.results)] {
+    for (name, location) in [
+        ("store.blobs", &config.storage.blobs),
+        ("store.results", &config.storage.results),
+    ] {
         let c = match activities::clients::blobs::BlobStore::open(location) {
             Err(e) => check(name, Status::Fail, e.to_string(), None),
-            Ok(store) => match store.put("doctor/probe.txt", b"annapurna doctor".to_vec()).await {
+            Ok(store) => match store
+                .put("doctor/probe.txt", b"annapurna doctor".to_vec())
+                .await
+            {
                 Ok(_) => check(name, Status::Ok, format!("{location} is writable"), None),
-                Err(e) => check(name, Status::Fail, format!("{location}: {e}"), Some("check the path or bucket and its permissions".into())),
+                Err(e) => check(
+                    name,
+                    Status::Fail,
+                    format!("{location}: {e}"),
+                    Some("check the path or bucket and its permissions".into()),
+                ),
             },
         };
         out.push(c);

@@ -63,7 +63,7 @@ impl FeedArgs {
             if categories.is_empty() {
                 bail!("--arxiv needs categories such as cs.LG or cs.LG,stat.ML");
             }
-            activities::sources::arxiv_search_query(
+            activities::feeds::arxiv_search_query(
                 &categories,
                 self.from.as_deref(),
                 self.to.as_deref(),
@@ -84,7 +84,7 @@ impl FeedArgs {
             let year: u32 = year.parse().with_context(|| {
                 format!("--openreview {venue_year:?}: the year must be a number, such as ICLR:2024")
             })?;
-            activities::sources::openreview_venue_id(venue, year)
+            activities::feeds::openreview_venue_id(venue, year)
                 .map_err(|e| anyhow::anyhow!("--openreview {venue_year:?}: {e}"))?;
             feeds.push(FeedQuery::OpenReview {
                 venue: venue.to_owned(),

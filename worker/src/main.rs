@@ -6,8 +6,7 @@
 //! - `telemetry`: tracing (RUST_LOG) and the optional OTLP exporter
 //! - `wiring`: Temporal client, Bedrock client, activity dependencies, the two workers
 //! - `dev`: the embedded stack (`annapurna dev`)
-//! - `standin`: the Bedrock stand-in server (`annapurna standin bedrock`); `standin_control`:
-//!   its control-plane and Service Quotas answers
+//! - the Bedrock stand-in (`annapurna standin bedrock`) is its own crate, `standin/`
 //! - `doctor`: `annapurna doctor`, the readiness checks
 //! - `papers_cmd`, `run_cmd`: `annapurna paper …`, `annapurna run …`
 //! - `bench`: `annapurna bench quota`
@@ -24,8 +23,6 @@ mod papers_cmd;
 mod replay;
 mod rerun;
 mod run_cmd;
-mod standin;
-mod standin_control;
 mod telemetry;
 mod wiring;
 

@@ -186,7 +186,9 @@ async fn warn_without_executor(client: &temporalio_client::Client, target: &str)
 
 /// A failure and its causes in one line, each with its type name where it has one
 /// (`NoExecutor: no executor took the code …`), as the Web UI shows them.
-pub fn describe_failure(failure: &temporalio_protos::temporal::api::failure::v1::Failure) -> String {
+pub fn describe_failure(
+    failure: &temporalio_protos::temporal::api::failure::v1::Failure,
+) -> String {
     use temporalio_protos::temporal::api::failure::v1::failure::FailureInfo;
     let mut parts = Vec::new();
     let mut next = Some(failure);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use activities::clients::blobs::BlobStore;
 use activities::clients::llm::{BedrockLlm, LlmClient};
-use activities::{Deps, ExecWork, LlmWork, PaperWork};
+use activities::{Deps, ExecActivities, LlmActivities, LocalActivities};
 use anyhow::Context;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::{Client, ClientOptions, Connection};
@@ -109,7 +109,9 @@ pub fn log_model_checks(config: &Config, standin_url: Option<&str>) {
         for c in checks {
             match c.status {
                 crate::doctor::Status::Ok => tracing::info!(check = %c.name, "{}", c.detail),
-                _ => tracing::warn!(check = %c.name, fix = c.fix.as_deref().unwrap_or(""), "{}", c.detail),
+                _ => {
+                    tracing::warn!(check = %c.name, fix = c.fix.as_deref().unwrap_or(""), "{}", c.detail)
+                }
             }
         }
     });
@@ -184,7 +186,7 @@ pub async fn run_queues(
             .context("registering PaperBatch")?
             .register_workflow::<IngestPapers>()
             .context("registering IngestPapers")?
-            .register_activities(PaperWork::new(deps.clone()))
+            .register_activities(LocalActivities::new(deps.clone()))
             .tuner(tuner(config.worker.max_concurrent_activities))
             .graceful_shutdown_period(grace)
             .sticky_queue_schedule_to_start_timeout(Duration::from_secs(
@@ -193,7 +195,7 @@ pub async fn run_queues(
             .build();
         let llm_rate = Some(config.worker.llm_activities_per_second).filter(|r| *r > 0.0);
         let llm_options = WorkerOptions::new(LLM_TASK_QUEUE)
-            .register_activities(LlmWork::new(deps.clone()))
+            .register_activities(LlmActivities::new(deps.clone()))
             .tuner(tuner(config.worker.max_concurrent_llm_activities))
             .graceful_shutdown_period(grace)
             .maybe_max_task_queue_activities_per_second(llm_rate)
@@ -211,7 +213,7 @@ pub async fn run_queues(
     if let Some(target) = &queues.exec {
         let queue = exec_task_queue(target);
         let exec_options = WorkerOptions::new(queue.as_str())
-            .register_activities(ExecWork::new(deps, config.sandbox.clone()))
+            .register_activities(ExecActivities::new(deps, config.sandbox.clone()))
             .tuner(tuner(config.worker.max_concurrent_executions))
             .graceful_shutdown_period(grace)
             .build();

@@ -1,8 +1,9 @@
 //! Activity definitions: names and types only. The implementations live in the `activities`
 //! crate (`#[activity(definition = …)]`), so this crate never links anything that does I/O.
 //!
-//! Two groups, because each group is registered on its own task queue: `PaperActivities` on
-//! `annapurna` (local work), `LlmActivities` on `annapurna-llm` (model calls, rate limited).
+//! Three groups, one per task queue, with the same names as in the `activities` crate:
+//! `LocalActivities` on `annapurna` (local work), `LlmActivities` on `annapurna-llm` (model calls,
+//! rate limited), `ExecActivities` on `annapurna-exec-<target>` (sandboxed runs).
 
 #![allow(unused_variables, clippy::unimplemented)]
 
@@ -11,10 +12,10 @@ use temporalio_common::ActivityError;
 use temporalio_macros::activity_definitions;
 
 /// Activities on the `annapurna` task queue.
-pub struct PaperActivities;
+pub struct LocalActivities;
 
 #[activity_definitions]
-impl PaperActivities {
+impl LocalActivities {
     /// Resolve a paper id or add a source; returns the stored paper.
     #[activity(name = "LoadPaper")]
     pub fn load_paper(input: LoadPaperInput) -> Result<PaperRef, ActivityError> {
@@ -137,7 +138,7 @@ pub mod defs {
         DiagnoseFailure, FixCode, GenerateCode, JudgePaper, RecommendDataset, ReviewCode,
         SummarizeChunk,
     };
-    pub use super::paper_activities::{
+    pub use super::local_activities::{
         CheckCode, DownloadPaper, FetchFeed, LoadPaper, PlanChunks, RecordJudgement, RecordResults,
         SelectPapers,
     };

@@ -3,95 +3,6 @@
 
 use crate::types::{CheckReport, ReviewRound};
 
-/// Characters per token used to estimate token counts before a model has seen the text. English
-/// prose with LaTeX runs close to 4 for Claude's tokenizer; a slight overestimate is safe.
-pub const CHARS_PER_TOKEN: u64 = 4;
-
-/// A place where a chunk may end, in order of preference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum CutKind {
-    /// The start of a section heading (best).
-    Section,
-    /// A blank line between paragraphs.
-    Paragraph,
-    /// The start of any line.
-    Line,
-}
-
-/// A byte offset where the text may be cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CutPoint {
-    /// Byte offset (start of the next piece).
-    pub offset: u64,
-    /// How good a place it is.
-    pub kind: CutKind,
-}
-
-/// A planned chunk: the byte range `[start, end)` of the text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChunkSpan {
-    /// First byte.
-    pub start: u64,
-    /// One past the last byte.
-    pub end: u64,
-}
-
-/// Cuts `[0, len)` into spans of at most `max_bytes`, ending each span at the best cut point
-/// available: the last section start that fits, else the last paragraph break, else the last line
-/// start, else exactly at `max_bytes` (a line longer than the budget). One span when it all fits.
-/// `cuts` must be sorted by offset. Spans are non-empty, contiguous and cover the text exactly.
-pub fn plan_spans(len: u64, cuts: &[CutPoint], max_bytes: u64) -> Vec<ChunkSpan> {
-    let max_bytes = max_bytes.max(1);
-    let mut spans = Vec::new();
-    let mut start = 0u64;
-    // Index of the first cut point after `start`; cut points are visited once overall.
-    let mut i = 0usize;
-    while len - start > max_bytes {
-        let limit = start + max_bytes;
-        while i < cuts.len() && cuts[i].offset <= start {
-            i += 1;
-        }
-        let mut best: [Option<u64>; 3] = [None; 3];
-        let mut j = i;
-        while j < cuts.len() && cuts[j].offset <= limit {
-            best[cuts[j].kind as usize] = Some(cuts[j].offset);
-            j += 1;
-        }
-        // A section cut that leaves a tiny chunk behind is worse than a paragraph cut near the
-        // limit: accept a section cut only if it fills at least a quarter of the budget.
-        let quarter = start + max_bytes / 4;
-        let end = match best {
-            [Some(s), _, _] if s >= quarter => s,
-            [_, Some(p), _] => p,
-            [Some(s), None, _] => s,
-            [None, None, Some(l)] => l,
-            [None, None, None] => limit,
-        };
-        spans.push(ChunkSpan { start, end });
-        start = end;
-    }
-    if start < len || spans.is_empty() {
-        spans.push(ChunkSpan { start, end: len });
-    }
-    spans
-}
-
-/// The budget in bytes of one chunk for a token budget.
-pub fn chunk_bytes_for_tokens(max_chunk_tokens: u64) -> u64 {
-    max_chunk_tokens.saturating_mul(CHARS_PER_TOKEN)
-}
-
-/// Most chunks one paper is cut into. Every chunk is a reference in the plan, a summary in the
-/// code request and a line in the results record; this bound keeps each of those payloads far
-/// under Temporal's 256 KB, whatever the paper's length.
-pub const MAX_CHUNKS: u64 = 256;
-
-/// The chunk budget actually used for a text of `len` bytes: the requested one, raised when the
-/// text would otherwise need more than [`MAX_CHUNKS`] chunks.
-pub fn effective_chunk_bytes(len: u64, requested: u64) -> u64 {
-    requested.max(len.div_ceil(MAX_CHUNKS)).max(1)
-}
-
 /// Whether enough chunks were summarised to go on: at least `min_ratio` of `total`, and always
 /// at least one.
 pub fn enough_chunks(ok: u32, total: u32, min_ratio: f64) -> bool {
@@ -209,53 +120,6 @@ mod tests {
     use super::*;
     use crate::types::{BlobRef, CodeRef, Finding, LlmUsage};
 
-    fn cut(offset: u64, kind: CutKind) -> CutPoint {
-        CutPoint { offset, kind }
-    }
-
-    fn assert_cover(spans: &[ChunkSpan], len: u64) {
-        assert_eq!(spans.first().unwrap().start, 0);
-        assert_eq!(spans.last().unwrap().end, len);
-        for w in spans.windows(2) {
-            assert_eq!(w[0].end, w[1].start);
-        }
-        if len > 0 {
-            assert!(spans.iter().all(|s| s.end > s.start), "{spans:?}");
-        }
-    }
-
-    #[test]
-    fn one_chunk_when_it_fits() {
-        let spans = plan_spans(100, &[cut(50, CutKind::Section)], 100);
-        assert_eq!(spans, vec![ChunkSpan { start: 0, end: 100 }]);
-    }
-
-    #[test]
-    fn empty_text_is_one_empty_chunk() {
-        assert_eq!(plan_spans(0, &[], 10), vec![ChunkSpan { start: 0, end: 0 }]);
-    }
-
-    #[test]
-    fn prefers_section_over_paragraph() {
-        let cuts = [
-            cut(40, CutKind::Section),
-            cut(90, CutKind::Paragraph),
-            cut(95, CutKind::Line),
-            cut(150, CutKind::Section),
-        ];
-        let spans = plan_spans(200, &cuts, 100);
-        assert_cover(&spans, 200);
-        assert_eq!(spans[0].end, 40);
-        assert!(spans.iter().all(|s| s.end - s.start <= 100));
-    }
-
-    #[test]
-    fn tiny_section_cut_loses_to_paragraph_near_limit() {
-        let cuts = [cut(10, CutKind::Section), cut(90, CutKind::Paragraph)];
-        let spans = plan_spans(150, &cuts, 100);
-        assert_eq!(spans[0].end, 90);
-    }
-
     #[test]
     fn repair_decisions() {
         assert_eq!(next_repair_step("ok", 0, 2), RepairStep::Done);
@@ -283,34 +147,6 @@ mod tests {
             "nothing summarised is never enough"
         );
         assert!(enough_chunks(1, 1, 1.0));
-    }
-
-    #[test]
-    fn budget_grows_for_very_long_texts() {
-        assert_eq!(effective_chunk_bytes(10_000, 4_000), 4_000);
-        let len = 20_000_000;
-        let bytes = effective_chunk_bytes(len, 4_000);
-        assert!(len.div_ceil(bytes) <= MAX_CHUNKS);
-        assert!(plan_spans(len, &[], bytes).len() as u64 <= MAX_CHUNKS);
-    }
-
-    #[test]
-    fn hard_cut_without_cut_points() {
-        let spans = plan_spans(250, &[], 100);
-        assert_eq!(
-            spans,
-            vec![
-                ChunkSpan { start: 0, end: 100 },
-                ChunkSpan {
-                    start: 100,
-                    end: 200
-                },
-                ChunkSpan {
-                    start: 200,
-                    end: 250
-                }
-            ]
-        );
     }
 
     fn round(blocking_check: bool, fixed: bool) -> ReviewRound {

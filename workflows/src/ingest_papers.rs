@@ -16,7 +16,7 @@ use temporalio_workflow::{
 };
 
 use crate::PaperBatch;
-use crate::activities::{LlmActivities, PaperActivities};
+use crate::activities::{LlmActivities, LocalActivities};
 use crate::names::LLM_TASK_QUEUE;
 use crate::types::*;
 
@@ -177,7 +177,7 @@ async fn fetch_all(
     for (n, feed) in input.feeds.iter().enumerate() {
         match ctx
             .execute_activity(
-                PaperActivities::fetch_feed,
+                LocalActivities::fetch_feed,
                 FetchFeedInput { feed: feed.clone() },
                 options(format!("fetch-{n}"), Duration::from_secs(900), 5),
             )
@@ -218,7 +218,7 @@ async fn ingest_one(
     }
     let downloaded = match ctx
         .execute_activity(
-            PaperActivities::download_paper,
+            LocalActivities::download_paper,
             DownloadPaperInput { item: item.clone() },
             options(format!("download-{n}"), Duration::from_secs(600), 4),
         )
@@ -277,7 +277,7 @@ async fn ingest_one(
     let pass = judgement.as_ref().is_none_or(|j| j.pass);
     if let Err(e) = ctx
         .execute_activity(
-            PaperActivities::record_judgement,
+            LocalActivities::record_judgement,
             RecordJudgementInput {
                 paper_id: paper_id.clone(),
                 judgement,

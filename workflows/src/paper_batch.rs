@@ -14,7 +14,7 @@ use temporalio_workflow::{
 };
 
 use crate::PaperToCode;
-use crate::activities::PaperActivities;
+use crate::activities::LocalActivities;
 use crate::names::paper_workflow_id;
 use crate::types::*;
 
@@ -60,7 +60,7 @@ impl PaperBatch {
                 selection.carried = None;
                 let ids = ctx
                     .execute_activity(
-                        PaperActivities::select_papers,
+                        LocalActivities::select_papers,
                         SelectPapersInput { selection },
                         ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
                             .activity_id("select".to_owned())

@@ -20,7 +20,7 @@ use temporalio_workflow::{
     WorkflowTermination, join_all,
 };
 
-use crate::activities::{ExecActivities, LlmActivities, PaperActivities};
+use crate::activities::{ExecActivities, LlmActivities, LocalActivities};
 use crate::decisions::{
     RepairStep, ReviewStep, Stage, enough_chunks, next_repair_step, next_review_step,
 };
@@ -176,7 +176,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
     enter(ctx, Stage::Loading);
     let paper = ctx
         .execute_activity(
-            PaperActivities::load_paper,
+            LocalActivities::load_paper,
             LoadPaperInput {
                 paper_id: input.paper_id.clone(),
                 source: input.source.clone(),
@@ -193,7 +193,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
     enter(ctx, Stage::Planning);
     let plan = ctx
         .execute_activity(
-            PaperActivities::plan_chunks,
+            LocalActivities::plan_chunks,
             PlanChunksInput {
                 paper: paper.clone(),
                 max_chunk_tokens: input.max_chunk_tokens,
@@ -296,7 +296,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
     }
     let results = ctx
         .execute_activity(
-            PaperActivities::record_results,
+            LocalActivities::record_results,
             RecordResultsInput {
                 paper: paper.clone(),
                 workflow_id,
@@ -595,7 +595,7 @@ async fn execute_loop(
         rounds.push(round);
         check = ctx
             .execute_activity(
-                PaperActivities::check_code,
+                LocalActivities::check_code,
                 CheckCodeInput {
                     paper_id: paper.paper_id.clone(),
                     code: code.clone(),
@@ -629,7 +629,7 @@ async fn review_loop(
     let mut check = move |code: BlobRef| {
         check_no += 1;
         ctx.execute_activity(
-            PaperActivities::check_code,
+            LocalActivities::check_code,
             CheckCodeInput {
                 paper_id: paper.paper_id.clone(),
                 code,

@@ -48,7 +48,9 @@ fn lookup(id: &str) -> Result<(String, catalogue::ModelInfo), Response> {
         None => Err(rest_error(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
-            &format!("The model {id} could not be found (Bedrock stand-in: it knows only the built-in catalogue)."),
+            &format!(
+                "The model {id} could not be found (Bedrock stand-in: it knows only the built-in catalogue)."
+            ),
         )),
     }
 }
@@ -97,10 +99,16 @@ async fn service_quotas(headers: HeaderMap, body: axum::body::Bytes) -> Response
         .unwrap_or("");
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if target != "ServiceQuotasV20190624.ListServiceQuotas" {
-        return json11_error("ValidationException", &format!("the stand-in does not serve {target:?}"));
+        return json11_error(
+            "ValidationException",
+            &format!("the stand-in does not serve {target:?}"),
+        );
     }
     if request["ServiceCode"].as_str() != Some("bedrock") {
-        return json11_error("NoSuchResourceException", "the stand-in has quotas for bedrock only");
+        return json11_error(
+            "NoSuchResourceException",
+            "the stand-in has quotas for bedrock only",
+        );
     }
     let mut quotas = Vec::new();
     for (i, (_, info)) in catalogue::builtin()
@@ -116,7 +124,10 @@ async fn service_quotas(headers: HeaderMap, body: axum::body::Bytes) -> Response
         .into_iter()
         .enumerate()
         {
-            for (k, scope) in ["Cross-region", "Global cross-region"].into_iter().enumerate() {
+            for (k, scope) in ["Cross-region", "Global cross-region"]
+                .into_iter()
+                .enumerate()
+            {
                 quotas.push(json!({
                     "ServiceCode": "bedrock",
                     "ServiceName": "Amazon Bedrock",

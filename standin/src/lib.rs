@@ -4,6 +4,10 @@
 //! generation, and every one carries the `ANNAPURNA-STANDIN` marker so that whatever it touches
 //! says so. It can throttle (HTTP 429 with `x-amzn-ErrorType: ThrottlingException`, as Bedrock
 //! does) and counts requests by kind and outcome at `GET /_standin/stats`.
+//!
+//! - here: the server, the Converse route, quotas with Bedrock's accounting, faults
+//! - [`templates`]: the template answers, one per [`Task`]
+//! - [`control`]: Bedrock's control plane and Service Quotas, for `annapurna doctor`
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use activities::clients::blobs::sha256_hex;
 use activities::clients::llm::STANDIN_MARKER;
-use activities::prompts::kind;
+use activities::prompts::Task;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +24,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
+
+pub mod control;
+pub mod templates;
+
+use templates::{fenced, field, judgement, summary, template_code};
 
 /// How the stand-in behaves. Faults are deterministic (spread evenly over requests, or chosen by
 /// chunk), so a test or benchmark sees the same storm every time.
@@ -106,7 +115,7 @@ pub async fn start(
     let app = Router::new()
         .route("/model/{model_id}/converse", post(converse))
         .route("/_standin/stats", get(stats))
-        .merge(crate::standin_control::routes())
+        .merge(crate::control::routes())
         .route("/_standin/health", get(|| async { "ok" }))
         .with_state(shared);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -176,13 +185,8 @@ async fn converse(
         .last()
         .map(|m| text_of(&m["content"]))
         .unwrap_or_default();
-    let task = system
-        .lines()
-        .next()
-        .and_then(|l| l.strip_prefix("annapurna-task: "))
-        .unwrap_or("unknown")
-        .trim()
-        .to_owned();
+    let kind = Task::of_system_prompt(&system);
+    let task = kind.map(Task::as_str).unwrap_or("unknown").to_owned();
 
     let n = {
         let mut s = shared.stats.lock().unwrap();
@@ -264,7 +268,7 @@ async fn converse(
     // A continuation asks for the rest of a truncated answer.
     let continuation = messages.len() > 1 && last_user == activities::prompts::CONTINUE;
     // Counted on arrival, as a provider bills: a request cut off by a dying worker still counts.
-    if task == kind::SUMMARIZE && !continuation {
+    if kind == Some(Task::Summarize) && !continuation {
         let key = sha256_hex(first_user.as_bytes())[..16].to_owned();
         *shared
             .stats
@@ -289,9 +293,9 @@ async fn converse(
             );
         }
     }
-    let answer = match task.as_str() {
-        kind::SUMMARIZE => summary(&first_user),
-        kind::GENERATE => {
+    let answer = match kind {
+        Some(Task::Summarize) => summary(&first_user),
+        Some(Task::Generate) => {
             let target = field(&first_user, "Target: ").unwrap_or_else(|| "cpu".into());
             let title = field(&first_user, "Paper: ").unwrap_or_default();
             let mut code = template_code(&title, &target, shared.options.broken_code);
@@ -310,16 +314,16 @@ async fn converse(
             }
             fenced(&code)
         }
-        kind::FIX => {
+        Some(Task::Fix) => {
             let target = if first_user.contains("torch_xla") { "trainium" } else { "cpu" };
             fenced(&template_code("(fixed by the stand-in)", target, false))
         }
-        kind::REVIEW => json!({
+        Some(Task::Review) => json!({
             "summary": format!("{STANDIN_MARKER}: template review from the Bedrock stand-in; no model read this code."),
             "findings": []
         })
         .to_string(),
-        kind::DIAGNOSE => {
+        Some(Task::Diagnose) => {
             let last = first_user
                 .split("```")
                 .nth(1)
@@ -334,8 +338,8 @@ async fn converse(
             })
             .to_string()
         }
-        kind::JUDGE => judgement(&system, &first_user),
-        kind::DATASET => json!({
+        Some(Task::Judge) => judgement(&system, &first_user),
+        Some(Task::Dataset) => json!({
             "dataset": "synthetic",
             "reasons": [format!("{STANDIN_MARKER}: template answer from the Bedrock stand-in")]
         })
@@ -446,141 +450,10 @@ impl Shared {
     }
 }
 
-fn field(text: &str, prefix: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(prefix))
-        .map(|s| s.trim().to_owned())
-}
-
-fn fenced(code: &str) -> String {
-    format!("```python\n{code}```\n")
-}
-
-fn summary(user: &str) -> String {
-    let title = field(user, "Paper: ").unwrap_or_default();
-    let part = field(user, "Part ").unwrap_or_default();
-    let body = user
-        .split_once("<paper-part>")
-        .map(|(_, b)| b.trim_end_matches("</paper-part>"))
-        .unwrap_or("");
-    let opening: String = body
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(240)
-        .collect();
-    format!(
-        "{STANDIN_MARKER}: template summary from the Bedrock stand-in, not a model's reading.\n\n\
-         - Paper: {title}\n- Part {part}\n- Opens with: {opening}\n"
-    )
-}
-
-/// The judge's template: relevance grows with the profile's words (five letters or more) found
-/// in the title and abstract; novelty is a constant 6. Not a judgement: a way to see both
-/// outcomes of the pipeline without a model.
-fn judgement(system: &str, user: &str) -> String {
-    let profile = system
-        .split_once("Profile:")
-        .map(|(_, p)| p.to_lowercase())
-        .unwrap_or_default();
-    let paper = user
-        .split("Beginning of the paper:")
-        .next()
-        .unwrap_or(user)
-        .to_lowercase();
-    let words: std::collections::BTreeSet<&str> = profile
-        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
-        .filter(|w| w.chars().count() >= 5)
-        .collect();
-    let found: Vec<&str> = words.into_iter().filter(|w| paper.contains(w)).collect();
-    let relevance = (2 + 3 * found.len()).min(10);
-    json!({
-        "relevance": relevance,
-        "novelty": 6,
-        "reasons": [
-            format!("{STANDIN_MARKER}: template judgement from the Bedrock stand-in; no model read this paper."),
-            format!("profile words in the title and abstract: {}", if found.is_empty() { "none".to_owned() } else { found.join(", ") }),
-        ]
-    })
-    .to_string()
-}
-
-/// A PyTorch script that trains a small model on synthetic data in seconds on a CPU and prints
-/// `METRICS:` lines. `broken` leaves out a closing parenthesis.
-pub fn template_code(title: &str, target: &str, broken: bool) -> String {
-    let title: String = title
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(150)
-        .collect();
-    let (imports, device, step) = match target {
-        "trainium" => (
-            "import torch_xla.core.xla_model as xm\n",
-            "xm.xla_device()",
-            "        xm.optimizer_step(opt)\n        xm.mark_step()\n",
-        ),
-        "cuda" => (
-            "",
-            "torch.device(\"cuda\" if torch.cuda.is_available() else \"cpu\")",
-            "        opt.step()\n",
-        ),
-        _ => ("", "torch.device(\"cpu\")", "        opt.step()\n"),
-    };
-    let script = r#"# MARKER: template code from the Bedrock stand-in, not generated by a model.
-# Paper: TITLE
-"""Trains a small MLP on synthetic data and prints one METRICS line per epoch."""
-import json
-import os
-
-import torch
-from torch import nn
-IMPORTS
-
-def main():
-    torch.manual_seed(0)
-    device = DEVICE
-    x = torch.randn(512, 16)
-    y = (x @ torch.randn(16, 1) > 0).float()
-    x, y = x.to(device), y.to(device)
-    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 1)).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    loss_fn = nn.BCEWithLogitsLoss()
-    for epoch in range(3):
-        opt.zero_grad()
-        logits = model(x)
-        loss = loss_fn(logits, y)
-        loss.backward()
-STEP
-        accuracy = ((logits > 0).float() == y).float().mean().item()
-        metrics = {"epoch": epoch, "loss": round(loss.item(), 4), "accuracy": round(accuracy, 4)}
-        print("METRICS: " + json.dumps(metrics), flush=True)
-    os.makedirs("output", exist_ok=True)
-    with open("output/final_metrics.json", "w") as f:
-        json.dump(metrics, f)
-
-
-if __name__ == "__main__":
-    main()
-"#;
-    let script = script
-        .replace("MARKER", STANDIN_MARKER)
-        .replace("IMPORTS\n", imports)
-        .replace("DEVICE", device)
-        .replace("STEP\n", step)
-        .replace("TITLE", &title); // last, so a title cannot inject a placeholder
-    if broken {
-        // Cut the last print's closing parenthesis: Python reports it as never closed.
-        script.replacen("flush=True)", "flush=True", 1)
-    } else {
-        script
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use activities::clients::llm::{LlmError, LlmRequest};
+    use activities::clients::llm::{LlmClient, LlmError, LlmRequest};
 
     /// The real AWS SDK client against the stand-in: a template answer with usage, marked as the
     /// stand-in's; and a throttled request recognised as throttling (the SDK needs the
@@ -592,11 +465,21 @@ mod tests {
             ..Default::default()
         };
         let (addr, _server) = start(([127, 0, 0, 1], 0).into(), options).await.unwrap();
-        let llm = crate::wiring::bedrock(
-            &crate::config::Config::default(),
-            Some(&format!("http://{addr}")),
-        )
-        .await;
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(format!("http://{addr}"))
+            .credentials_provider(aws_credential_types::Credentials::from_keys(
+                "ANNAPURNATEST",
+                "not-a-secret",
+                None,
+            ))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await;
+        let llm = activities::clients::llm::BedrockLlm::new(
+            aws_sdk_bedrockruntime::Client::new(&sdk),
+            true,
+        );
         let prompt = activities::prompts::summarize(
             "A Paper",
             0,

@@ -1,0 +1,105 @@
+//! ExecuteCode: the code in the sandbox; stdout and stderr (capped) and `output/` files to
+
+use crate::prelude::*;
+
+/// At most this many artifacts, each at most this large, are kept from `output/`.
+const MAX_ARTIFACTS: usize = 50;
+const MAX_ARTIFACT_BYTES: u64 = 64 << 20;
+
+/// ExecuteCode: the code in the sandbox; stdout and stderr (capped) and `output/` files to
+/// blobs; the report with metrics and a classification.
+pub async fn execute_code(
+    d: &Deps,
+    ctx: &ActivityContext,
+    input: ExecuteCodeInput,
+    sandbox: &SandboxConfig,
+) -> Result<ExecutionReport, Classified> {
+    let code = d.text(&input.code).await?;
+    let work = tempfile::Builder::new()
+        .prefix("annapurna-exec-")
+        .tempdir()
+        .map_err(|e| {
+            crate::failure::transient("SandboxError", format!("creating a work directory: {e}"))
+        })?;
+    let (config, dir) = (sandbox.clone(), work.path().to_owned());
+    let timeout = Duration::from_secs(input.timeout_secs.max(1));
+    let env = vec![("ANNAPURNA_TARGET".to_owned(), input.target.clone())];
+    let profile = crate::sandbox::host_profile(&input.target, config.neuron_profile);
+    let latest: crate::sandbox::LatestMetrics = Default::default();
+    let follow = latest.clone();
+    let running = tokio::task::spawn_blocking(move || {
+        crate::sandbox::run(&config, &dir, &code, timeout, &env, &profile, Some(follow))
+    });
+    tokio::pin!(running);
+    // Heartbeats carry the latest METRICS line, so the Web UI shows training progress.
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let outcome = loop {
+        tokio::select! {
+            done = &mut running => break done,
+            _ = tick.tick() => {
+                let last = latest.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if let Some(m) = last {
+                    let _ = ctx.record_heartbeat(m.to_string()).await;
+                }
+            }
+        }
+    };
+    let outcome = outcome
+        .map_err(|e| crate::failure::transient("SandboxError", e.to_string()))?
+        .map_err(|e| match e {
+            crate::sandbox::SandboxError::Unavailable
+            | crate::sandbox::SandboxError::NeedsRoot(_) => {
+                permanent("SandboxUnavailable", e.to_string())
+            }
+            other => crate::failure::transient("SandboxError", other.to_string()),
+        })?;
+    let prefix = format!(
+        "executions/{}/{}-{}",
+        input.paper_id,
+        short(&input.code.sha256),
+        input.attempt
+    );
+    let stdout = d
+        .blobs
+        .put(&format!("{prefix}/stdout.txt"), outcome.stdout.clone())
+        .await?;
+    let stderr = d
+        .blobs
+        .put(&format!("{prefix}/stderr.txt"), outcome.stderr.clone())
+        .await?;
+    let mut artifacts = Vec::new();
+    for (name, path) in crate::sandbox::artifacts(work.path(), MAX_ARTIFACTS) {
+        let Ok(meta) = tokio::fs::metadata(&path).await else {
+            continue;
+        };
+        if meta.len() > MAX_ARTIFACT_BYTES {
+            continue;
+        }
+        let bytes = tokio::fs::read(&path).await.unwrap_or_default();
+        let blob = d
+            .blobs
+            .put(&format!("{prefix}/output/{name}"), bytes)
+            .await?;
+        artifacts.push(ArtifactRef { name, blob });
+    }
+    let tail: String = {
+        let chars: Vec<char> = outcome.stderr.chars().collect();
+        chars[chars.len().saturating_sub(2_000)..].iter().collect()
+    };
+    let metrics_from = outcome.metrics.len().saturating_sub(50);
+    Ok(ExecutionReport {
+        exit_code: outcome.exit_code,
+        signal: outcome.signal,
+        killed: outcome.killed,
+        wall_ms: outcome.wall_ms,
+        cpu_ms: outcome.cpu_ms,
+        peak_rss_kib: outcome.peak_rss_kib,
+        metrics: outcome.metrics[metrics_from..].to_vec(),
+        stdout,
+        stderr,
+        stderr_tail: tail,
+        artifacts,
+        classification: outcome.classification,
+        sandbox: outcome.sandbox,
+    })
+}

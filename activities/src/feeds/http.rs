@@ -1,0 +1,533 @@
+//! HTTP shared by the feeds: polite paging, per-host pacing across the whole process (governor),
+//! pages read with the configured user agent and timeout, and PDF download under a size and time
+//! limit with a check that what came is a PDF.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Pages through a feed: `page(offset, ask)` fetches one page and returns its entries and the
+/// total the API reports. Stops at `max_results` entries, at an empty page, at the total, or
+/// (without a total) at a short page; pauses `interval-ms` between two requests.
+pub(crate) async fn paged<F, Fut>(
+    cfg: &SourceConfig,
+    max_results: u32,
+    mut page: F,
+) -> Result<Vec<FeedEntry>, SourceError>
+where
+    F: FnMut(u64, usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<FeedEntry>, Option<u64>), SourceError>>,
+{
+    let wanted = usize::try_from(max_results).unwrap_or(usize::MAX);
+    let page_size = usize::try_from(cfg.page_size.max(1)).unwrap_or(100);
+    let mut entries: Vec<FeedEntry> = Vec::new();
+    let mut offset: u64 = 0;
+    while entries.len() < wanted {
+        let ask = page_size.min(wanted - entries.len());
+        let (page_entries, total) = page(offset, ask).await?;
+        if page_entries.is_empty() {
+            break;
+        }
+        let received = page_entries.len();
+        offset += received as u64;
+        let room = wanted - entries.len();
+        entries.extend(page_entries.into_iter().take(room));
+        match total {
+            Some(total) if offset >= total => break,
+            // Without a total, a short page is the last one.
+            None if received < ask => break,
+            _ => {}
+        }
+    }
+    Ok(entries)
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenReview
+// ---------------------------------------------------------------------------------------------
+
+pub(crate) type Pacer = governor::DefaultDirectRateLimiter;
+/// One pacer per (host:port, interval).
+pub(crate) type Pacers =
+    std::sync::Mutex<std::collections::HashMap<(String, u64), std::sync::Arc<Pacer>>>;
+
+/// Waits for this process's turn to ask `url`'s host: one request per `interval-ms` per host,
+/// whichever activity or feed asks (governor, one pacer per host and interval).
+pub(crate) async fn pace(cfg: &SourceConfig, url: &str) {
+    static PACERS: std::sync::LazyLock<Pacers> = std::sync::LazyLock::new(Default::default);
+    let Some(period) = std::num::NonZeroU64::new(cfg.interval_ms) else {
+        return;
+    };
+    let host = url::Url::parse(url)
+        .ok()
+        .map(|u| {
+            format!(
+                "{}:{}",
+                u.host_str().unwrap_or(""),
+                u.port_or_known_default().unwrap_or(0)
+            )
+        })
+        .unwrap_or_default();
+    let pacer = {
+        let mut pacers = PACERS.lock().unwrap_or_else(|p| p.into_inner());
+        pacers
+            .entry((host, period.get()))
+            .or_insert_with(|| {
+                let quota = governor::Quota::with_period(Duration::from_millis(period.get()))
+                    .expect("a non-zero period");
+                std::sync::Arc::new(governor::RateLimiter::direct(quota))
+            })
+            .clone()
+    };
+    pacer.until_ready().await;
+}
+
+/// One feed response, whatever its status.
+pub(crate) struct Page {
+    pub(crate) url: String,
+    pub(crate) status: u16,
+    pub(crate) body: String,
+}
+
+impl Page {
+    pub(crate) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub(crate) fn into_http_error(self) -> SourceError {
+        SourceError::Http {
+            status: self.status,
+            body_start: body_start(&self.body),
+            url: self.url,
+        }
+    }
+}
+
+pub(crate) fn user_agent(cfg: &SourceConfig) -> Result<HeaderValue, SourceError> {
+    HeaderValue::from_str(&cfg.user_agent).map_err(|_| {
+        SourceError::BadQuery(format!(
+            "sources.user-agent `{}` is not a valid header value: use printable ASCII, such as \
+             \"annapurna/0.1 (mailto:you@example.org)\"",
+            cfg.user_agent
+        ))
+    })
+}
+
+pub(crate) fn bad_url(url: &str, e: &reqwest::Error) -> SourceError {
+    SourceError::BadQuery(format!(
+        "`{url}` is not a usable http(s) URL ({}); check sources.arxiv-url / sources.openreview-url \
+         or the link",
+        error_chain(e)
+    ))
+}
+
+pub(crate) async fn get_page(
+    http: &reqwest::Client,
+    cfg: &SourceConfig,
+    base: &str,
+    params: &[(&str, String)],
+) -> Result<Page, SourceError> {
+    pace(cfg, base).await;
+    let request = http
+        .get(base)
+        .query(params)
+        .header(USER_AGENT, user_agent(cfg)?)
+        .timeout(Duration::from_secs(cfg.request_timeout_secs.max(1)))
+        .build()
+        .map_err(|e| bad_url(base, &e))?;
+    let url = request.url().to_string();
+    let transport = |e: reqwest::Error| {
+        let reason = if e.is_timeout() {
+            format!(
+                "no complete answer within {} s ({})",
+                cfg.request_timeout_secs.max(1),
+                error_chain(&e)
+            )
+        } else {
+            error_chain(&e)
+        };
+        SourceError::Transport {
+            url: url.clone(),
+            reason,
+        }
+    };
+    let response = http.execute(request).await.map_err(transport)?;
+    let status = response.status().as_u16();
+    let body = response.text().await.map_err(transport)?;
+    Ok(Page { url, status, body })
+}
+
+/// The start of a response body for error messages: whitespace collapsed, at most
+/// [`BODY_START_CHARS`] characters.
+pub(crate) fn body_start(body: &str) -> String {
+    let collapsed = collapse(body);
+    if collapsed.is_empty() {
+        return "(an empty body)".to_owned();
+    }
+    let mut start: String = collapsed.chars().take(BODY_START_CHARS).collect();
+    if start.len() < collapsed.len() {
+        start.push('…');
+    }
+    start
+}
+
+/// A reqwest error with its causes (`error sending request: connection refused`).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Downloads a PDF: the whole download within [`SourceConfig::pdf_timeout_secs`], at most
+/// [`SourceConfig::pdf_max_bytes`] (refused from `Content-Length` when the server declares
+/// more, otherwise as soon as the streamed body passes the limit), and the body must start
+/// with `%PDF-`.
+pub async fn download_pdf(
+    http: &reqwest::Client,
+    cfg: &SourceConfig,
+    url: &str,
+) -> Result<Vec<u8>, SourceError> {
+    // Downloads keep the same per-host pace as feed requests (outside the time limit).
+    pace(cfg, url).await;
+    let secs = cfg.pdf_timeout_secs;
+    match tokio::time::timeout(Duration::from_secs(secs), download_within(http, cfg, url)).await {
+        Ok(result) => result,
+        Err(_) => Err(SourceError::TimedOut {
+            url: url.to_owned(),
+            secs,
+        }),
+    }
+}
+
+pub(crate) async fn download_within(
+    http: &reqwest::Client,
+    cfg: &SourceConfig,
+    url: &str,
+) -> Result<Vec<u8>, SourceError> {
+    let secs = cfg.pdf_timeout_secs;
+    let limit = cfg.pdf_max_bytes;
+    // The client's per-request timeout is for feeds; the outer timeout governs here, this
+    // one only has to be later than it.
+    let request = http
+        .get(url)
+        .header(USER_AGENT, user_agent(cfg)?)
+        .timeout(Duration::from_secs(secs.saturating_add(5)))
+        .build()
+        .map_err(|e| bad_url(url, &e))?;
+    let failed = |e: reqwest::Error| {
+        if e.is_timeout() {
+            SourceError::TimedOut {
+                url: url.to_owned(),
+                secs,
+            }
+        } else {
+            SourceError::Transport {
+                url: url.to_owned(),
+                reason: error_chain(&e),
+            }
+        }
+    };
+    let mut response = http.execute(request).await.map_err(failed)?;
+    let status = response.status();
+    if !status.is_success() {
+        let mut head: Vec<u8> = Vec::new();
+        while head.len() < 4 * BODY_START_CHARS {
+            match response.chunk().await {
+                Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        return Err(SourceError::Http {
+            url: url.to_owned(),
+            status: status.as_u16(),
+            body_start: body_start(&String::from_utf8_lossy(&head)),
+        });
+    }
+    let too_large = || SourceError::TooLarge {
+        url: url.to_owned(),
+        limit,
+    };
+    if response.content_length().is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let capacity = response
+        .content_length()
+        .unwrap_or(0)
+        .min(limit)
+        .min(8 * 1024 * 1024);
+    let mut body: Vec<u8> = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    let mut sniffed = false;
+    while let Some(chunk) = response.chunk().await.map_err(failed)? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+        if !sniffed && body.len() >= PDF_SNIFF_BYTES {
+            sniffed = true;
+            check_pdf(url, &body, content_type.as_deref())?;
+        }
+    }
+    if !sniffed {
+        check_pdf(url, &body, content_type.as_deref())?;
+    }
+    Ok(body)
+}
+
+pub(crate) fn check_pdf(
+    url: &str,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Result<(), SourceError> {
+    if body.starts_with(b"%PDF-") {
+        return Ok(());
+    }
+    let mut reason = describe_start(body);
+    if let Some(content_type) = content_type {
+        reason.push_str(&format!(" (Content-Type {content_type})"));
+    }
+    Err(SourceError::NotPdf {
+        url: url.to_owned(),
+        reason,
+    })
+}
+
+/// What a non-PDF body looks like, for the error message.
+pub(crate) fn describe_start(body: &[u8]) -> String {
+    if body.is_empty() {
+        return "the body is empty".to_owned();
+    }
+    let head = String::from_utf8_lossy(&body[..body.len().min(PDF_SNIFF_BYTES)]);
+    let trimmed = head.trim_start_matches('\u{feff}').trim_start();
+    let lower = trimmed.to_ascii_lowercase();
+    let kind = if lower.starts_with("<!doctype html") || lower.contains("<html") {
+        "an HTML page (probably a landing, login or error page rather than the PDF)"
+    } else if lower.starts_with('<') {
+        "an XML or markup document"
+    } else if lower.starts_with('{') || lower.starts_with('[') {
+        "a JSON document"
+    } else {
+        "data that is not a PDF"
+    };
+    let snippet: String = collapse(trimmed)
+        .chars()
+        .take(60)
+        .flat_map(char::escape_debug)
+        .collect();
+    format!("it starts with {kind}: `{snippet}`")
+}
+
+/// Whitespace runs as single spaces, no leading or trailing whitespace.
+pub(crate) fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+#[allow(unused_imports)]
+mod tests {
+    use std::collections::HashMap;
+    use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::{Query, State};
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::get;
+    use bytes::Bytes;
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::feeds::test_support::*;
+
+    // ---- PDF download ----
+
+    const PDF_START: &[u8] =
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n";
+
+    fn pdf_body(len: usize) -> Vec<u8> {
+        let mut body = PDF_START.to_vec();
+        body.resize(len, b' ');
+        body
+    }
+
+    /// An endless streamed body (no Content-Length) that starts like a PDF.
+    fn endless_pdf() -> Body {
+        let start =
+            futures::stream::once(async { Ok::<_, Infallible>(Bytes::from_static(PDF_START)) });
+        let filler =
+            futures::stream::repeat_with(|| Ok::<_, Infallible>(Bytes::from(vec![b'0'; 1024])));
+        Body::from_stream(start.chain(filler))
+    }
+
+    /// Declares a huge Content-Length, then sends the start of a PDF and stalls.
+    fn declared_huge_then_stall() -> Response {
+        let start =
+            futures::stream::once(async { Ok::<_, Infallible>(Bytes::from_static(PDF_START)) });
+        let body = Body::from_stream(start.chain(futures::stream::pending()));
+        let mut response = body.into_response();
+        response.headers_mut().insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from_static("1000000000"),
+        );
+        response
+    }
+
+    async fn pdf_server() -> String {
+        let app = Router::new()
+            .route(
+                "/good.pdf",
+                get(|| async { ([(header::CONTENT_TYPE, "application/pdf")], pdf_body(3000)) }),
+            )
+            .route("/big-declared.pdf", get(|| async { pdf_body(5000) }))
+            .route("/big-stalled.pdf", get(|| async { declared_huge_then_stall() }))
+            .route("/big-streamed.pdf", get(|| async { endless_pdf() }))
+            .route(
+                "/landing",
+                get(|| async {
+                    (
+                        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                        "<!DOCTYPE html>\n<html><head><title>Sign in to continue</title></head><body>Please log in</body></html>",
+                    )
+                }),
+            )
+            .route(
+                "/busy.pdf",
+                get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "overloaded, come back later") }),
+            )
+            .route(
+                "/missing.pdf",
+                get(|| async { (StatusCode::NOT_FOUND, "no such paper") }),
+            )
+            .route(
+                "/slow.pdf",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    pdf_body(1000)
+                }),
+            );
+        serve(app).await
+    }
+
+    #[tokio::test]
+    async fn download_pdf_against_a_local_server() {
+        let base = pdf_server().await;
+        let cfg = test_config(&base);
+        let http = http_client(&cfg);
+
+        let good = download_pdf(&http, &cfg, &format!("{base}/good.pdf"))
+            .await
+            .expect("a good PDF downloads");
+        assert_eq!(good.len(), 3000);
+        assert!(good.starts_with(b"%PDF-"));
+
+        let url = format!("{base}/big-declared.pdf");
+        match download_pdf(&http, &cfg, &url).await {
+            Err(e @ SourceError::TooLarge { .. }) => {
+                assert!(!e.is_retryable());
+                assert!(e.to_string().contains(&url));
+                assert!(e.to_string().contains("4096"));
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+
+        // Refused from the Content-Length alone: the body never finishes, so reading it
+        // would end in a timeout instead.
+        let started = Instant::now();
+        match download_pdf(&http, &cfg, &format!("{base}/big-stalled.pdf")).await {
+            Err(SourceError::TooLarge { limit, .. }) => assert_eq!(limit, 4096),
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(3));
+
+        // No Content-Length and an endless body: only counting while streaming can stop it.
+        match download_pdf(&http, &cfg, &format!("{base}/big-streamed.pdf")).await {
+            Err(SourceError::TooLarge { limit, .. }) => assert_eq!(limit, 4096),
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+
+        match download_pdf(&http, &cfg, &format!("{base}/landing")).await {
+            Err(e @ SourceError::NotPdf { .. }) => {
+                let SourceError::NotPdf { reason, .. } = &e else {
+                    unreachable!()
+                };
+                assert!(reason.contains("HTML page"), "{reason}");
+                assert!(reason.contains("text/html"), "{reason}");
+                assert!(reason.contains("<!DOCTYPE html>"), "{reason}");
+                assert!(!e.is_retryable());
+            }
+            other => panic!("expected NotPdf, got {other:?}"),
+        }
+
+        match download_pdf(&http, &cfg, &format!("{base}/busy.pdf")).await {
+            Err(e @ SourceError::Http { status: 503, .. }) => {
+                assert!(e.is_retryable());
+                assert!(e.to_string().contains("overloaded, come back later"));
+            }
+            other => panic!("expected HTTP 503, got {other:?}"),
+        }
+
+        match download_pdf(&http, &cfg, &format!("{base}/missing.pdf")).await {
+            Err(e @ SourceError::Http { status: 404, .. }) => assert!(!e.is_retryable()),
+            other => panic!("expected HTTP 404, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn download_pdf_times_out() {
+        let base = pdf_server().await;
+        let cfg = SourceConfig {
+            pdf_timeout_secs: 1,
+            ..test_config(&base)
+        };
+        let started = Instant::now();
+        let url = format!("{base}/slow.pdf");
+        match download_pdf(&http_client(&cfg), &cfg, &url).await {
+            Err(e @ SourceError::TimedOut { secs: 1, .. }) => {
+                assert!(e.is_retryable());
+                assert!(e.to_string().contains(&url));
+            }
+            other => panic!("expected TimedOut, got {other:?}"),
+        }
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn unreachable_server_is_a_retryable_transport_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let cfg = test_config(&format!("http://{addr}"));
+        let result = fetch_arxiv(
+            &http_client(&cfg),
+            &cfg,
+            &strings(&["cs.LG"]),
+            None,
+            None,
+            5,
+        )
+        .await;
+        match result {
+            Err(e @ SourceError::Transport { .. }) => {
+                assert!(e.is_retryable());
+                assert!(e.to_string().contains(&addr.to_string()));
+            }
+            other => panic!("expected Transport, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The model gateway: the one place where a model call meets the answer cache, the catalogue's
+//! refusals, the rate limiters, usage and cost. Every activity that asks a model goes through
+//! [`Deps::converse`] (or its JSON and continuation forms), whichever provider answers.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use workflows::types::LlmUsage;
+
+use crate::clients::blobs::sha256_hex;
+use crate::clients::llm::{LlmError, LlmRequest, LlmResponse, Role};
+use crate::deps::Deps;
+use crate::failure::{Classified, permanent};
+use crate::prompts::{self, PROMPT_VERSION};
+
+/// A cached model answer: the blob `llm-cache/<key>.json`.
+#[derive(Serialize, Deserialize)]
+struct CachedAnswer {
+    text: String,
+    input_tokens: u64,
+    output_tokens: u64,
+    truncated: bool,
+    standin: bool,
+    model: String,
+}
+
+impl Deps {
+    /// One model call through the answer cache: the key covers the prompt version, the model and
+    /// the whole request, so a retried or replayed activity reuses the answer instead of paying
+    /// twice. Usage counts only calls actually made.
+    pub(crate) async fn converse(
+        &self,
+        request: &LlmRequest,
+        usage: &mut LlmUsage,
+    ) -> Result<LlmResponse, Classified> {
+        let mut h = format!(
+            "{PROMPT_VERSION}\n{}\n{}\n{}\n",
+            request.model, request.max_tokens, request.system
+        );
+        for (role, text) in &request.messages {
+            h.push_str(if *role == Role::User {
+                "\nuser:"
+            } else {
+                "\nassistant:"
+            });
+            h.push_str(text);
+        }
+        let key = format!("llm-cache/{}.json", sha256_hex(h.as_bytes()));
+        usage.model = request.model.clone();
+        if let Some(bytes) = self.blobs.try_get_uri(&self.blobs.uri_of(&key)).await?
+            && let Ok(hit) = serde_json::from_slice::<CachedAnswer>(&bytes)
+        {
+            usage.standin |= hit.standin;
+            return Ok(LlmResponse {
+                text: hit.text,
+                input_tokens: hit.input_tokens,
+                output_tokens: hit.output_tokens,
+                truncated: hit.truncated,
+                latency: Duration::ZERO,
+                standin: hit.standin,
+            });
+        }
+        let estimate = (request.system.len()
+            + request.messages.iter().map(|(_, t)| t.len()).sum::<usize>())
+            as u64
+            / 4
+            + request.max_tokens as u64;
+        // A model the catalogue knows to be retired, or a bare id of a profile-only model, fails
+        // here for good, before any call: no retries, no quota spent, and the message names the
+        // model and what to use instead.
+        if let Some((kind, message)) = self.settings.unusable(&request.model) {
+            return Err(permanent(kind, message));
+        }
+        self.limiters.acquire(&request.model, estimate).await;
+        let response = match self.llm.converse(request).await {
+            Ok(r) => {
+                self.limiters.succeeded(&request.model);
+                r
+            }
+            Err(e) => {
+                if matches!(e, LlmError::Throttled { .. }) {
+                    self.limiters.throttled(&request.model);
+                }
+                return Err(self.explain(e));
+            }
+        };
+        usage.calls += 1;
+        usage.cost_microusd += self.settings.cost_microusd(
+            &request.model,
+            response.input_tokens,
+            response.output_tokens,
+        );
+        usage.input_tokens += response.input_tokens;
+        usage.output_tokens += response.output_tokens;
+        usage.latency_ms += response.latency.as_millis() as u64;
+        usage.standin |= response.standin;
+        let cached = CachedAnswer {
+            text: response.text.clone(),
+            input_tokens: response.input_tokens,
+            output_tokens: response.output_tokens,
+            truncated: response.truncated,
+            standin: response.standin,
+            model: request.model.clone(),
+        };
+        self.blobs
+            .put(
+                &key,
+                serde_json::to_vec(&cached).expect("answer serialises"),
+            )
+            .await?;
+        Ok(response)
+    }
+
+    /// A model error as a failure; a retired or profile-only model's says what to use instead,
+    /// from the catalogue when it knows the model.
+    fn explain(&self, e: LlmError) -> Classified {
+        let region = &self.settings.region;
+        let fix = match &e {
+            LlmError::Retired { model, .. } => self
+                .settings
+                .model_info(model)
+                .and_then(|r| r.info.replacement.clone())
+                .map(|m| format!("use {} instead", crate::catalogue::profile_for(region, &m)))
+                .unwrap_or_else(|| {
+                    "choose an active model (annapurna doctor checks each role's)".into()
+                }),
+            LlmError::NeedsInferenceProfile { model, .. } => format!(
+                "use {} (or global.{})",
+                crate::catalogue::profile_for(region, model),
+                crate::catalogue::split_profile(model).1
+            ),
+            _ => return e.into(),
+        };
+        permanent(
+            e.type_name(),
+            format!("{e}; {fix} (models.summary-model / models.code-model, or the workflow input)"),
+        )
+    }
+
+    /// An answer that must parse (JSON of a required shape): one repair request when the first
+    /// does not; `None` when neither does.
+    pub(crate) async fn converse_json<T>(
+        &self,
+        request: &mut LlmRequest,
+        usage: &mut LlmUsage,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, Classified> {
+        let first = self.converse(request, usage).await?;
+        if let Some(parsed) = parse(&first.text) {
+            return Ok(Some(parsed));
+        }
+        request.messages.push((Role::Assistant, first.text.clone()));
+        request
+            .messages
+            .push((Role::User, prompts::review_repair(&first.text)));
+        Ok(parse(&self.converse(request, usage).await?.text))
+    }
+
+    /// A whole answer: continued while it stops at the token limit (at most
+    /// `max-continuations` times), the parts joined; each continuation is counted in `usage`.
+    pub(crate) async fn converse_whole(
+        &self,
+        mut request: LlmRequest,
+        usage: &mut LlmUsage,
+    ) -> Result<String, Classified> {
+        let mut answer = String::new();
+        for round in 0..=self.settings.max_continuations {
+            let part = self.converse(&request, usage).await?;
+            answer.push_str(&part.text);
+            if !part.truncated {
+                break;
+            }
+            if round == self.settings.max_continuations {
+                usage.truncated = true;
+                break;
+            }
+            usage.continuations += 1;
+            request.messages.push((Role::Assistant, part.text));
+            request
+                .messages
+                .push((Role::User, prompts::CONTINUE.to_owned()));
+        }
+        Ok(answer)
+    }
+}

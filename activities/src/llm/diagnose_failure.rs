@@ -1,0 +1,56 @@
+//! DiagnoseFailure: the kind of fix a failed run needs (code, hyperparameters, system) and
+
+use crate::prelude::*;
+
+/// DiagnoseFailure: the kind of fix a failed run needs (code, hyperparameters, system) and
+/// the findings for FixCode. An answer that is not the JSON asked for gets one repair request,
+/// then the run's own error stands as the finding.
+pub async fn diagnose_failure(
+    d: &Deps,
+    _ctx: &ActivityContext,
+    input: DiagnoseFailureInput,
+) -> Result<Diagnosis, Classified> {
+    let code = d.text(&input.code).await?;
+    let prompt = prompts::diagnose(&input.target, &code, &input.report);
+    let model = d.settings.code_model_or(&input.model);
+    let mut request = LlmRequest::single(model, prompt, 1_500, 0.0);
+    let mut usage = LlmUsage::default();
+    let parse = |text: &str| -> Option<Diagnosis> {
+        let v: serde_json::Value =
+            serde_json::from_str(text.get(text.find('{')?..=text.rfind('}')?)?).ok()?;
+        let kind = v["kind"]
+            .as_str()
+            .filter(|k| matches!(*k, "code" | "hyperparameters" | "system"))?;
+        let findings: Vec<Finding> = serde_json::from_value(v["findings"].clone()).ok()?;
+        Some(Diagnosis {
+            kind: kind.to_owned(),
+            summary: v["summary"].as_str().unwrap_or("").to_owned(),
+            findings,
+            usage: LlmUsage::default(),
+        })
+    };
+    let parsed = d.converse_json(&mut request, &mut usage, parse).await?;
+    let mut diagnosis = parsed.unwrap_or_else(|| Diagnosis {
+        kind: "code".into(),
+        summary: "the model's diagnosis was not the JSON asked for; fixing the run's own error"
+            .into(),
+        findings: vec![Finding {
+            rule: input.report.classification.clone(),
+            severity: "error".into(),
+            line: 0,
+            message: input
+                .report
+                .stderr_tail
+                .chars()
+                .rev()
+                .take(600)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect(),
+        }],
+        usage: LlmUsage::default(),
+    });
+    diagnosis.usage = usage;
+    Ok(diagnosis)
+}

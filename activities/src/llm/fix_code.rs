@@ -1,0 +1,21 @@
+//! FixCode: the whole fixed file.
+
+use crate::prelude::*;
+
+/// FixCode: the whole fixed file.
+pub async fn fix_code(
+    d: &Deps,
+    _ctx: &ActivityContext,
+    input: FixCodeInput,
+) -> Result<CodeRef, Classified> {
+    let code = d.text(&input.code).await?;
+    let prompt = prompts::fix(&input.target, &code, &input.findings);
+    let model = d.settings.code_model_or(&input.model);
+    let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.0);
+    let mut usage = LlmUsage::default();
+    let fixed = prompts::code_block(&d.converse_whole(request, &mut usage).await?);
+    let code = d
+        .put_code(&input.paper_id, &format!("fix-{}", input.round), &fixed)
+        .await?;
+    Ok(CodeRef { code, usage })
+}

@@ -1,0 +1,388 @@
+//! The activities of the `annapurna-llm` task queue: every model call, through the gateway.
+//!
+//! Each activity is a plain `async fn` in its own file, returning [`Classified`]; the methods
+//! here are one-line delegates that the Temporal worker registers (`#[activities]`).
+
+pub mod diagnose_failure;
+pub mod fix_code;
+pub mod generate_code;
+pub mod judge_paper;
+pub mod recommend_dataset;
+pub mod review_code;
+pub mod summarize_chunk;
+
+use std::sync::Arc;
+
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use workflows::activities::defs;
+use workflows::types::*;
+
+use crate::deps::Deps;
+use crate::heartbeat::heartbeating;
+
+/// Activities on the `annapurna-llm` task queue.
+pub struct LlmActivities {
+    deps: Arc<Deps>,
+}
+
+impl LlmActivities {
+    /// Activities over these dependencies.
+    pub fn new(deps: Arc<Deps>) -> Self {
+        Self { deps }
+    }
+}
+
+#[activities]
+impl LlmActivities {
+    /// JudgePaper: relevance and novelty against the profile; passes when both reach the
+    /// configured thresholds.
+    #[activity(definition = defs::JudgePaper)]
+    pub async fn judge_paper(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: JudgePaperInput,
+    ) -> Result<Judgement, ActivityError> {
+        heartbeating(&ctx, judge_paper::judge_paper(&self.deps, &ctx, input)).await
+    }
+
+    /// SummarizeChunk: one chunk through the fast model.
+    #[activity(definition = defs::SummarizeChunk)]
+    pub async fn summarize_chunk(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: SummarizeChunkInput,
+    ) -> Result<SummaryRef, ActivityError> {
+        heartbeating(
+            &ctx,
+            summarize_chunk::summarize_chunk(&self.deps, &ctx, input),
+        )
+        .await
+    }
+
+    /// RecommendDataset: the catalogue dataset the paper names most; else the model's choice
+    /// within the catalogue; else `synthetic`. The reasons say which.
+    #[activity(definition = defs::RecommendDataset)]
+    pub async fn recommend_dataset(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: RecommendDatasetInput,
+    ) -> Result<DatasetChoice, ActivityError> {
+        heartbeating(
+            &ctx,
+            recommend_dataset::recommend_dataset(&self.deps, &ctx, input),
+        )
+        .await
+    }
+
+    /// GenerateCode: the summaries through the strong model, continued past the token limit.
+    #[activity(definition = defs::GenerateCode)]
+    pub async fn generate_code(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: GenerateCodeInput,
+    ) -> Result<CodeRef, ActivityError> {
+        heartbeating(&ctx, generate_code::generate_code(&self.deps, &ctx, input)).await
+    }
+
+    /// ReviewCode: findings as strict JSON; one repair request for an answer that is not JSON.
+    #[activity(definition = defs::ReviewCode)]
+    pub async fn review_code(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: ReviewCodeInput,
+    ) -> Result<ReviewRef, ActivityError> {
+        heartbeating(&ctx, review_code::review_code(&self.deps, &ctx, input)).await
+    }
+
+    /// DiagnoseFailure: the kind of fix a failed run needs (code, hyperparameters, system) and
+    /// the findings for FixCode. An answer that is not the JSON asked for gets one repair request,
+    /// then the run's own error stands as the finding.
+    #[activity(definition = defs::DiagnoseFailure)]
+    pub async fn diagnose_failure(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: DiagnoseFailureInput,
+    ) -> Result<Diagnosis, ActivityError> {
+        heartbeating(
+            &ctx,
+            diagnose_failure::diagnose_failure(&self.deps, &ctx, input),
+        )
+        .await
+    }
+
+    /// FixCode: the whole fixed file.
+    #[activity(definition = defs::FixCode)]
+    pub async fn fix_code(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: FixCodeInput,
+    ) -> Result<CodeRef, ActivityError> {
+        heartbeating(&ctx, fix_code::fix_code(&self.deps, &ctx, input)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::blobs::BlobStore;
+    use crate::clients::llm::LlmRequest;
+    use crate::clients::llm::{LlmError, ScriptedLlm};
+    use crate::llm::judge_paper::parse_judgement;
+    use crate::settings::Settings;
+    use std::time::Duration;
+    use temporalio_sdk::testing::{ActivityEnvironment, ActivityEnvironmentError};
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        deps: Arc<Deps>,
+        llm: Arc<ScriptedLlm>,
+    }
+
+    fn fixture(
+        answer: impl Fn(&LlmRequest) -> Result<String, LlmError> + Send + Sync + 'static,
+    ) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let llm = Arc::new(ScriptedLlm::new(answer));
+        let deps = Arc::new(Deps::new(
+            BlobStore::open(dir.path().join("blobs").to_str().unwrap()).unwrap(),
+            BlobStore::open(dir.path().join("results").to_str().unwrap()).unwrap(),
+            crate::clients::papers::SqlitePaperStore::open(&dir.path().join("papers.db"))
+                .unwrap()
+                .into(),
+            llm.clone(),
+            Settings::default(),
+        ));
+        Fixture {
+            _dir: dir,
+            deps,
+            llm,
+        }
+    }
+
+    fn env(f: &Fixture) -> ActivityEnvironment {
+        ActivityEnvironment::builder_with_default()
+            .register_activities(LlmActivities::new(f.deps.clone()))
+            .build()
+    }
+
+    fn application_failure(
+        err: ActivityEnvironmentError,
+    ) -> temporalio_common::error::ApplicationFailure {
+        match err {
+            ActivityEnvironmentError::Activity(ActivityError::Application(f)) => *f,
+            other => panic!("expected an application failure, got {other:?}"),
+        }
+    }
+
+    async fn review_input(f: &Fixture) -> ReviewCodeInput {
+        ReviewCodeInput {
+            paper_id: "p".into(),
+            title: "T".into(),
+            code: f.deps.blobs.put("code/p/x.py", "print(1)\n").await.unwrap(),
+            check: CheckReport::default(),
+            target: "cpu".into(),
+            model: None,
+            round: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn review_that_is_not_json_gets_one_repair_request() {
+        let f = fixture(|req| {
+            Ok(if req.messages.len() == 1 {
+                "Looks fine to me!".to_owned()
+            } else {
+                r#"{"summary": "ok", "findings": [{"rule": "no-seed", "severity": "warning", "line": 1, "message": "seed it"}]}"#.to_owned()
+            })
+        });
+        let input = review_input(&f).await;
+        let out = env(&f)
+            .run(LlmActivities::review_code, input)
+            .await
+            .unwrap();
+        assert_eq!(f.llm.calls(), 2);
+        assert_eq!(out.usage.calls, 2);
+        assert_eq!(out.findings.len(), 1);
+        assert_eq!(out.findings[0].rule, "no-seed");
+    }
+
+    #[tokio::test]
+    async fn review_with_an_unknown_severity_is_asked_again() {
+        let f = fixture(|req| {
+            Ok(if req.messages.len() == 1 {
+                r#"{"summary": "x", "findings": [{"rule": "r", "severity": "fatal", "line": 1, "message": "m"}]}"#
+            } else {
+                r#"{"summary": "x", "findings": [{"rule": "r", "severity": "error", "line": 1, "message": "m"}]}"#
+            }
+            .to_owned())
+        });
+        let input = review_input(&f).await;
+        let out = env(&f)
+            .run(LlmActivities::review_code, input)
+            .await
+            .unwrap();
+        assert_eq!(f.llm.calls(), 2);
+        assert!(out.findings[0].is_blocking());
+    }
+
+    #[tokio::test]
+    async fn review_never_json_fails_without_retry() {
+        let f = fixture(|_| Ok("no json here".to_owned()));
+        let input = review_input(&f).await;
+        let err = env(&f)
+            .run(LlmActivities::review_code, input)
+            .await
+            .unwrap_err();
+        let failure = application_failure(err);
+        assert_eq!(failure.type_name(), Some("ReviewNotJson"));
+        assert!(failure.is_non_retryable());
+        assert_eq!(f.llm.calls(), 2, "exactly one repair request");
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retryable_with_the_providers_delay() {
+        let f = fixture(|req| {
+            Err(LlmError::Throttled {
+                model: req.model.clone(),
+                retry_after: Some(Duration::from_secs(7)),
+            })
+        });
+        let input = review_input(&f).await;
+        let failure = application_failure(
+            env(&f)
+                .run(LlmActivities::review_code, input)
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(failure.type_name(), Some("ModelThrottled"));
+        assert!(!failure.is_non_retryable());
+        assert_eq!(failure.next_retry_delay(), Some(Duration::from_secs(7)));
+    }
+
+    #[tokio::test]
+    async fn a_repeated_summary_is_served_from_the_cache() {
+        let f = fixture(|_| Ok("a summary".to_owned()));
+        let chunk = ChunkRef {
+            index: 0,
+            text: f
+                .deps
+                .blobs
+                .put("chunks/p/0.txt", "some chunk text")
+                .await
+                .unwrap(),
+            section_titles: vec!["1 Introduction".into()],
+            characters: 15,
+        };
+        let input = SummarizeChunkInput {
+            paper_id: "p".into(),
+            title: "T".into(),
+            chunk,
+            chunk_count: 1,
+            model: None,
+        };
+        let first = env(&f)
+            .run(LlmActivities::summarize_chunk, input.clone())
+            .await
+            .unwrap();
+        let second = env(&f)
+            .run(LlmActivities::summarize_chunk, input)
+            .await
+            .unwrap();
+        assert_eq!(f.llm.calls(), 1, "the second run must not call the model");
+        assert_eq!(first.usage.calls, 1);
+        assert_eq!(second.usage.calls, 0);
+        assert_eq!(first.summary, second.summary);
+    }
+
+    async fn judge_input(f: &Fixture) -> JudgePaperInput {
+        let entry = FeedEntry {
+            source: "arxiv".into(),
+            source_id: "2611.00001v1".into(),
+            title: "Sparse routing".into(),
+            abstract_text: "We route tokens.".into(),
+            ..Default::default()
+        };
+        let entry = serde_json::to_vec(&entry).unwrap();
+        JudgePaperInput {
+            paper: PaperRef {
+                paper_id: "p".into(),
+                title: "Sparse routing".into(),
+                text: f
+                    .deps
+                    .blobs
+                    .put("papers/p/text.txt", "Some text.")
+                    .await
+                    .unwrap(),
+                sections: f
+                    .deps
+                    .blobs
+                    .put("papers/p/sections.json", "[]")
+                    .await
+                    .unwrap(),
+                section_count: 0,
+                characters: 10,
+            },
+            entry: f.deps.blobs.put("feeds/p.json", entry).await.unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_judge_passes_at_both_thresholds_and_fails_below_either() {
+        for (answer, pass) in [
+            (
+                r#"{"relevance": 6, "novelty": 5, "reasons": ["on topic"]}"#,
+                true,
+            ),
+            (
+                r#"{"relevance": 9, "novelty": 4, "reasons": ["a known method"]}"#,
+                false,
+            ),
+            (
+                r#"{"relevance": 5, "novelty": 9, "reasons": ["off topic"]}"#,
+                false,
+            ),
+        ] {
+            let f = fixture(move |_| Ok(answer.to_owned()));
+            let input = judge_input(&f).await;
+            let j = env(&f)
+                .run(LlmActivities::judge_paper, input)
+                .await
+                .unwrap();
+            assert_eq!(j.pass, pass, "{answer}");
+            assert_eq!(j.usage.calls, 1);
+            assert!(!j.profile.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_judge_that_never_answers_with_scores_fails_without_retry() {
+        let f = fixture(|_| Ok("It is a fine paper.".to_owned()));
+        let input = judge_input(&f).await;
+        let err = env(&f)
+            .run(LlmActivities::judge_paper, input)
+            .await
+            .unwrap_err();
+        let failure = application_failure(err);
+        assert_eq!(failure.type_name(), Some("JudgeAnswerUnreadable"));
+        assert!(failure.is_non_retryable());
+        assert_eq!(f.llm.calls(), 2, "exactly one repair request");
+    }
+
+    #[test]
+    fn judgements_need_both_scores_in_range_and_a_reason() {
+        assert_eq!(
+            parse_judgement(r#"Sure: {"relevance": 8, "novelty": 6.4, "reasons": ["new router"]}"#),
+            Some((8, 6, vec!["new router".to_owned()]))
+        );
+        for bad in [
+            r#"{"relevance": 11, "novelty": 5, "reasons": ["x"]}"#,
+            r#"{"relevance": 7, "reasons": ["x"]}"#,
+            r#"{"relevance": 7, "novelty": 5, "reasons": []}"#,
+            r#"{"relevance": "high", "novelty": 5, "reasons": ["x"]}"#,
+            "relevance 7, novelty 5",
+        ] {
+            assert_eq!(parse_judgement(bad), None, "{bad}");
+        }
+    }
+}

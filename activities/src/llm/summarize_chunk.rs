@@ -1,0 +1,36 @@
+//! SummarizeChunk: one chunk through the fast model.
+
+use crate::prelude::*;
+
+/// SummarizeChunk: one chunk through the fast model.
+pub async fn summarize_chunk(
+    d: &Deps,
+    ctx: &ActivityContext,
+    input: SummarizeChunkInput,
+) -> Result<SummaryRef, Classified> {
+    let chunk = d.text(&input.chunk.text).await?;
+    let prompt = prompts::summarize(
+        &input.title,
+        input.chunk.index,
+        input.chunk_count,
+        &input.chunk.section_titles,
+        &chunk,
+    );
+    let model = d.settings.summary_model_or(&input.model);
+    let request = LlmRequest::single(model, prompt, d.settings.summary_max_tokens, 0.2);
+    let mut usage = LlmUsage::default();
+    let answer = d.converse_whole(request, &mut usage).await?;
+    let key = format!(
+        "summaries/{}/{:04}-{}.md",
+        input.paper_id,
+        input.chunk.index,
+        short(&sha256_hex(answer.as_bytes()))
+    );
+    let summary = d.blobs.put(&key, answer).await?;
+    Ok(SummaryRef {
+        index: input.chunk.index,
+        attempt: ctx.info().attempt,
+        summary,
+        usage,
+    })
+}

@@ -1,0 +1,24 @@
+//! CheckCode: Python's own parser, plus the run-contract checks.
+
+use crate::prelude::*;
+
+/// CheckCode: Python's own parser, plus the run-contract checks.
+pub async fn check_code(
+    d: &Deps,
+    _ctx: &ActivityContext,
+    input: CheckCodeInput,
+) -> Result<CheckReport, Classified> {
+    let code = d.text(&input.code).await?;
+    let settings = &d.settings;
+    let dataset = input.dataset.as_deref().unwrap_or("");
+    let mut report = check_python(
+        &settings.python,
+        &settings.ruff,
+        &code,
+        &input.target,
+        dataset,
+    )
+    .await?;
+    report.findings.truncate(100);
+    Ok(report)
+}

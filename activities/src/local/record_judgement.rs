@@ -1,0 +1,33 @@
+//! RecordJudgement: `indexed` when the judge passed the paper (or there was no judge),
+
+use crate::prelude::*;
+
+/// RecordJudgement: `indexed` when the judge passed the paper (or there was no judge),
+/// `rejected` otherwise; a paper past ingestion (already run) keeps its stage.
+pub async fn record_judgement(
+    d: &Deps,
+    _ctx: &ActivityContext,
+    input: RecordJudgementInput,
+) -> Result<(), Classified> {
+    let Some(paper) = d.papers.get(&input.paper_id).await? else {
+        return Err(permanent(
+            "PaperNotFound",
+            format!(
+                "no paper with id {:?} to record a judgement for",
+                input.paper_id
+            ),
+        ));
+    };
+    if !matches!(paper.status.as_str(), "ingested" | "indexed" | "rejected") {
+        return Ok(());
+    }
+    let pass = input.judgement.as_ref().is_none_or(|j| j.pass);
+    d.papers
+        .set_stage(
+            &input.paper_id,
+            if pass { "indexed" } else { "rejected" },
+            input.judgement.as_ref(),
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! RecordResults: the results directory and the paper's status.
+
+use crate::prelude::*;
+
+/// RecordResults: the results directory and the paper's status.
+pub async fn record_results(
+    d: &Deps,
+    _ctx: &ActivityContext,
+    input: RecordResultsInput,
+) -> Result<ResultsRef, Classified> {
+    let out = results::write(&d.blobs, &d.results, &input).await?;
+    d.papers
+        .record_run(&RunRecord {
+            paper_id: input.paper.paper_id.clone(),
+            workflow_id: input.workflow_id.clone(),
+            run_id: input.run_id.clone(),
+            outcome: input.outcome.clone(),
+            results: out.dir.clone(),
+            code: input.code.uri.clone(),
+            execution: input
+                .executions
+                .last()
+                .map(|e| e.report.classification.clone())
+                .unwrap_or_default(),
+        })
+        .await?;
+    Ok(out)
+}

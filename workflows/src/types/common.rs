@@ -1,0 +1,70 @@
+//! Types every workflow shares: blob references, papers, model usage.
+
+#[allow(unused_imports)]
+use super::*;
+use serde::{Deserialize, Serialize};
+
+/// A reference to an immutable blob in the blob store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobRef {
+    /// Where the blob lives: `file:///…` or `s3://bucket/key`.
+    pub uri: String,
+    /// Hex SHA-256 of the content; readers verify it.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// A stored paper, by reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaperRef {
+    /// Content-derived id (stable: the same file always gets the same id).
+    pub paper_id: String,
+    /// Title, as found in the paper.
+    pub title: String,
+    /// The extracted text (UTF-8).
+    pub text: BlobRef,
+    /// The sections (a JSON array of [`Section`]).
+    pub sections: BlobRef,
+    /// Number of sections.
+    pub section_count: u32,
+    /// Characters of extracted text.
+    pub characters: u64,
+}
+
+/// A section heading found in the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Section {
+    /// Heading text.
+    pub title: String,
+    /// 1 for a section, 2 for a subsection, …
+    pub level: u8,
+    /// Byte offset in the extracted text where the heading's line starts.
+    pub offset: u64,
+}
+
+/// Token usage and provenance of model calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LlmUsage {
+    /// Model id used.
+    pub model: String,
+    /// Input tokens, as the provider reported.
+    pub input_tokens: u64,
+    /// Output tokens, as the provider reported.
+    pub output_tokens: u64,
+    /// Model calls made.
+    pub calls: u32,
+    /// Wall time of the calls in milliseconds.
+    pub latency_ms: u64,
+    /// True when the answer came from the Bedrock stand-in.
+    pub standin: bool,
+    /// Continuation requests made because an answer stopped at the token limit.
+    #[serde(default)]
+    pub continuations: u32,
+    /// True when the answer was still cut off after the last continuation allowed.
+    #[serde(default)]
+    pub truncated: bool,
+    /// Estimated cost in micro-dollars (configured prices × tokens).
+    #[serde(default)]
+    pub cost_microusd: u64,
+}

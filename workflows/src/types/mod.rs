@@ -1,0 +1,19 @@
+//! Inputs and outputs of the workflows and activities. Every one of them carries references to
+//! blobs (`BlobRef`), never paper, chunk or code text, so that payloads stay small whatever the
+//! size of the paper (claim check).
+//!
+//! One module per workflow (`paper_to_code`, `execution`, `paper_batch`, `ingest_papers`) and the
+//! shared ones (`common`); everything is re-exported here, so `workflows::types::X` names any of
+//! them.
+
+mod common;
+mod execution;
+mod ingest_papers;
+mod paper_batch;
+mod paper_to_code;
+
+pub use common::*;
+pub use execution::*;
+pub use ingest_papers::*;
+pub use paper_batch::*;
+pub use paper_to_code::*;
