@@ -7,7 +7,7 @@
 use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
-use workflows::types::{CheckReport, Finding};
+use workflows::types::{CheckReport, Finding, Severity};
 
 /// The checker run by the interpreter.
 const CHECKER: &str = include_str!("checker.py");
@@ -127,13 +127,13 @@ async fn undefined_names(ruff: &str, code: &str) -> Result<Vec<Finding>, CheckEr
             match IMPORTS.iter().find(|(n, _)| *n == name) {
                 Some((_, import)) => finding(
                     "missing-import",
-                    "error",
+                    Severity::Error,
                     line,
                     format!("`{name}` is used but never imported: add `{import}`"),
                 ),
                 None => finding(
                     "undefined-name",
-                    "error",
+                    Severity::Error,
                     line,
                     format!("{message}: define it or fix the typo"),
                 ),
@@ -142,10 +142,10 @@ async fn undefined_names(ruff: &str, code: &str) -> Result<Vec<Finding>, CheckEr
         .collect())
 }
 
-fn finding(rule: &str, severity: &str, line: u32, message: String) -> Finding {
+fn finding(rule: &str, severity: Severity, line: u32, message: String) -> Finding {
     Finding {
         rule: rule.to_owned(),
-        severity: severity.to_owned(),
+        severity,
         line,
         message,
     }

@@ -217,7 +217,7 @@ pub fn diagnose(
         "diagnose",
         context! {
             target, code,
-            classification => report.classification.clone(),
+            classification => report.classification.as_str(),
             exit_code => format!("{:?}", report.exit_code),
             signal => format!("{:?}", report.signal),
             wall_ms => report.wall_ms,

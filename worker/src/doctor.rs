@@ -581,7 +581,7 @@ async fn sandbox_checks(config: &Config) -> Vec<Check> {
     })
     .await;
     let c = match outcome {
-        Ok(Ok(o)) if o.classification == "ok" && o.stdout.contains("ok 3") => check(
+        Ok(Ok(o)) if o.classification == workflows::types::Classification::Ok && o.stdout.contains("ok 3") => check(
             "sandbox.run",
             Status::Ok,
             format!("torch ran in the sandbox ({}, {} ms): {}", o.sandbox, o.wall_ms, o.stdout.trim()),

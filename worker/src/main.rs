@@ -1,38 +1,18 @@
-//! `annapurna`: the binary is only wiring. Load configuration, build clients from it, register
-//! workflows and activities, run.
-//!
-//! Layout:
-//! - `config`: defaults → annapurna.toml → ANNAPURNA_* variables
-//! - `telemetry`: tracing (RUST_LOG) and the optional OTLP exporter
-//! - `wiring`: Temporal client, Bedrock client, activity dependencies, the two workers
-//! - `dev`: the embedded stack (`annapurna dev`)
-//! - the Bedrock stand-in (`annapurna standin bedrock`) is its own crate, `standin/`
-//! - `doctor`: `annapurna doctor`, the readiness checks
-//! - `papers_cmd`, `run_cmd`: `annapurna paper …`, `annapurna run …`
-//! - `bench`: `annapurna bench quota`
-//! - `replay`, `rerun`: `annapurna replay`, `annapurna history export`, `annapurna rerun`
+//! `annapurna`: the command line. It parses the arguments, loads the configuration, and calls
+//! the subcommand's function in the `annapurna` library (`worker/src/lib.rs` lists them);
+//! `annapurna bench …` runs the `annapurna-bench` binary beside it (the `bench` crate).
 
-mod bench;
-mod bench_stores;
-mod config;
-mod dev;
-mod doctor;
-mod history_json;
-mod ingest_cmd;
-mod papers_cmd;
-mod replay;
-mod rerun;
-mod run_cmd;
-mod telemetry;
-mod wiring;
-
+use annapurna::{
+    check_cmd, config, dev, doctor, exec_cmd, ingest_cmd, papers_cmd, replay, rerun, run_cmd,
+    telemetry, wiring, worker_cmd,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, StandinMode};
+use config::{Config, StandinMode};
 
 /// Turns machine-learning papers into reviewed, runnable PyTorch code, one durable Temporal
 /// workflow per paper.
@@ -187,10 +167,12 @@ enum Command {
         #[arg(long)]
         follow: bool,
     },
-    /// Benchmarks that start their own stack.
+    /// Benchmarks that start their own stack (`annapurna bench quota|chaos|stores --help`); runs
+    /// the `annapurna-bench` binary beside this one.
     Bench {
-        #[command(subcommand)]
-        which: BenchCommand,
+        /// The benchmark and its options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Stand-ins for services that cannot be reached.
     Standin {
@@ -262,16 +244,6 @@ enum HistoryCommand {
 }
 
 #[derive(Subcommand)]
-enum BenchCommand {
-    /// The map phase against a provider quota, and the old sequential method on the same work.
-    Quota(bench::QuotaArgs),
-    /// Papers run while the worker is SIGKILLed again and again.
-    Chaos(bench::ChaosArgs),
-    /// The paper store per backend: inserts, stage updates, selections.
-    Stores(bench_stores::StoresArgs),
-}
-
-#[derive(Subcommand)]
 enum StandinCommand {
     /// Serve the Bedrock Converse API with template answers.
     Bedrock {
@@ -303,30 +275,7 @@ async fn main() -> anyhow::Result<()> {
             }
             dev::run(config, port, ui_port).await
         }
-        Command::Worker { exec } => {
-            let standin_url = (config.bedrock.standin == StandinMode::Always)
-                .then(|| config.bedrock.endpoint_url.clone())
-                .filter(|u| !u.is_empty());
-            if config.bedrock.standin == StandinMode::Always && standin_url.is_none() {
-                anyhow::bail!(
-                    "bedrock.standin = \"always\" needs bedrock.endpoint-url set to the stand-in's URL"
-                );
-            }
-            if standin_url.is_some() {
-                tracing::warn!(url = ?standin_url, "model calls go to the Bedrock STAND-IN: template answers, not generation");
-            }
-            if exec.is_none() {
-                wiring::log_model_checks(&config, standin_url.as_deref());
-            }
-            let llm = wiring::bedrock(&config, standin_url.as_deref()).await;
-            let deps = wiring::deps(&config, llm).await?;
-            let client = wiring::temporal_client(None).await?;
-            let queues = wiring::Queues {
-                main: exec.is_none(),
-                exec,
-            };
-            wiring::run_queues(client, &config, deps, &queues, wiring::shutdown_signal()).await
-        }
+        Command::Worker { exec } => worker_cmd::run(&config, exec).await,
         Command::Paper { command } => match command {
             PaperCommand::Add { file, json } => {
                 papers_cmd::add(&config, &file, json).await.map(|_| ())
@@ -379,157 +328,44 @@ async fn main() -> anyhow::Result<()> {
             target,
             dataset,
             json,
-        } => {
-            let code = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}; give a Python file", file.display()))?;
-            let m = &config.models;
-            let dataset = dataset.unwrap_or_default();
-            let report =
-                activities::check::check_python(&m.python, &m.ruff, &code, &target, &dataset)
-                    .await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report.findings)?);
-            } else {
-                for f in &report.findings {
-                    println!(
-                        "{}:{}: {} {}: {}",
-                        file.display(),
-                        f.line,
-                        f.severity,
-                        f.rule,
-                        f.message
-                    );
-                }
-                if report.findings.is_empty() {
-                    println!("{}: no findings for target {target}", file.display());
-                }
-            }
-            if report.is_blocking() {
-                std::process::exit(1);
-            }
-            Ok(())
-        }
+        } => check_cmd::run(&config, &file, target, dataset, json).await,
         Command::Exec {
             file,
             target,
             timeout,
             json,
-        } => {
-            let code = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}; give a Python file", file.display()))?;
-            let work = tempfile::Builder::new()
-                .prefix("annapurna-exec-")
-                .tempdir()
-                .context("creating the work directory")?;
-            let sandbox = config.sandbox.clone();
-            let secs = timeout.unwrap_or(sandbox.timeout_secs);
-            let dir = work.path().to_owned();
-            let env = vec![("ANNAPURNA_TARGET".to_owned(), target.clone())];
-            let profile = activities::sandbox::host_profile(&target, sandbox.neuron_profile);
-            let outcome = tokio::task::spawn_blocking(move || {
-                let timeout = std::time::Duration::from_secs(secs);
-                activities::sandbox::run(&sandbox, &dir, &code, timeout, &env, &profile, None)
-            })
-            .await??;
-            let artifacts: Vec<String> = activities::sandbox::artifacts(work.path(), 50)
-                .into_iter()
-                .map(|(name, _)| name)
-                .collect();
-            let mut report = serde_json::to_value(&outcome)?;
-            report["artifacts"] = serde_json::json!(artifacts);
-            report["target"] = serde_json::json!(target);
-            if json {
-                println!("{report}");
-            } else {
-                println!(
-                    "{}: {} (exit {:?}, signal {:?}, {} ms wall, {} ms CPU, {} KiB peak, sandbox {})",
-                    file.display(),
-                    outcome.classification,
-                    outcome.exit_code,
-                    outcome.signal,
-                    outcome.wall_ms,
-                    outcome.cpu_ms,
-                    outcome.peak_rss_kib,
-                    outcome.sandbox
-                );
-                for m in &outcome.metrics {
-                    println!("METRICS {m}");
-                }
-                for a in &artifacts {
-                    println!("artifact {a}");
-                }
-                if !outcome.stderr.is_empty() {
-                    eprintln!("{}", outcome.stderr);
-                }
-            }
-            // process::exit skips destructors: remove the work directory (and whatever the code
-            // left in it) first.
-            if let Err(e) = work.close() {
-                eprintln!("could not remove the work directory: {e}");
-            }
-            if outcome.classification != "ok" {
-                std::process::exit(1);
-            }
-            Ok(())
-        }
+        } => exec_cmd::run(&config, &file, target, timeout, json).await,
         Command::Replay {
             workflow_id,
             history,
-        } => {
-            let (name, history) = match (workflow_id, history) {
-                (_, Some(file)) => (
-                    file.display().to_string(),
-                    replay::history_from_file(&file)?,
-                ),
-                (Some(id), None) => {
-                    let client = wiring::temporal_client(None).await?;
-                    (id.clone(), replay::history_from_server(&client, &id).await?)
-                }
-                (None, None) => anyhow::bail!("give a workflow id or --history FILE"),
-            };
-            match replay::replay(history).await? {
-                None => {
-                    println!("{name}: replayed cleanly: the current code fits this history");
-                    Ok(())
-                }
-                Some(problem) => {
-                    println!("{name}: {problem}");
-                    std::process::exit(1);
-                }
-            }
-        }
+        } => replay::replay_cli(workflow_id, history).await,
         Command::History {
             command:
                 HistoryCommand::Export {
                     workflow_id,
                     output,
                 },
-        } => {
-            let client = wiring::temporal_client(None).await?;
-            let history = replay::history_from_server(&client, &workflow_id).await?;
-            let json = history.to_json().await.context("encoding the history")?;
-            match output {
-                Some(path) => std::fs::write(&path, json)
-                    .with_context(|| format!("writing {}", path.display()))?,
-                None => println!("{}", String::from_utf8_lossy(&json)),
-            }
-            Ok(())
-        }
+        } => replay::export_cli(workflow_id, output).await,
         Command::Doctor { json } => doctor::run(&config, json).await,
         Command::Rerun {
             paper_id,
             from,
             follow,
         } => rerun::rerun(&paper_id, from.as_deref(), follow).await,
-        Command::Bench {
-            which: BenchCommand::Quota(args),
-        } => bench::quota(config, args).await,
-        Command::Bench {
-            which: BenchCommand::Chaos(args),
-        } => bench::chaos(config, args).await,
-        Command::Bench {
-            which: BenchCommand::Stores(args),
-        } => bench_stores::stores(args).await,
+        Command::Bench { args } => {
+            let me = std::env::current_exe().context("finding this binary")?;
+            let bench = me.with_file_name("annapurna-bench");
+            let status = std::process::Command::new(&bench)
+                .args(&args)
+                .status()
+                .with_context(|| {
+                    format!(
+                        "running {}; build it with `cargo build --bin annapurna-bench`",
+                        bench.display()
+                    )
+                })?;
+            std::process::exit(status.code().unwrap_or(1));
+        }
         Command::Standin {
             service: StandinCommand::Bedrock { port, options },
         } => {

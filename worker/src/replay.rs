@@ -83,3 +83,47 @@ pub async fn history_from_server(
         .with_context(|| format!("fetching the history of {workflow_id}"))?;
     Ok(temporalio_common::protos::temporal::api::history::v1::History { events }.into())
 }
+
+/// `annapurna replay [WORKFLOW_ID] [--history FILE]`: exits 1, saying what does not fit, when the
+/// current code does not replay the history.
+pub async fn replay_cli(
+    workflow_id: Option<String>,
+    history: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let (name, history) = match (workflow_id, history) {
+        (_, Some(file)) => (file.display().to_string(), history_from_file(&file)?),
+        (Some(id), None) => {
+            let client = crate::wiring::temporal_client(None).await?;
+            (id.clone(), history_from_server(&client, &id).await?)
+        }
+        (None, None) => anyhow::bail!("give a workflow id or --history FILE"),
+    };
+    match replay(history).await? {
+        None => {
+            println!("{name}: replayed cleanly: the current code fits this history");
+            Ok(())
+        }
+        Some(problem) => {
+            println!("{name}: {problem}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `annapurna history export WORKFLOW_ID [--output FILE]`.
+pub async fn export_cli(
+    workflow_id: String,
+    output: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let client = crate::wiring::temporal_client(None).await?;
+    let history = history_from_server(&client, &workflow_id).await?;
+    let json = history.to_json().await.context("encoding the history")?;
+    match output {
+        Some(path) => {
+            std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => println!("{}", String::from_utf8_lossy(&json)),
+    }
+    Ok(())
+}

@@ -14,29 +14,21 @@ use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_common::protos::temporal::api::workflowservice::v1::ResetWorkflowExecutionRequest;
 use workflows::PaperToCode;
-use workflows::names::{TASK_QUEUE, activity, paper_workflow_id};
+use workflows::Stage;
+use workflows::names::{TASK_QUEUE, paper_workflow_id};
 use workflows::types::PaperToCodeInput;
 
-/// The stage names `--from` accepts and the first activity of each.
-pub const STAGES: &[(&str, &str)] = &[
-    ("loading", activity::LOAD_PAPER),
-    ("planning", activity::PLAN_CHUNKS),
-    ("dataset", activity::RECOMMEND_DATASET),
-    ("summarizing", activity::SUMMARIZE_CHUNK),
-    ("generating", activity::GENERATE_CODE),
-    ("reviewing", activity::CHECK_CODE),
-    ("recording", activity::RECORD_RESULTS),
-];
-
 /// The event id to reset to for `stage`: the completion of the workflow task that scheduled the
-/// stage's first activity.
+/// stage's first activity. The stages are `workflows::Stage::ALL`, the same list the workflow
+/// and its `PaperStage` search attribute use.
 pub fn reset_point(events: &[HistoryEvent], stage: &str) -> anyhow::Result<i64> {
-    let Some((_, activity)) = STAGES.iter().find(|(s, _)| *s == stage) else {
+    let Some(activity) = Stage::parse(stage).and_then(Stage::first_activity) else {
         bail!(
             "unknown stage {stage:?}; use one of {}",
-            STAGES
+            Stage::ALL
                 .iter()
-                .map(|(s, _)| *s)
+                .filter(|s| s.first_activity().is_some())
+                .map(|s| s.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         );

@@ -1,7 +1,8 @@
 //! Pure decision functions: the workflow asks, these answer. No I/O, no clocks, so they are unit
 //! tested directly and are deterministic on replay.
 
-use crate::types::{CheckReport, ReviewRound};
+use crate::names::activity;
+use crate::types::{CheckReport, Classification, ReviewRound};
 
 /// Whether enough chunks were summarised to go on: at least `min_ratio` of `total`, and always
 /// at least one.
@@ -66,10 +67,14 @@ pub enum RepairStep {
 /// Decide after run `repairs_done + 1` ended with `classification`. A system issue (the
 /// executor lacks a module) stops at once, without asking a model; code errors, resource limits
 /// (hyperparameters) and sandbox violations get up to `max_repairs` repairs.
-pub fn next_repair_step(classification: &str, repairs_done: u32, max_repairs: u32) -> RepairStep {
+pub fn next_repair_step(
+    classification: Classification,
+    repairs_done: u32,
+    max_repairs: u32,
+) -> RepairStep {
     match classification {
-        "ok" => RepairStep::Done,
-        "environment" => RepairStep::Stop,
+        Classification::Ok => RepairStep::Done,
+        Classification::Environment => RepairStep::Stop,
         _ if repairs_done >= max_repairs => RepairStep::Stop,
         _ => RepairStep::Repair,
     }
@@ -99,6 +104,39 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in the order a paper goes through them: the one list of stages.
+    pub const ALL: [Stage; 9] = [
+        Stage::Loading,
+        Stage::Planning,
+        Stage::Summarizing,
+        Stage::Generating,
+        Stage::Reviewing,
+        Stage::WaitingForExecutor,
+        Stage::Executing,
+        Stage::Recording,
+        Stage::Done,
+    ];
+
+    /// The stage with this pinned name.
+    pub fn parse(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The activity that opens the stage (what `annapurna rerun --from STAGE` resets to).
+    pub fn first_activity(self) -> Option<&'static str> {
+        Some(match self {
+            Stage::Loading => activity::LOAD_PAPER,
+            Stage::Planning => activity::PLAN_CHUNKS,
+            Stage::Summarizing => activity::SUMMARIZE_CHUNK,
+            Stage::Generating => activity::GENERATE_CODE,
+            Stage::Reviewing => activity::CHECK_CODE,
+            Stage::WaitingForExecutor => activity::PROBE_EXECUTOR,
+            Stage::Executing => activity::EXECUTE_CODE,
+            Stage::Recording => activity::RECORD_RESULTS,
+            Stage::Done => return None,
+        })
+    }
+
     /// The pinned name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -122,19 +160,25 @@ mod tests {
 
     #[test]
     fn repair_decisions() {
-        assert_eq!(next_repair_step("ok", 0, 2), RepairStep::Done);
-        assert_eq!(next_repair_step("code-error", 0, 2), RepairStep::Repair);
+        assert_eq!(next_repair_step(Classification::Ok, 0, 2), RepairStep::Done);
         assert_eq!(
-            next_repair_step("resource:memory", 1, 2),
+            next_repair_step(Classification::CodeError, 0, 2),
             RepairStep::Repair
         );
-        assert_eq!(next_repair_step("code-error", 2, 2), RepairStep::Stop);
         assert_eq!(
-            next_repair_step("environment", 0, 2),
+            next_repair_step(Classification::ResourceMemory, 1, 2),
+            RepairStep::Repair
+        );
+        assert_eq!(
+            next_repair_step(Classification::CodeError, 2, 2),
+            RepairStep::Stop
+        );
+        assert_eq!(
+            next_repair_step(Classification::Environment, 0, 2),
             RepairStep::Stop,
             "system issues cost no model call"
         );
-        assert_eq!(next_repair_step("ok", 2, 2), RepairStep::Done);
+        assert_eq!(next_repair_step(Classification::Ok, 2, 2), RepairStep::Done);
     }
 
     #[test]
@@ -159,7 +203,7 @@ mod tests {
             findings: if blocking_check {
                 vec![Finding {
                     rule: "syntax-error".into(),
-                    severity: "error".into(),
+                    severity: crate::types::Severity::Error,
                     line: 1,
                     message: "x".into(),
                 }]

@@ -43,6 +43,8 @@ pub mod activity {
     pub const FIX_CODE: &str = "FixCode";
     /// Run the code in the sandbox on the target.
     pub const EXECUTE_CODE: &str = "ExecuteCode";
+    /// Waits for an executor of the target.
+    pub const PROBE_EXECUTOR: &str = "ProbeExecutor";
     /// Say why a run failed and what kind of fix it needs.
     pub const DIAGNOSE_FAILURE: &str = "DiagnoseFailure";
     /// Choose the papers of a batch from the paper store.

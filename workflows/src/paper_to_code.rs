@@ -167,9 +167,11 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
         ));
     }
     let target = input.target();
-    if !matches!(target.as_str(), "cpu" | "cuda" | "trainium") {
+    if Target::parse(&target).is_none() {
+        let all: Vec<&str> = Target::ALL.iter().map(|t| t.as_str()).collect();
         return Err(invalid_input(&format!(
-            "target {target:?} is not one of cpu, cuda, trainium"
+            "target {target:?} is not one of {}",
+            all.join(", ")
         )));
     }
 
@@ -278,7 +280,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
     };
     let execution = executions
         .last()
-        .map(|e| e.report.classification.clone())
+        .map(|e| e.report.classification.as_str().to_owned())
         .unwrap_or_default();
     let outcome = if !execution.is_empty() && execution != "ok" {
         "execution-failed"
@@ -544,7 +546,7 @@ async fn execute_loop(
                 options,
             )
             .await?;
-        let step = next_repair_step(&report.classification, attempt - 1, input.max_repairs());
+        let step = next_repair_step(report.classification, attempt - 1, input.max_repairs());
         let mut round = ExecutionRound {
             attempt,
             code: code.clone(),

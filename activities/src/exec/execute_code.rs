@@ -1,4 +1,5 @@
 //! ExecuteCode: the code in the sandbox; stdout and stderr (capped) and `output/` files to
+//! blobs. [`execute`], one run in a fresh work directory, is shared with `annapurna exec`.
 
 use crate::prelude::*;
 
@@ -15,25 +16,18 @@ pub async fn execute_code(
     sandbox: &SandboxConfig,
 ) -> Result<ExecutionReport, Classified> {
     let code = d.text(&input.code).await?;
-    let work = tempfile::Builder::new()
-        .prefix("annapurna-exec-")
-        .tempdir()
-        .map_err(|e| {
-            crate::failure::transient("SandboxError", format!("creating a work directory: {e}"))
-        })?;
-    let (config, dir) = (sandbox.clone(), work.path().to_owned());
-    let timeout = Duration::from_secs(input.timeout_secs.max(1));
-    let env = vec![("ANNAPURNA_TARGET".to_owned(), input.target.clone())];
-    let profile = crate::sandbox::host_profile(&input.target, config.neuron_profile);
     let latest: crate::sandbox::LatestMetrics = Default::default();
-    let follow = latest.clone();
-    let running = tokio::task::spawn_blocking(move || {
-        crate::sandbox::run(&config, &dir, &code, timeout, &env, &profile, Some(follow))
-    });
+    let running = execute(
+        sandbox,
+        code,
+        &input.target,
+        Duration::from_secs(input.timeout_secs.max(1)),
+        Some(latest.clone()),
+    );
     tokio::pin!(running);
     // Heartbeats carry the latest METRICS line, so the Web UI shows training progress.
     let mut tick = tokio::time::interval(Duration::from_secs(2));
-    let outcome = loop {
+    let Execution { work, outcome } = loop {
         tokio::select! {
             done = &mut running => break done,
             _ = tick.tick() => {
@@ -43,16 +37,13 @@ pub async fn execute_code(
                 }
             }
         }
-    };
-    let outcome = outcome
-        .map_err(|e| crate::failure::transient("SandboxError", e.to_string()))?
-        .map_err(|e| match e {
-            crate::sandbox::SandboxError::Unavailable
-            | crate::sandbox::SandboxError::NeedsRoot(_) => {
-                permanent("SandboxUnavailable", e.to_string())
-            }
-            other => crate::failure::transient("SandboxError", other.to_string()),
-        })?;
+    }
+    .map_err(|e| match e {
+        crate::sandbox::SandboxError::Unavailable | crate::sandbox::SandboxError::NeedsRoot(_) => {
+            permanent("SandboxUnavailable", e.to_string())
+        }
+        other => transient("SandboxError", other.to_string()),
+    })?;
     let prefix = format!(
         "executions/{}/{}-{}",
         input.paper_id,
@@ -102,4 +93,39 @@ pub async fn execute_code(
         classification: outcome.classification,
         sandbox: outcome.sandbox,
     })
+}
+
+/// One run and the work directory it ran in (removed when dropped).
+pub struct Execution {
+    /// The work directory: `output/` holds the artifacts.
+    pub work: tempfile::TempDir,
+    /// What the run did.
+    pub outcome: crate::sandbox::RunOutcome,
+}
+
+/// Runs `code` once in the sandbox for `target`, in a fresh work directory, with the target's
+/// profile and `ANNAPURNA_TARGET` set; `metrics` follows the latest `METRICS:` line while it
+/// runs. The one way code is run, for `ExecuteCode` and for `annapurna exec`.
+pub async fn execute(
+    sandbox: &SandboxConfig,
+    code: String,
+    target: &str,
+    timeout: Duration,
+    metrics: Option<crate::sandbox::LatestMetrics>,
+) -> Result<Execution, crate::sandbox::SandboxError> {
+    let work = tempfile::Builder::new()
+        .prefix("annapurna-exec-")
+        .tempdir()
+        .map_err(|e| {
+            crate::sandbox::SandboxError::Start(format!("creating a work directory: {e}"))
+        })?;
+    let (config, dir) = (sandbox.clone(), work.path().to_owned());
+    let env = vec![("ANNAPURNA_TARGET".to_owned(), target.to_owned())];
+    let profile = crate::sandbox::host_profile(target, config.neuron_profile);
+    let outcome = tokio::task::spawn_blocking(move || {
+        crate::sandbox::run(&config, &dir, &code, timeout, &env, &profile, metrics)
+    })
+    .await
+    .map_err(|e| crate::sandbox::SandboxError::Start(format!("the run's thread failed: {e}")))??;
+    Ok(Execution { work, outcome })
 }

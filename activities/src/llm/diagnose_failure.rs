@@ -35,8 +35,8 @@ pub async fn diagnose_failure(
         summary: "the model's diagnosis was not the JSON asked for; fixing the run's own error"
             .into(),
         findings: vec![Finding {
-            rule: input.report.classification.clone(),
-            severity: "error".into(),
+            rule: input.report.classification.as_str().to_owned(),
+            severity: Severity::Error,
             line: 0,
             message: input
                 .report

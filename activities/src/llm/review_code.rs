@@ -12,7 +12,8 @@ pub(crate) struct ReviewAnswer {
 }
 
 /// The review in the answer, if it has the required shape: a JSON object whose findings each
-/// have a rule, a severity of `error`, `warning` or `info`, a line and a message.
+/// have a rule, a severity of `error`, `warning` or `info` ([`Severity`]: any other fails to
+/// parse), a line and a message.
 pub(crate) fn parse_review(answer: &str) -> Option<ReviewAnswer> {
     let start = answer.find('{')?;
     let end = answer.rfind('}')?;
@@ -20,7 +21,7 @@ pub(crate) fn parse_review(answer: &str) -> Option<ReviewAnswer> {
     review
         .findings
         .iter()
-        .all(|f| matches!(f.severity.as_str(), "error" | "warning" | "info") && !f.rule.is_empty())
+        .all(|f| !f.rule.is_empty())
         .then_some(review)
 }
 

@@ -18,14 +18,24 @@ pub async fn record_judgement(
             ),
         ));
     };
-    if !matches!(paper.status.as_str(), "ingested" | "indexed" | "rejected") {
+    // A paper past judging (added by hand, or already run) keeps its status.
+    let judged = [
+        PaperStatus::Ingested,
+        PaperStatus::Indexed,
+        PaperStatus::Rejected,
+    ];
+    if !judged.iter().any(|s| s.as_str() == paper.status) {
         return Ok(());
     }
     let pass = input.judgement.as_ref().is_none_or(|j| j.pass);
     d.papers
         .set_stage(
             &input.paper_id,
-            if pass { "indexed" } else { "rejected" },
+            if pass {
+                PaperStatus::Indexed.as_str()
+            } else {
+                PaperStatus::Rejected.as_str()
+            },
             input.judgement.as_ref(),
         )
         .await?;

@@ -20,7 +20,7 @@ pub async fn record_results(
             execution: input
                 .executions
                 .last()
-                .map(|e| e.report.classification.clone())
+                .map(|e| e.report.classification.as_str().to_owned())
                 .unwrap_or_default(),
         })
         .await?;

@@ -137,7 +137,7 @@ pub struct RunOutcome {
     /// `bubblewrap` or `none`.
     pub sandbox: String,
     /// What went wrong, in one word (see [`classify`]).
-    pub classification: String,
+    pub classification: workflows::types::Classification,
 }
 
 /// Where the execution venv is mounted inside the sandbox.
@@ -430,9 +430,9 @@ pub fn run(
             SandboxMode::Bubblewrap => "bubblewrap".into(),
             SandboxMode::None => "none".into(),
         },
-        classification: String::new(),
+        classification: workflows::types::Classification::Ok,
     };
-    outcome.classification = classify(&outcome).to_owned();
+    outcome.classification = classify(&outcome);
     Ok(outcome)
 }
 
@@ -458,7 +458,7 @@ mod tests {
             output_truncated: false,
             metrics: vec![],
             sandbox: "bubblewrap".into(),
-            classification: String::new(),
+            classification: workflows::types::Classification::Ok,
         }
     }
 

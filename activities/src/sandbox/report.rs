@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use workflows::types::Classification;
 
 /// Files the code left under `output/` (recursively, at most `max`), as (relative name, path).
 pub fn artifacts(work: &Path, max: usize) -> Vec<(String, PathBuf)> {
@@ -48,37 +49,37 @@ pub fn parse_metrics(stdout: &str) -> Vec<serde_json::Value> {
 /// What happened, in one word: `ok`; `resource:time`, `resource:cpu`, `resource:memory`,
 /// `resource:processes`, `resource:disk`; `environment` (a missing module); `sandbox-violation`
 /// (the code tried the network, the host's files or a read-only place); `code-error`.
-pub fn classify(o: &RunOutcome) -> &'static str {
+pub fn classify(o: &RunOutcome) -> Classification {
     let e = &o.stderr;
     if o.killed.as_deref() == Some("timeout") {
-        return "resource:time";
+        return Classification::ResourceTime;
     }
     if o.killed.as_deref() == Some("disk") {
-        return "resource:disk";
+        return Classification::ResourceDisk;
     }
     if o.signal == Some(libc::SIGXCPU) {
-        return "resource:cpu";
+        return Classification::ResourceCpu;
     }
     if o.signal == Some(libc::SIGXFSZ)
         || e.contains("File too large")
         || e.contains("No space left")
     {
-        return "resource:disk";
+        return Classification::ResourceDisk;
     }
     if o.exit_code == Some(0) && o.signal.is_none() {
-        return "ok";
+        return Classification::Ok;
     }
     if e.contains("MemoryError")
         || e.contains("Cannot allocate memory")
         || e.contains("std::bad_alloc")
     {
-        return "resource:memory";
+        return Classification::ResourceMemory;
     }
     if e.contains("Resource temporarily unavailable") || e.contains("can't start new thread") {
-        return "resource:processes";
+        return Classification::ResourceProcesses;
     }
     if e.contains("ModuleNotFoundError") || e.contains("No module named") {
-        return "environment";
+        return Classification::Environment;
     }
     if e.contains("Read-only file system")
         || e.contains("PermissionError")
@@ -87,7 +88,7 @@ pub fn classify(o: &RunOutcome) -> &'static str {
         || e.contains("Temporary failure in name resolution")
         || e.contains("socket.gaierror")
     {
-        return "sandbox-violation";
+        return Classification::SandboxViolation;
     }
-    "code-error"
+    Classification::CodeError
 }

@@ -72,7 +72,7 @@ pub struct ExecutionReport {
     pub artifacts: Vec<ArtifactRef>,
     /// `ok`, `code-error`, `resource:time|cpu|memory|processes|disk`, `environment`,
     /// `sandbox-violation`.
-    pub classification: String,
+    pub classification: Classification,
     /// `bubblewrap`, or `none` when the run was not isolated.
     pub sandbox: String,
 }

@@ -9,11 +9,13 @@
 mod common;
 mod execution;
 mod ingest_papers;
+mod kinds;
 mod paper_batch;
 mod paper_to_code;
 
 pub use common::*;
 pub use execution::*;
 pub use ingest_papers::*;
+pub use kinds::*;
 pub use paper_batch::*;
 pub use paper_to_code::*;

@@ -264,7 +264,7 @@ pub struct Finding {
     /// Stable rule id, e.g. `syntax-error`.
     pub rule: String,
     /// `error` blocks; `warning` and `info` do not.
-    pub severity: String,
+    pub severity: Severity,
     /// 1-based line, 0 when not tied to a line.
     pub line: u32,
     /// What is wrong and what to do.
@@ -274,7 +274,7 @@ pub struct Finding {
 impl Finding {
     /// Whether this finding must be fixed before the code is accepted.
     pub fn is_blocking(&self) -> bool {
-        self.severity == "error"
+        self.severity == Severity::Error
     }
 }
 

@@ -17,7 +17,10 @@ pub use self::opensearch::{OpenSearchConfig, OpenSearchPaperStore};
 pub use self::sqlite::SqlitePaperStore;
 
 /// Stages that selection (other than by id) leaves out: not judged yet, or judged out.
-pub const UNSELECTABLE_STAGES: [&str; 2] = ["ingested", "rejected"];
+pub const UNSELECTABLE_STAGES: [&str; 2] = [
+    workflows::types::PaperStatus::Ingested.as_str(),
+    workflows::types::PaperStatus::Rejected.as_str(),
+];
 
 /// A stored paper's metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
