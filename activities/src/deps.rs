@@ -31,6 +31,9 @@ pub struct Deps {
     pub sources: SourceConfig,
     /// The HTTP client of feeds and downloads.
     pub http: reqwest::Client,
+    /// Where a workflow's `source` may name a file (none by default: see
+    /// [`crate::ingest::allowed_source`]).
+    pub source_roots: Vec<std::path::PathBuf>,
 }
 
 impl Deps {
@@ -51,7 +54,14 @@ impl Deps {
             settings,
             sources: SourceConfig::default(),
             http: crate::feeds::http_client(&SourceConfig::default()),
+            source_roots: Vec::new(),
         }
+    }
+
+    /// The same, with `source` inputs allowed under these directories.
+    pub fn with_source_roots(mut self, roots: Vec<std::path::PathBuf>) -> Self {
+        self.source_roots = roots;
+        self
     }
 
     /// The same, with these feed and download settings.

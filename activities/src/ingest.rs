@@ -15,6 +15,16 @@ pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 /// Why a paper could not be added.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    /// A workflow's `source` that is not a file under the allowed roots. One message for every
+    /// refusal (outside the roots, a symlink, `..`, missing), so that the answer tells nothing
+    /// about the worker's file system.
+    #[error(
+        "source {given:?} is not a file under the worker's allowed roots (worker.source-roots); add the paper with `annapurna paper add FILE` or `annapurna run FILE` and start it by paper_id"
+    )]
+    SourceNotAllowed {
+        /// The source as given.
+        given: String,
+    },
     /// No such file.
     #[error("paper file {path} does not exist; check the path")]
     NotFound {
@@ -75,6 +85,7 @@ impl IngestError {
     /// A type name for the Web UI.
     pub fn type_name(&self) -> &'static str {
         match self {
+            IngestError::SourceNotAllowed { .. } => "SourceNotAllowed",
             IngestError::NotFound { .. } | IngestError::NotAFile { .. } => "PaperNotFound",
             IngestError::Unsupported { .. } => "UnsupportedPaperFormat",
             IngestError::TooLarge { .. } => "PaperTooLarge",
@@ -90,6 +101,41 @@ impl IngestError {
             _ => false,
         }
     }
+}
+
+/// The file a workflow's `source` names, when it is allowed: an absolute path (or `file://` URI)
+/// to a regular file under one of `roots`, with no `..` and no symbolic link anywhere below the
+/// root. Anything else, `s3://` and other schemes included, is [`IngestError::SourceNotAllowed`],
+/// with the same message whatever the reason. No roots: every source is refused (the default
+/// for workers; `annapurna run FILE` adds the paper from the CLI instead).
+pub fn allowed_source(source: &str, roots: &[PathBuf]) -> Result<PathBuf, IngestError> {
+    let refuse = || IngestError::SourceNotAllowed {
+        given: source.chars().take(200).collect(),
+    };
+    let path = Path::new(source.strip_prefix("file://").unwrap_or(source));
+    if !path.is_absolute()
+        || path.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::RootDir | std::path::Component::Normal(_)
+            )
+        })
+    {
+        return Err(refuse());
+    }
+    let real = std::fs::canonicalize(path).map_err(|_| refuse())?;
+    let is_file = std::fs::symlink_metadata(&real).is_ok_and(|m| m.file_type().is_file());
+    for root in roots {
+        let (Ok(root_real), Ok(below)) = (std::fs::canonicalize(root), path.strip_prefix(root))
+        else {
+            continue;
+        };
+        // Resolving changed nothing below the root: no symbolic link on the way.
+        if is_file && real == root_real.join(below) {
+            return Ok(real);
+        }
+    }
+    Err(refuse())
 }
 
 /// A readable id: the title's slug and the start of the content hash.
@@ -237,6 +283,49 @@ pub async fn add_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_only_under_the_roots_without_links_or_dots() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("papers");
+        std::fs::create_dir(&root).unwrap();
+        let paper = root.join("p.md");
+        std::fs::write(&paper, "# P\n").unwrap();
+        let outside = dir.path().join("secret.md");
+        std::fs::write(&outside, "secret\n").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("link.md")).unwrap();
+        let roots = vec![root.clone()];
+        assert_eq!(
+            allowed_source(paper.to_str().unwrap(), &roots).unwrap(),
+            paper.canonicalize().unwrap()
+        );
+        assert!(allowed_source(&format!("file://{}", paper.display()), &roots).is_ok());
+        let refused = [
+            outside.display().to_string(),
+            root.join("link.md").display().to_string(),
+            format!("{}/../secret.md", root.display()),
+            root.join("missing.md").display().to_string(),
+            root.display().to_string(),
+            "p.md".into(),
+            "s3://bucket/p.pdf".into(),
+            "/etc/hostname".into(),
+        ];
+        let mut messages = std::collections::BTreeSet::new();
+        for s in &refused {
+            let e = allowed_source(s, &roots).unwrap_err();
+            assert_eq!(e.type_name(), "SourceNotAllowed", "{s}");
+            messages.insert(e.to_string().replace(s.as_str(), "<source>"));
+        }
+        assert_eq!(
+            messages.len(),
+            1,
+            "one message for every refusal: {messages:?}"
+        );
+        assert!(
+            allowed_source(paper.to_str().unwrap(), &[]).is_err(),
+            "no roots: nothing"
+        );
+    }
 
     #[test]
     fn ids_are_readable_and_stable() {

@@ -16,7 +16,7 @@ pub(crate) use crate::clients::papers::{PaperOrigin, PaperRecord, RunRecord, Sel
 pub(crate) use crate::datasets;
 pub(crate) use crate::deps::{Deps, paper_ref, short};
 pub(crate) use crate::failure::{Classified, permanent, transient};
-pub(crate) use crate::ingest::{Provenance, add_bytes, add_paper};
+pub(crate) use crate::ingest::{Provenance, add_bytes, add_paper, allowed_source};
 pub(crate) use crate::prompts;
 pub(crate) use crate::results;
 pub(crate) use crate::sandbox::SandboxConfig;

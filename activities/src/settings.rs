@@ -115,16 +115,26 @@ impl Default for JudgeSettings {
 const PROMPT_OVERHEAD_TOKENS: u64 = 1_000;
 
 impl Settings {
-    /// The code model a request names, else the configured one.
-    pub fn code_model_or(&self, requested: &Option<String>) -> String {
-        requested.clone().unwrap_or_else(|| self.code_model.clone())
+    /// The code model a request names, else the configured one. A model named by a workflow
+    /// input must be in the catalogue (built-in or configured): `Err` names it otherwise.
+    pub fn code_model_or(&self, requested: &Option<String>) -> Result<String, String> {
+        self.allowed(requested, &self.code_model)
     }
 
-    /// The summary model a request names, else the configured one.
-    pub fn summary_model_or(&self, requested: &Option<String>) -> String {
-        requested
-            .clone()
-            .unwrap_or_else(|| self.summary_model.clone())
+    /// The summary model a request names, else the configured one, as [`Self::code_model_or`].
+    pub fn summary_model_or(&self, requested: &Option<String>) -> Result<String, String> {
+        self.allowed(requested, &self.summary_model)
+    }
+
+    fn allowed(&self, requested: &Option<String>, configured: &str) -> Result<String, String> {
+        match requested {
+            None => Ok(configured.to_owned()),
+            Some(m) if self.model_info(m).is_some() => Ok(m.clone()),
+            Some(m) => Err(format!(
+                "model {:?} from the workflow input is not in the model catalogue; use a catalogued model (annapurna doctor lists the configured ones) or add it under [models.catalogue] in the worker's configuration",
+                m.chars().take(200).collect::<String>()
+            )),
+        }
     }
 
     /// The chunk budget in tokens: the requested one, but never more than the summary model's

@@ -352,6 +352,10 @@ impl Stack {
             .env("ANNAPURNA_STORAGE__BLOBS", d.join("blobs"))
             .env("ANNAPURNA_STORAGE__RESULTS", d.join("results"))
             .env("ANNAPURNA_STORAGE__PAPERS", d.join("papers.db"))
+            .env(
+                "ANNAPURNA_WORKER__SOURCE_ROOTS",
+                format!("[{:?}]", d.join("papers").display().to_string()),
+            )
             .env("ANNAPURNA_BEDROCK__STANDIN", "always")
             .env(
                 "ANNAPURNA_BEDROCK__ENDPOINT_URL",
@@ -489,7 +493,9 @@ impl Stack {
     /// A copy of the example paper (`examples/papers/gated-residual-mlp.md`) in the stack's
     /// directory.
     pub fn example_paper(&self) -> PathBuf {
-        let paper = self.dir.path().join("example.md");
+        // Under `papers/`, the worker's allowed root for `source` inputs.
+        std::fs::create_dir_all(self.dir.path().join("papers")).unwrap();
+        let paper = self.dir.path().join("papers/example.md");
         std::fs::copy(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/papers/gated-residual-mlp.md"),
             &paper,

@@ -280,7 +280,7 @@ async fn temporal_cli_start_and_review_fix_round() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_inputs_are_refused_and_nothing_is_stored() {
     let stack = Stack::start(&[]).await;
-    let d = stack.dir.path().join("bad");
+    let d = stack.dir.path().join("papers/bad");
     std::fs::create_dir_all(&d).unwrap();
     let write = |name: &str, data: &[u8]| {
         let p = d.join(name);

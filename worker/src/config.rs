@@ -129,6 +129,10 @@ pub struct WorkerConfig {
     pub sticky_timeout_secs: u64,
     /// Code runs at once on an executor (`annapurna worker --exec …`).
     pub max_concurrent_executions: usize,
+    /// Directories under which a workflow's `source` may name a paper file (canonical paths, no
+    /// symbolic links below them). Empty: `source` inputs are refused, and papers are added with
+    /// `annapurna paper add` / `annapurna run FILE`. `annapurna dev` adds its working directory.
+    pub source_roots: Vec<std::path::PathBuf>,
     /// How long `annapurna run` lets a paper's code wait for an executor of its target before the
     /// paper fails with `NoExecutor` (the workflow input `executor_wait_secs`).
     pub executor_wait_secs: u64,
@@ -144,6 +148,7 @@ impl Default for WorkerConfig {
             sticky_timeout_secs: 10,
             max_concurrent_executions: 4,
             executor_wait_secs: 1800,
+            source_roots: Vec::new(),
         }
     }
 }

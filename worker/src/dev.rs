@@ -112,7 +112,13 @@ pub async fn wait_for_temporal(
 }
 
 /// Runs the embedded stack until Ctrl-C or SIGTERM.
-pub async fn run(config: Config, port: u16, ui_port: u16) -> anyhow::Result<()> {
+pub async fn run(mut config: Config, port: u16, ui_port: u16) -> anyhow::Result<()> {
+    // On one's own machine, `source` inputs may name papers under the working directory.
+    if config.worker.source_roots.is_empty()
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        config.worker.source_roots.push(cwd);
+    }
     let bin = find_temporal(&config)?;
     std::fs::create_dir_all(&config.dev.home)
         .with_context(|| format!("creating the state directory {}", config.dev.home.display()))?;

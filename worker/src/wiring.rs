@@ -127,7 +127,8 @@ pub async fn deps(config: &Config, llm: Arc<dyn LlmClient>) -> anyhow::Result<Ar
             llm,
             config.models.clone(),
         )
-        .with_sources(config.sources.clone()),
+        .with_sources(config.sources.clone())
+        .with_source_roots(config.worker.source_roots.clone()),
     ))
 }
 

@@ -4,6 +4,45 @@
 use crate::names::activity;
 use crate::types::{CheckReport, Classification, ReviewRound};
 
+/// The bounds a `PaperToCode` input must keep: whoever can start a workflow may send anything,
+/// and a worker must not loop, overflow or wait without end because of it.
+pub const INPUT_BOUNDS: &[(&str, u64)] = &[
+    ("parallel_chunks", 256),
+    ("review_rounds", 10),
+    ("max_repairs", 10),
+    ("max_chunk_tokens", 1_000_000),
+    ("heartbeat_timeout_secs", 3_600),
+    ("exec_timeout_secs", 86_400),
+    ("executor_wait_secs", 7 * 86_400),
+];
+
+/// What is wrong with a `PaperToCode` input's numbers, if anything: the field, its value and
+/// its bound, in words for the failure.
+pub fn input_out_of_bounds(input: &crate::types::PaperToCodeInput) -> Option<String> {
+    let values = [
+        input.parallel_chunks.map(u64::from),
+        input.review_rounds.map(u64::from),
+        input.max_repairs.map(u64::from),
+        input.max_chunk_tokens,
+        input.heartbeat_timeout_secs,
+        input.exec_timeout_secs,
+        input.executor_wait_secs,
+    ];
+    for ((name, max), value) in INPUT_BOUNDS.iter().zip(values) {
+        if let Some(v) = value
+            && v > *max
+        {
+            return Some(format!("{name} is {v}, over its bound of {max}"));
+        }
+    }
+    match input.min_success_ratio {
+        Some(r) if !(0.0..=1.0).contains(&r) => {
+            Some(format!("min_success_ratio is {r}, outside 0..=1"))
+        }
+        _ => None,
+    }
+}
+
 /// Whether enough chunks were summarised to go on: at least `min_ratio` of `total`, and always
 /// at least one.
 pub fn enough_chunks(ok: u32, total: u32, min_ratio: f64) -> bool {
@@ -157,6 +196,35 @@ impl Stage {
 mod tests {
     use super::*;
     use crate::types::{BlobRef, CodeRef, Finding, LlmUsage};
+
+    #[test]
+    fn inputs_are_bounded() {
+        use crate::types::PaperToCodeInput;
+        assert_eq!(input_out_of_bounds(&PaperToCodeInput::default()), None);
+        let huge = PaperToCodeInput {
+            exec_timeout_secs: Some(u64::MAX),
+            ..Default::default()
+        };
+        assert!(
+            input_out_of_bounds(&huge)
+                .unwrap()
+                .contains("exec_timeout_secs")
+        );
+        let rounds = PaperToCodeInput {
+            review_rounds: Some(1_000_000),
+            ..Default::default()
+        };
+        assert!(
+            input_out_of_bounds(&rounds)
+                .unwrap()
+                .contains("review_rounds")
+        );
+        let ratio = PaperToCodeInput {
+            min_success_ratio: Some(f64::NAN),
+            ..Default::default()
+        };
+        assert!(input_out_of_bounds(&ratio).is_some());
+    }
 
     #[test]
     fn repair_decisions() {

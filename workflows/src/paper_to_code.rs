@@ -22,7 +22,8 @@ use temporalio_workflow::{
 
 use crate::activities::{ExecActivities, LlmActivities, LocalActivities};
 use crate::decisions::{
-    RepairStep, ReviewStep, Stage, enough_chunks, next_repair_step, next_review_step,
+    RepairStep, ReviewStep, Stage, enough_chunks, input_out_of_bounds, next_repair_step,
+    next_review_step,
 };
 use crate::names::{LLM_TASK_QUEUE, exec_task_queue, search_attribute};
 use crate::types::*;
@@ -165,6 +166,12 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
         return Err(invalid_input(
             "PaperToCode needs {\"paper_id\": \"…\"} or {\"source\": \"path-or-uri\"}; got neither",
         ));
+    }
+    // Bounds on the numbers came later: older histories replay without the check.
+    if let Some(problem) = input_out_of_bounds(&input)
+        && ctx.patched(INPUT_BOUNDS_PATCH)
+    {
+        return Err(invalid_input(&problem));
     }
     let target = input.target();
     if Target::parse(&target).is_none() {
@@ -363,7 +370,7 @@ fn model_unusable(e: &ActivityExecutionError) -> bool {
     match e.cause() {
         Some(temporalio_common::error::IncomingError::Application(a)) => matches!(
             a.type_name(),
-            Some("ModelRetired" | "ModelNeedsInferenceProfile")
+            Some("ModelRetired" | "ModelNeedsInferenceProfile" | "ModelNotAllowed")
         ),
         _ => false,
     }
@@ -454,6 +461,9 @@ async fn summarize(
     Ok((summaries, failures))
 }
 
+/// The patch id of the bounds check on the input's numbers.
+pub const INPUT_BOUNDS_PATCH: &str = "annapurna-input-bounds";
+
 /// The patch id of the execution stage (see `ctx.patched`).
 pub const EXECUTE_PATCH: &str = "annapurna-execute-code";
 /// The patch id of the wait for an executor before the first run.
@@ -520,19 +530,20 @@ async fn execute_loop(
     loop {
         let attempt = rounds.len() as u32 + 1;
         ctx.state_mut(|s| s.progress.execution_attempt = attempt);
-        let options =
-            ActivityOptions::with_start_to_close_timeout(Duration::from_secs(timeout + 120))
-                .activity_id(format!("execute-{attempt}"))
-                .task_queue(exec_task_queue(&target))
-                .heartbeat_timeout(heartbeat)
-                .retry_policy(
-                    RetryPolicy::builder()
-                        .initial_interval(Duration::from_secs(1))
-                        .maximum_interval(Duration::from_secs(30))
-                        .maximum_attempts(3)
-                        .build(),
-                )
-                .build();
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(
+            timeout.saturating_add(120),
+        ))
+        .activity_id(format!("execute-{attempt}"))
+        .task_queue(exec_task_queue(&target))
+        .heartbeat_timeout(heartbeat)
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .maximum_interval(Duration::from_secs(30))
+                .maximum_attempts(3)
+                .build(),
+        )
+        .build();
         let report = ctx
             .execute_activity(
                 ExecActivities::execute_code,

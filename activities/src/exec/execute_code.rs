@@ -21,7 +21,8 @@ pub async fn execute_code(
         sandbox,
         code,
         &input.target,
-        Duration::from_secs(input.timeout_secs.max(1)),
+        // The workflow's timeout, never more than this executor allows.
+        Duration::from_secs(input.timeout_secs.clamp(1, sandbox.timeout_secs.max(1))),
         Some(latest.clone()),
     );
     tokio::pin!(running);

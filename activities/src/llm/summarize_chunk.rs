@@ -16,7 +16,10 @@ pub async fn summarize_chunk(
         &input.chunk.section_titles,
         &chunk,
     );
-    let model = d.settings.summary_model_or(&input.model);
+    let model = d
+        .settings
+        .summary_model_or(&input.model)
+        .map_err(|m| permanent("ModelNotAllowed", m))?;
     let request = LlmRequest::single(model, prompt, d.settings.summary_max_tokens, 0.2);
     let mut usage = LlmUsage::default();
     let answer = d.converse_whole(request, &mut usage).await?;

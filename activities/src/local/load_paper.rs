@@ -16,7 +16,7 @@ pub async fn load_paper(
             )
         })?,
         (None, Some(source)) => {
-            add_paper(&d.blobs, &d.papers, source).await?.0
+            add_paper(&d.blobs, &d.papers, &allowed_source(source, &d.source_roots)?.to_string_lossy()).await?.0
         }
         (None, None) => {
             return Err(permanent("InvalidInput", "LoadPaper needs a paper_id or a source"));
