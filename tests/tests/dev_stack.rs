@@ -207,6 +207,9 @@ fn docker_compose_file_is_valid() {
         .current_dir(repo())
         .args(["-f", "docker-compose.yml", "config"])
         .env("AWS_ACCESS_KEY_ID", "")
+        .env("POSTGRES_PASSWORD", "from-the-environment")
+        .env("MINIO_ROOT_PASSWORD", "from-the-environment-too")
+        .env_remove("ANNAPURNA_BIND")
         .output()
         .expect("docker-compose is installed by scripts/setup.sh");
     assert!(
@@ -228,6 +231,27 @@ fn docker_compose_file_is_valid() {
             "service {service} missing:\n{config}"
         );
     }
+    // Issue 14, item 8: nothing is published on every interface by default, and no default
+    // password is left in the file.
+    assert!(!config.contains("annapurna-secret") && !config.contains("POSTGRES_PWD: temporal\n"));
+    // Published ports, as `docker-compose config` writes them: `- HOST_IP:HOST:CONTAINER/tcp`.
+    let published: Vec<&str> = config
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("- ") && l.ends_with("/tcp") && l.matches(':').count() == 2)
+        .collect();
+    assert_eq!(published.len(), 2, "only Temporal and the Web UI are published:\n{config}");
+    for port in &published {
+        assert!(port.starts_with("- 127.0.0.1:"), "{port} is published beyond localhost");
+    }
+    let refused = Command::new("docker-compose")
+        .current_dir(repo())
+        .args(["-f", "docker-compose.yml", "config"])
+        .env_remove("MINIO_ROOT_PASSWORD")
+        .env("POSTGRES_PASSWORD", "x")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "a missing password must stop compose");
     for wiring in [
         "TEMPORAL_ADDRESS: temporal:7233",
         "POSTGRES_SEEDS: postgresql",
