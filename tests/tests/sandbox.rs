@@ -255,3 +255,54 @@ fn a_detached_daemon_does_not_survive_the_run() {
     assert_eq!(run.report["classification"], "ok", "{}", run.report);
     // exec() has already checked that no process of the uid is left.
 }
+
+/// Issue 14, item 4: when `ExecuteCode` is cancelled or times out, its future is dropped; the
+/// run must die with it (not live on with its slot freed), and its work directory must go only
+/// after the process has ended.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_run_is_killed_and_then_its_directory_removed() {
+    use std::os::unix::fs::MetadataExt;
+    let uid = 64_123;
+    let config = activities::sandbox::SandboxConfig {
+        uid,
+        ..Default::default()
+    };
+    let code = "import time\nopen('output/started', 'w').write('1')\nwhile True:\n    time.sleep(0.05)\n";
+    let run = activities::exec::execute_code::execute(
+        &config,
+        code.to_owned(),
+        "cpu",
+        Duration::from_secs(600),
+        None,
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(4), run).await.is_err(),
+        "the endless script must still be running when its future is dropped"
+    );
+    let dirs = || -> Vec<PathBuf> {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("annapurna-exec-"))
+            .filter(|e| e.metadata().is_ok_and(|m| m.uid() == uid))
+            .map(|e| e.path())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let running = Command::new("pgrep")
+            .args(["-u", &uid.to_string()])
+            .output()
+            .unwrap();
+        if running.stdout.is_empty() && dirs().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "10 s after the drop: processes {:?}, directories {:?}",
+            String::from_utf8_lossy(&running.stdout),
+            dirs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -120,13 +120,34 @@ pub async fn execute(
         .map_err(|e| {
             crate::sandbox::SandboxError::Start(format!("creating a work directory: {e}"))
         })?;
-    let (config, dir) = (sandbox.clone(), work.path().to_owned());
+    let config = sandbox.clone();
     let env = vec![("ANNAPURNA_TARGET".to_owned(), target.to_owned())];
     let profile = crate::sandbox::host_profile(target, config.neuron_profile);
-    let outcome = tokio::task::spawn_blocking(move || {
-        crate::sandbox::run(&config, &dir, &code, timeout, &env, &profile, metrics)
+    // If this future is dropped (the activity was cancelled or timed out), the guard tells the
+    // sandbox's watcher to kill the run at once; the blocking task owns the work directory, so
+    // the directory goes only after the process has ended (its disk limit holds to the end).
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _guard = CancelOnDrop(cancel.clone());
+    let (outcome, work) = tokio::task::spawn_blocking(move || {
+        let dir = work.path().to_owned();
+        let outcome = crate::sandbox::run_cancellable(
+            &config, &dir, &code, timeout, &env, &profile, metrics, cancel,
+        );
+        (outcome, work)
     })
     .await
-    .map_err(|e| crate::sandbox::SandboxError::Start(format!("the run's thread failed: {e}")))??;
-    Ok(Execution { work, outcome })
+    .map_err(|e| crate::sandbox::SandboxError::Start(format!("the run's thread failed: {e}")))?;
+    Ok(Execution {
+        work,
+        outcome: outcome?,
+    })
+}
+
+/// Sets the flag when dropped: the run it guards is no longer wanted.
+struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }

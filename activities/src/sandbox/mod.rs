@@ -118,7 +118,7 @@ pub struct RunOutcome {
     pub exit_code: Option<i32>,
     /// The signal that ended it, when one did.
     pub signal: Option<i32>,
-    /// Why the sandbox killed it: `timeout` or `disk`.
+    /// Why the sandbox killed it: `timeout`, `disk` or `cancelled`.
     pub killed: Option<String>,
     /// Wall time, milliseconds.
     pub wall_ms: u64,
@@ -268,6 +268,23 @@ pub fn run(
     target: &TargetProfile,
     latest: Option<LatestMetrics>,
 ) -> Result<RunOutcome, SandboxError> {
+    let never = Arc::new(AtomicBool::new(false));
+    run_cancellable(config, work, code, timeout, env, target, latest, never)
+}
+
+/// [`run`], and the whole sandbox is killed as soon as `cancel` is set (the activity was
+/// cancelled, or its future dropped): the watcher checks it with the wall clock.
+#[allow(clippy::too_many_arguments)]
+pub fn run_cancellable(
+    config: &SandboxConfig,
+    work: &Path,
+    code: &str,
+    timeout: Duration,
+    env: &[(String, String)],
+    target: &TargetProfile,
+    latest: Option<LatestMetrics>,
+    cancel: Arc<AtomicBool>,
+) -> Result<RunOutcome, SandboxError> {
     let start_err = |e: std::io::Error| SandboxError::Start(e.to_string());
     std::fs::create_dir_all(work.join("output")).map_err(start_err)?;
     std::fs::write(work.join("main.py"), code).map_err(start_err)?;
@@ -366,6 +383,8 @@ pub fn run(
                 1
             } else if dir_size(&w_work) > disk_cap {
                 2
+            } else if cancel.load(Ordering::Relaxed) {
+                3
             } else {
                 0
             };
@@ -412,6 +431,7 @@ pub fn run(
     let killed = match killed.load(Ordering::Relaxed) {
         1 => Some("timeout".to_owned()),
         2 => Some("disk".to_owned()),
+        3 => Some("cancelled".to_owned()),
         _ => None,
     };
     let metrics = parse_metrics(&stdout);
