@@ -55,6 +55,9 @@ pub enum CheckError {
     },
 }
 
+/// How long the parser and ruff may take on one file.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 async fn run_with_stdin(
     program: &str,
     args: &[&str],
@@ -72,7 +75,16 @@ async fn run_with_stdin(
     let writer = tokio::spawn(async move {
         let _ = stdin.write_all(src.as_bytes()).await;
     });
-    let out = child.wait_with_output().await?;
+    // A checker that hangs (a pathological file) must not hold the activity forever: the child
+    // is killed on drop when the limit passes.
+    let out = tokio::time::timeout(CHECK_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("{program} did not finish within {} s", CHECK_TIMEOUT.as_secs()),
+            )
+        })??;
     let _ = writer.await;
     Ok(out)
 }

@@ -6,6 +6,8 @@ use crate::prelude::*;
 /// At most this many artifacts, each at most this large, are kept from `output/`.
 const MAX_ARTIFACTS: usize = 50;
 const MAX_ARTIFACT_BYTES: u64 = 64 << 20;
+/// The latest METRICS line goes into the heartbeat (and so the history) cut to this size.
+const MAX_HEARTBEAT_CHARS: usize = 2_048;
 
 /// ExecuteCode: the code in the sandbox; stdout and stderr (capped) and `output/` files to
 /// blobs; the report with metrics and a classification.
@@ -34,7 +36,9 @@ pub async fn execute_code(
             _ = tick.tick() => {
                 let last = latest.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 if let Some(m) = last {
-                    let _ = ctx.record_heartbeat(m.to_string()).await;
+                    // The code writes these lines: at most 2 KiB of one goes into history.
+                    let detail: String = m.to_string().chars().take(MAX_HEARTBEAT_CHARS).collect();
+                    let _ = ctx.record_heartbeat(detail).await;
                 }
             }
         }

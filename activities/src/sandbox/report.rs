@@ -39,6 +39,8 @@ pub fn artifacts(work: &Path, max: usize) -> Vec<(String, PathBuf)> {
 pub fn parse_metrics(stdout: &str) -> Vec<serde_json::Value> {
     stdout
         .lines()
+        // A METRICS line is a small JSON object; longer ones are the code's noise, not metrics.
+        .filter(|l| l.len() <= 16 * 1024)
         .filter_map(|l| l.trim().strip_prefix("METRICS:"))
         .filter_map(|j| serde_json::from_str::<serde_json::Value>(j.trim()).ok())
         .filter(|v| v.is_object())
@@ -91,4 +93,18 @@ pub fn classify(o: &RunOutcome) -> Classification {
         return Classification::SandboxViolation;
     }
     Classification::CodeError
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_metrics_lines_are_ignored() {
+        let huge = format!("METRICS: {{\"pad\": \"{}\"}}", "x".repeat(1 << 20));
+        let out = format!("METRICS: {{\"loss\": 0.5}}\n{huge}\nMETRICS: {{\"loss\": 0.4}}\n");
+        let m = parse_metrics(&out);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1]["loss"], 0.4);
+    }
 }

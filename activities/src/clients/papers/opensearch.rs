@@ -455,7 +455,8 @@ impl OpenSearchPaperStore {
         Ok(body["count"].as_u64().unwrap_or(0))
     }
 
-    /// The query of a selection (without ids): every filter given, selectable stages only.
+    /// The query of a selection (without ids): every filter given, selectable stages only. Query
+    /// DSL comes from whoever starts a batch: scripts and pattern queries are refused.
     pub fn selection_query(sel: &Selection) -> Result<Value, PaperStoreError> {
         let mut must = Vec::new();
         let mut filter = Vec::new();
@@ -469,6 +470,12 @@ impl OpenSearchPaperStore {
                         ))
                     })?;
                     let inner = parsed.get("query").cloned().unwrap_or(parsed);
+                    if let Some(key) = forbidden_clause(&inner) {
+                        return Err(PaperStoreError::BadQuery(format!(
+                            "the query DSL may not use {key:?} (scripts and pattern queries can run \
+                             code or scan the whole index); use match, term, range or bool"
+                        )));
+                    }
                     if !inner.is_object() {
                         return Err(PaperStoreError::BadQuery(
                             "the query DSL must be a JSON object such as {\"match\": {\"title\": \"attention\"}}"
@@ -645,6 +652,32 @@ impl OpenSearchPaperStore {
     }
 }
 
+/// The first clause anywhere in `dsl` that a batch's query may not use: scripts (they run code
+/// in the cluster) and regexp / wildcard / fuzzy / prefix queries (they can scan the whole index).
+fn forbidden_clause(dsl: &Value) -> Option<String> {
+    const FORBIDDEN: [&str; 8] = [
+        "script",
+        "script_score",
+        "script_fields",
+        "scripted_metric",
+        "regexp",
+        "wildcard",
+        "fuzzy",
+        "prefix",
+    ];
+    match dsl {
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if FORBIDDEN.contains(&k.as_str()) {
+                Some(k.clone())
+            } else {
+                forbidden_clause(v)
+            }
+        }),
+        Value::Array(items) => items.iter().find_map(forbidden_clause),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -689,5 +722,18 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(bad, PaperStoreError::BadQuery(_)), "{bad}");
+        for hostile in [
+            r#"{"script": {"script": {"source": "Thread.sleep(100000)"}}}"#,
+            r#"{"bool": {"must": [{"regexp": {"title": "(a+)+$"}}]}}"#,
+            r#"{"query": {"function_score": {"script_score": {"script": "1"}}}}"#,
+        ] {
+            let e = OpenSearchPaperStore::selection_query(&Selection {
+                query: Some(hostile.into()),
+                max: 10,
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(matches!(e, PaperStoreError::BadQuery(_)), "{hostile}: {e}");
+        }
     }
 }
