@@ -82,7 +82,10 @@ async fn run_with_stdin(
         .map_err(|_| {
             std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                format!("{program} did not finish within {} s", CHECK_TIMEOUT.as_secs()),
+                format!(
+                    "{program} did not finish within {} s",
+                    CHECK_TIMEOUT.as_secs()
+                ),
             )
         })??;
     let _ = writer.await;

@@ -31,6 +31,9 @@ pub struct Deps {
     pub sources: SourceConfig,
     /// The HTTP client of feeds and downloads.
     pub http: reqwest::Client,
+    /// The key that signs model-answer cache entries (see [`crate::gateway`]); every worker of a
+    /// deployment must hold the same one to share the cache.
+    pub cache_key: Vec<u8>,
     /// Where a workflow's `source` may name a file (none by default: see
     /// [`crate::ingest::allowed_source`]).
     pub source_roots: Vec<std::path::PathBuf>,
@@ -55,7 +58,14 @@ impl Deps {
             sources: SourceConfig::default(),
             http: crate::feeds::http_client(&SourceConfig::default()),
             source_roots: Vec::new(),
+            cache_key: Vec::new(),
         }
+    }
+
+    /// The same, with this cache key.
+    pub fn with_cache_key(mut self, key: Vec<u8>) -> Self {
+        self.cache_key = key;
+        self
     }
 
     /// The same, with `source` inputs allowed under these directories.

@@ -13,7 +13,9 @@ use crate::deps::Deps;
 use crate::failure::{Classified, permanent};
 use crate::prompts::{self, PROMPT_VERSION};
 
-/// A cached model answer: the blob `llm-cache/<key>.json`.
+/// A cached model answer: the blob `llm-cache/<key>.json`. `mac` is an HMAC-SHA256, under the
+/// workers' cache key, of the entry's key and contents: whoever can write to the blob store but
+/// does not hold the key cannot plant an answer (say, code that then runs) that a worker trusts.
 #[derive(Serialize, Deserialize)]
 struct CachedAnswer {
     text: String,
@@ -22,6 +24,29 @@ struct CachedAnswer {
     truncated: bool,
     standin: bool,
     model: String,
+    #[serde(default)]
+    mac: String,
+}
+
+impl CachedAnswer {
+    fn mac(&self, secret: &[u8], key: &str) -> String {
+        use hmac::{KeyInit, Mac};
+        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret)
+            .expect("HMAC takes a key of any length");
+        for part in [
+            key,
+            &self.text,
+            &self.model,
+            &self.input_tokens.to_string(),
+            &self.output_tokens.to_string(),
+            if self.truncated { "t" } else { "f" },
+            if self.standin { "s" } else { "r" },
+        ] {
+            m.update(&(part.len() as u64).to_le_bytes());
+            m.update(part.as_bytes());
+        }
+        hex::encode(m.finalize().into_bytes())
+    }
 }
 
 impl Deps {
@@ -49,6 +74,7 @@ impl Deps {
         usage.model = request.model.clone();
         if let Some(bytes) = self.blobs.try_get_uri(&self.blobs.uri_of(&key)).await?
             && let Ok(hit) = serde_json::from_slice::<CachedAnswer>(&bytes)
+            && self.cache_entry_verified(&hit, &key)
         {
             usage.standin |= hit.standin;
             return Ok(LlmResponse {
@@ -101,6 +127,11 @@ impl Deps {
             truncated: response.truncated,
             standin: response.standin,
             model: request.model.clone(),
+            mac: String::new(),
+        };
+        let cached = CachedAnswer {
+            mac: cached.mac(&self.cache_key, &key),
+            ..cached
         };
         self.blobs
             .put(
@@ -109,6 +140,20 @@ impl Deps {
             )
             .await?;
         Ok(response)
+    }
+
+    /// Whether a cached answer was written by a worker holding the cache key; one that was not
+    /// is logged, ignored and overwritten by a real answer.
+    fn cache_entry_verified(&self, hit: &CachedAnswer, key: &str) -> bool {
+        let expected = hit.mac(&self.cache_key, key);
+        let ok = !hit.mac.is_empty() && constant_time_eq(hit.mac.as_bytes(), expected.as_bytes());
+        if !ok {
+            tracing::warn!(
+                key,
+                "a cached model answer failed verification (not written with this deployment's cache key); ignoring it"
+            );
+        }
+        ok
     }
 
     /// A model error as a failure; a retired or profile-only model's says what to use instead,
@@ -182,4 +227,9 @@ impl Deps {
         }
         Ok(answer)
     }
+}
+
+/// Equal bytes, compared in time that does not depend on where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

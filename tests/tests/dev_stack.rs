@@ -240,9 +240,16 @@ fn docker_compose_file_is_valid() {
         .map(str::trim)
         .filter(|l| l.starts_with("- ") && l.ends_with("/tcp") && l.matches(':').count() == 2)
         .collect();
-    assert_eq!(published.len(), 2, "only Temporal and the Web UI are published:\n{config}");
+    assert_eq!(
+        published.len(),
+        2,
+        "only Temporal and the Web UI are published:\n{config}"
+    );
     for port in &published {
-        assert!(port.starts_with("- 127.0.0.1:"), "{port} is published beyond localhost");
+        assert!(
+            port.starts_with("- 127.0.0.1:"),
+            "{port} is published beyond localhost"
+        );
     }
     let refused = Command::new("docker-compose")
         .current_dir(repo())
@@ -251,7 +258,10 @@ fn docker_compose_file_is_valid() {
         .env("POSTGRES_PASSWORD", "x")
         .output()
         .unwrap();
-    assert!(!refused.status.success(), "a missing password must stop compose");
+    assert!(
+        !refused.status.success(),
+        "a missing password must stop compose"
+    );
     for wiring in [
         "TEMPORAL_ADDRESS: temporal:7233",
         "POSTGRES_SEEDS: postgresql",

@@ -267,7 +267,8 @@ async fn a_dropped_run_is_killed_and_then_its_directory_removed() {
         uid,
         ..Default::default()
     };
-    let code = "import time\nopen('output/started', 'w').write('1')\nwhile True:\n    time.sleep(0.05)\n";
+    let code =
+        "import time\nopen('output/started', 'w').write('1')\nwhile True:\n    time.sleep(0.05)\n";
     let run = activities::exec::execute_code::execute(
         &config,
         code.to_owned(),
@@ -276,14 +277,20 @@ async fn a_dropped_run_is_killed_and_then_its_directory_removed() {
         None,
     );
     assert!(
-        tokio::time::timeout(Duration::from_secs(4), run).await.is_err(),
+        tokio::time::timeout(Duration::from_secs(4), run)
+            .await
+            .is_err(),
         "the endless script must still be running when its future is dropped"
     );
     let dirs = || -> Vec<PathBuf> {
         std::fs::read_dir(std::env::temp_dir())
             .unwrap()
             .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().starts_with("annapurna-exec-"))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("annapurna-exec-")
+            })
             .filter(|e| e.metadata().is_ok_and(|m| m.uid() == uid))
             .map(|e| e.path())
             .collect()

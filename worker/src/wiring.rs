@@ -128,8 +128,48 @@ pub async fn deps(config: &Config, llm: Arc<dyn LlmClient>) -> anyhow::Result<Ar
             config.models.clone(),
         )
         .with_sources(config.sources.clone())
-        .with_source_roots(config.worker.source_roots.clone()),
+        .with_source_roots(config.worker.source_roots.clone())
+        .with_cache_key(cache_key(config)?),
     ))
+}
+
+/// The key that signs model-answer cache entries: `ANNAPURNA_CACHE_KEY` (set the same value on
+/// every worker of a deployment to share the cache), else a random key kept in
+/// `<dev.home>/cache.key` (mode 0600), made on first use. It never goes to the blob store.
+pub fn cache_key(config: &Config) -> anyhow::Result<Vec<u8>> {
+    if let Ok(k) = std::env::var("ANNAPURNA_CACHE_KEY")
+        && !k.is_empty()
+    {
+        return Ok(k.into_bytes());
+    }
+    let path = config.dev.home.join("cache.key");
+    if let Ok(k) = std::fs::read(&path)
+        && k.len() >= 32
+    {
+        return Ok(k);
+    }
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut key = vec![0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .context("reading /dev/urandom for the cache key")?;
+    std::fs::create_dir_all(&config.dev.home)
+        .with_context(|| format!("creating {}", config.dev.home.display()))?;
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &key));
+    match written {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "made a cache key; set ANNAPURNA_CACHE_KEY on every worker to share the model-answer cache across hosts");
+            Ok(key)
+        }
+        // Another worker made it first: use theirs.
+        Err(_) => std::fs::read(&path).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 fn tuner(activities: usize) -> TunerHolder {

