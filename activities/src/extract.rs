@@ -172,10 +172,102 @@ fn as_text(bytes: &[u8]) -> Result<String, ExtractError> {
     Ok(text.to_owned())
 }
 
+/// When set (the `annapurna` binary sets it to itself at start), PDF text is extracted in a child
+/// process, `PROGRAM extract-pdf`, which reads the PDF on stdin and writes the text on stdout
+/// under [`PDF_EXTRACT_MEMORY`] of address space and [`PDF_EXTRACT_SECS`] of CPU and wall time: a
+/// PDF built to expand to gigabytes, or to loop, kills the child, not the worker. Unset (unit
+/// tests, libraries), it runs in this process.
+pub static PDF_EXTRACTOR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+/// Address space of the PDF extractor process.
+pub const PDF_EXTRACT_MEMORY: u64 = 2 << 30;
+/// CPU and wall-clock seconds of the PDF extractor process.
+pub const PDF_EXTRACT_SECS: u64 = 120;
+
 fn pdf_text(bytes: &[u8]) -> Result<String, ExtractError> {
     if !bytes.starts_with(b"%PDF-") {
         return Err(ExtractError::BadPdf("no %PDF- header".into()));
     }
+    match PDF_EXTRACTOR.get() {
+        Some(program) => pdf_text_in_child(program, bytes),
+        None => pdf_text_here(bytes),
+    }
+}
+
+/// Runs `program extract-pdf` on `bytes` under the limits; its stdout is the text.
+fn pdf_text_in_child(program: &std::path::Path, bytes: &[u8]) -> Result<String, ExtractError> {
+    use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(program);
+    cmd.arg("extract-pdf")
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = |resource, value: u64| {
+                nix::sys::resource::setrlimit(resource, value, value)
+                    .map_err(|e| std::io::Error::from_raw_os_error(e as i32))
+            };
+            limit(nix::sys::resource::Resource::RLIMIT_AS, PDF_EXTRACT_MEMORY)?;
+            limit(nix::sys::resource::Resource::RLIMIT_CPU, PDF_EXTRACT_SECS)?;
+            limit(nix::sys::resource::Resource::RLIMIT_CORE, 0)?;
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| ExtractError::BadPdf(format!("the PDF extractor could not start: {e}")))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = bytes.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.by_ref().take(256 << 20).read_to_end(&mut out);
+        out
+    });
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let err_reader = std::thread::spawn(move || {
+        let mut err = String::new();
+        let _ = stderr.by_ref().take(64 << 10).read_to_string(&mut err);
+        err
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(PDF_EXTRACT_SECS);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let _ = writer.join();
+    let out = reader.join().unwrap_or_default();
+    let err = err_reader.join().unwrap_or_default();
+    match status {
+        Some(s) if s.success() => Ok(String::from_utf8_lossy(&out).into_owned()),
+        Some(s) if s.code() == Some(2) => {
+            Err(ExtractError::BadPdf(err.trim().chars().take(300).collect()))
+        }
+        _ => Err(ExtractError::BadPdf(format!(
+            "the PDF extractor was stopped at its limits ({} MiB of memory, {PDF_EXTRACT_SECS} s): the file expands beyond what a paper needs",
+            PDF_EXTRACT_MEMORY >> 20
+        ))),
+    }
+}
+
+/// Extracts a PDF's text in this process (what the `extract-pdf` child runs).
+pub fn pdf_text_here(bytes: &[u8]) -> Result<String, ExtractError> {
     // pdf-extract panics on some malformed files; a bad paper must fail cleanly, not take the
     // worker down with it.
     let owned = bytes.to_vec();

@@ -167,3 +167,94 @@ async fn unbounded_inputs_and_unknown_models_are_refused() {
         .expect("the worker is still up");
     assert_eq!(out.outcome, "succeeded");
 }
+
+/// Writes a small PDF whose one content stream inflates to `gib` GiB of spaces.
+fn pdf_bomb(path: &Path, gib: u32) {
+    let script = r#"
+import sys, zlib
+path, gib = sys.argv[1], int(sys.argv[2])
+c = zlib.compressobj(9)
+chunk = b" " * (64 << 20)
+data = b"".join(c.compress(chunk) for _ in range(gib * 16)) + c.flush()
+objs = [
+    b"<< /Type /Catalog /Pages 2 0 R >>",
+    b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << >> >>",
+    b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream",
+]
+out = bytearray(b"%PDF-1.4\n")
+offsets = []
+for i, o in enumerate(objs, 1):
+    offsets.append(len(out))
+    out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+xref = len(out)
+out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+for off in offsets:
+    out += b"%010d 00000 n \n" % off
+out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+open(path, "wb").write(out)
+"#;
+    let status = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .arg(gib.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Issue 14, item 3: a PDF that inflates to gigabytes is parsed in a child process with memory
+/// and time limits; the child dies, the paper fails as unreadable (not retried), and the worker
+/// lives on to run other papers.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pdf_bomb_kills_the_extractor_not_the_worker() {
+    let stack = Stack::start(&[]).await;
+    let papers = stack.dir.path().join("papers");
+    std::fs::create_dir_all(&papers).unwrap();
+    let bomb = papers.join("bomb.pdf");
+    pdf_bomb(&bomb, 3);
+    assert!(
+        std::fs::metadata(&bomb).unwrap().len() < 8 << 20,
+        "a small file"
+    );
+
+    // From the command line: refused with the reason, nothing stored.
+    let out = stack.annapurna(&["paper", "add", bomb.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("bomb.pdf") && stderr.contains("limits"),
+        "{stderr}"
+    );
+
+    // Through the worker: the paper fails as unreadable, the worker is still there.
+    let worker_pid = stack.worker.as_ref().unwrap().pid();
+    let err = stack
+        .run_paper(
+            "bomb",
+            PaperToCodeInput {
+                source: Some(bomb.display().to_string()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect_err("the bomb must fail");
+    assert!(err.contains("UnparseablePaper"), "{err}");
+    assert!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(worker_pid), None).is_ok(),
+        "the worker died"
+    );
+    let paper = stack.example_paper();
+    let out = stack
+        .run_paper(
+            "after-the-bomb",
+            PaperToCodeInput {
+                source: Some(paper.display().to_string()),
+                execute: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("another paper completes on the same worker");
+    assert_eq!(out.outcome, "succeeded");
+}

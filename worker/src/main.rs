@@ -257,6 +257,26 @@ enum StandinCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // The PDF extractor child (see activities::extract::PDF_EXTRACTOR): PDF on stdin, text on
+    // stdout, exit 2 with the reason when the PDF cannot be read. Not a user command.
+    if std::env::args().nth(1).as_deref() == Some("extract-pdf") {
+        use std::io::{Read, Write};
+        let mut pdf = Vec::new();
+        std::io::stdin().read_to_end(&mut pdf)?;
+        match activities::extract::pdf_text_here(&pdf) {
+            Ok(text) => std::io::stdout().write_all(text.as_bytes())?,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        }
+        return Ok(());
+    }
+    // Every PDF this process reads (paper add, LoadPaper, DownloadPaper) is parsed in a child
+    // with memory and time limits.
+    if let Ok(me) = std::env::current_exe() {
+        let _ = activities::extract::PDF_EXTRACTOR.set(me);
+    }
     let cli = Cli::parse();
     let mut config = Config::load(cli.config.as_deref())?;
     let _telemetry = telemetry::init(&config.telemetry)?;
