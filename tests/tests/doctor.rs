@@ -164,20 +164,11 @@ async fn a_paper_on_a_retired_model_fails_at_once_without_calling_it() {
 /// output burndown of Claude 4.5-generation models.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_standin_refuses_as_bedrock_and_counts_output_with_the_burndown() {
-    use activities::clients::llm::{BedrockLlm, LlmClient, LlmError, LlmRequest};
+    use activities::clients::llm::{LlmError, LlmRequest};
     let stack = Stack::start(&[]).await;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(format!("http://127.0.0.1:{}", stack.standin_port))
-        .credentials_provider(aws_credential_types::Credentials::from_keys(
-            "ANNAPURNATEST",
-            "not-a-secret",
-            None,
-        ))
-        .retry_config(aws_config::retry::RetryConfig::disabled())
-        .load()
-        .await;
-    let llm = BedrockLlm::new(aws_sdk_bedrockruntime::Client::new(&sdk), true);
+    // The worker's own Bedrock client, as `annapurna worker` builds it for the stand-in.
+    let url = format!("http://127.0.0.1:{}", stack.standin_port);
+    let llm = annapurna::wiring::bedrock(&annapurna::config::Config::default(), Some(&url)).await;
     let ask = |model: &str| {
         LlmRequest::single(
             model.to_owned(),

@@ -36,10 +36,10 @@ fn script(name: &str, replace: &[(&str, String)]) -> (tempfile::TempDir, PathBuf
     (dir, path)
 }
 
-fn nothing_left(uid: u32) {
-    // No work directory of this run is left behind (they are chowned to the run's uid).
+/// The work directories of runs as `uid` (they are chowned to the run's uid).
+fn work_dirs(uid: u32) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
-    let left: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+    std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .filter_map(Result::ok)
         .filter(|e| {
@@ -48,8 +48,13 @@ fn nothing_left(uid: u32) {
                 .starts_with("annapurna-exec-")
         })
         .filter(|e| e.metadata().is_ok_and(|m| m.uid() == uid))
-        .map(|e| e.path().display().to_string())
-        .collect();
+        .map(|e| e.path())
+        .collect()
+}
+
+fn nothing_left(uid: u32) {
+    // No work directory of this run is left behind.
+    let left = work_dirs(uid);
     assert!(left.is_empty(), "work directories left behind: {left:?}");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -261,7 +266,6 @@ fn a_detached_daemon_does_not_survive_the_run() {
 /// after the process has ended.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dropped_run_is_killed_and_then_its_directory_removed() {
-    use std::os::unix::fs::MetadataExt;
     let uid = 64_123;
     let config = activities::sandbox::SandboxConfig {
         uid,
@@ -282,19 +286,7 @@ async fn a_dropped_run_is_killed_and_then_its_directory_removed() {
             .is_err(),
         "the endless script must still be running when its future is dropped"
     );
-    let dirs = || -> Vec<PathBuf> {
-        std::fs::read_dir(std::env::temp_dir())
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with("annapurna-exec-")
-            })
-            .filter(|e| e.metadata().is_ok_and(|m| m.uid() == uid))
-            .map(|e| e.path())
-            .collect()
-    };
+    let dirs = || work_dirs(uid);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let running = Command::new("pgrep")

@@ -548,53 +548,51 @@ fn quota_check(
 }
 
 async fn sandbox_checks(config: &Config) -> Vec<Check> {
-    let sandbox = config.sandbox.clone();
-    let work = match tempfile::Builder::new()
-        .prefix("annapurna-doctor-")
-        .tempdir()
-    {
-        Ok(w) => w,
-        Err(e) => {
-            return vec![check(
-                "sandbox.run",
-                Status::Fail,
-                format!("cannot create a work directory: {e}"),
-                None,
-            )];
-        }
-    };
-    let dir = work.path().to_owned();
+    // The same execute() that ExecuteCode and `annapurna exec` use.
     let code =
-        "import numpy, torch\nprint('torch', torch.__version__, 'ok', int(torch.ones(3).sum()))\n"
-            .to_owned();
-    let profile = activities::sandbox::host_profile("cpu", false);
-    let outcome = tokio::task::spawn_blocking(move || {
-        activities::sandbox::run(
-            &sandbox,
-            &dir,
-            &code,
-            Duration::from_secs(120),
-            &[],
-            &profile,
-            None,
-        )
-    })
+        "import numpy, torch\nprint('torch', torch.__version__, 'ok', int(torch.ones(3).sum()))\n";
+    let run = activities::exec::execute_code::execute(
+        &config.sandbox,
+        code.to_owned(),
+        "cpu",
+        Duration::from_secs(120),
+        None,
+    )
     .await;
-    let c = match outcome {
-        Ok(Ok(o)) if o.classification == workflows::types::Classification::Ok && o.stdout.contains("ok 3") => check(
-            "sandbox.run",
-            Status::Ok,
-            format!("torch ran in the sandbox ({}, {} ms): {}", o.sandbox, o.wall_ms, o.stdout.trim()),
-            None,
-        ),
-        Ok(Ok(o)) => check(
+    let c = match run.map(|r| r.outcome) {
+        Ok(o)
+            if o.classification == workflows::types::Classification::Ok
+                && o.stdout.contains("ok 3") =>
+        {
+            check(
+                "sandbox.run",
+                Status::Ok,
+                format!(
+                    "torch ran in the sandbox ({}, {} ms): {}",
+                    o.sandbox,
+                    o.wall_ms,
+                    o.stdout.trim()
+                ),
+                None,
+            )
+        }
+        Ok(o) => check(
             "sandbox.run",
             Status::Fail,
-            format!("a torch one-liner ended {} (exit {:?}): {}", o.classification, o.exit_code, o.stderr.lines().last().unwrap_or("")),
+            format!(
+                "a torch one-liner ended {} (exit {:?}): {}",
+                o.classification,
+                o.exit_code,
+                o.stderr.lines().last().unwrap_or("")
+            ),
             Some("run scripts/setup.sh (the execution venv with torch), and run executors as root".into()),
         ),
-        Ok(Err(e)) => check("sandbox.run", Status::Fail, e.to_string(), Some("install bubblewrap and run executors as root (scripts/setup.sh --check says what is missing)".into())),
-        Err(e) => check("sandbox.run", Status::Fail, e.to_string(), None),
+        Err(e) => check(
+            "sandbox.run",
+            Status::Fail,
+            e.to_string(),
+            Some("install bubblewrap and run executors as root (scripts/setup.sh --check says what is missing)".into()),
+        ),
     };
     vec![c]
 }

@@ -134,7 +134,7 @@ pub async fn execute(
     let _guard = CancelOnDrop(cancel.clone());
     let (outcome, work) = tokio::task::spawn_blocking(move || {
         let dir = work.path().to_owned();
-        let outcome = crate::sandbox::run_cancellable(
+        let outcome = crate::sandbox::run(
             &config, &dir, &code, timeout, &env, &profile, metrics, cancel,
         );
         (outcome, work)

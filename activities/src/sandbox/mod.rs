@@ -259,23 +259,11 @@ pub(crate) fn read_capped(
 /// Runs `code` as `/work/main.py` in `work` (a directory the caller owns; `output/` in it
 /// collects artifacts); `latest` follows the newest `METRICS:` line while it runs. Blocking: call
 /// it from `spawn_blocking`.
-pub fn run(
-    config: &SandboxConfig,
-    work: &Path,
-    code: &str,
-    timeout: Duration,
-    env: &[(String, String)],
-    target: &TargetProfile,
-    latest: Option<LatestMetrics>,
-) -> Result<RunOutcome, SandboxError> {
-    let never = Arc::new(AtomicBool::new(false));
-    run_cancellable(config, work, code, timeout, env, target, latest, never)
-}
-
-/// [`run`], and the whole sandbox is killed as soon as `cancel` is set (the activity was
-/// cancelled, or its future dropped): the watcher checks it with the wall clock.
+///
+/// The whole sandbox is killed as soon as `cancel` is set (the activity was cancelled, or its
+/// future dropped): the watcher checks it with the wall clock and the disk quota.
 #[allow(clippy::too_many_arguments)]
-pub fn run_cancellable(
+pub fn run(
     config: &SandboxConfig,
     work: &Path,
     code: &str,
