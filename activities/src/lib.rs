@@ -6,10 +6,12 @@
 //!   `annapurna-exec-<target>`), the same group names as in `workflows::activities`
 //! - [`deps`]: what the activities share; [`gateway`]: the one place where model calls meet the
 //!   answer cache, the catalogue, the rate limiters, usage and cost; [`heartbeat`]: heartbeats and
-//!   the one conversion of a typed error into the SDK's
-//! - [`clients`]: `blobs` (object_store), `papers` (SQLite), `llm` (Bedrock Converse + test double)
-//! - [`extract`]: text, title and sections from PDF, LaTeX, Markdown and plain text
-//! - [`ingest`]: adding a paper to the store (used by `annapurna paper add` and `LoadPaper`)
+//!   the one conversion of a typed error into the SDK's `ActivityError`
+//! - [`clients`]: `blobs` (object_store), `papers` (SQLite or OpenSearch), `llm` (Bedrock
+//!   Converse + test double)
+//! - [`extract`]: text, title and sections from PDF (in a limited child process), LaTeX,
+//!   Markdown and plain text
+//! - [`ingest`]: adding a paper to the store, and the allowed roots of a workflow's `source`
 //! - [`chunking`]: cut points, chunk ranges and the chunk budget arithmetic
 //! - [`prompts`]: the prompts, versioned
 //! - [`ratelimit`]: per-model requests/tokens per minute with AIMD on throttling
