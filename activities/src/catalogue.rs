@@ -128,6 +128,10 @@ pub struct ModelInfo {
     pub quota_name: String,
 }
 
+/// The built-in entries, built once (the stand-in consults them on every request).
+pub static BUILTIN: std::sync::LazyLock<BTreeMap<String, ModelInfo>> =
+    std::sync::LazyLock::new(builtin);
+
 /// The built-in entries.
 pub fn builtin() -> BTreeMap<String, ModelInfo> {
     let claude4 = |price: Price, rpm: u32, tpm: u64, quota_name: &str| ModelInfo {
@@ -264,36 +268,58 @@ pub fn resolve<'a>(
     })
 }
 
+/// What to use instead of a retired model: its replacement as the region's profile, when the
+/// catalogue knows one.
+pub fn instead_of_retired(
+    catalogue: &BTreeMap<String, ModelInfo>,
+    id: &str,
+    region: &str,
+) -> String {
+    resolve(catalogue, id)
+        .and_then(|r| r.info.replacement.as_deref())
+        .map(|m| format!("use {} instead", profile_for(region, m)))
+        .unwrap_or_else(|| "choose an active model (annapurna doctor checks each role's)".into())
+}
+
+/// What to use instead of a bare id of a profile-only model: the region's profile, or the global
+/// one.
+pub fn instead_of_bare_id(id: &str, region: &str) -> String {
+    format!(
+        "use {} (or global.{})",
+        profile_for(region, id),
+        split_profile(id).1
+    )
+}
+
+/// Where a refused model is configured, for every message that names one.
+pub const WHERE_MODELS_ARE_SET: &str =
+    "models.summary-model / models.code-model, or the workflow input";
+
 /// Why a model id will not work, from the catalogue alone (no call made): retired, or a bare id of
-/// a model that is invocable only through an inference profile. The message names the model
-/// and what to use instead.
+/// a model that is invocable only through an inference profile. `(failure type, message)`; the
+/// message names the model and what to use instead.
 pub fn unusable(
     catalogue: &BTreeMap<String, ModelInfo>,
     id: &str,
     region: &str,
 ) -> Option<(&'static str, String)> {
+    use workflows::names::failure;
     let r = resolve(catalogue, id)?;
     if r.info.lifecycle == Lifecycle::Retired {
-        let instead = r
-            .info
-            .replacement
-            .as_deref()
-            .map(|m| format!("; use {} instead", profile_for(region, m)))
-            .unwrap_or_default();
         return Some((
-            "ModelRetired",
+            failure::MODEL_RETIRED,
             format!(
-                "model {id} is retired and can no longer be invoked{instead} (models.summary-model / models.code-model, or the workflow input)"
+                "model {id} is retired and can no longer be invoked; {} ({WHERE_MODELS_ARE_SET})",
+                instead_of_retired(catalogue, id, region)
             ),
         ));
     }
     if r.info.profile_only && r.profile.is_none() {
         return Some((
-            "ModelNeedsInferenceProfile",
+            failure::MODEL_NEEDS_INFERENCE_PROFILE,
             format!(
-                "model {id} is invocable on demand only through an inference profile; use {} (or global.{})",
-                profile_for(region, id),
-                r.model
+                "model {id} is invocable on demand only through an inference profile; {} ({WHERE_MODELS_ARE_SET})",
+                instead_of_bare_id(id, region)
             ),
         ));
     }

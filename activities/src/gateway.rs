@@ -120,7 +120,7 @@ impl Deps {
         usage.output_tokens += response.output_tokens;
         usage.latency_ms += response.latency.as_millis() as u64;
         usage.standin |= response.standin;
-        let cached = CachedAnswer {
+        let mut cached = CachedAnswer {
             text: response.text.clone(),
             input_tokens: response.input_tokens,
             output_tokens: response.output_tokens,
@@ -129,10 +129,7 @@ impl Deps {
             model: request.model.clone(),
             mac: String::new(),
         };
-        let cached = CachedAnswer {
-            mac: cached.mac(&self.cache_key, &key),
-            ..cached
-        };
+        cached.mac = cached.mac(&self.cache_key, &key);
         self.blobs
             .put(
                 &key,
@@ -159,26 +156,18 @@ impl Deps {
     /// A model error as a failure; a retired or profile-only model's says what to use instead,
     /// from the catalogue when it knows the model.
     fn explain(&self, e: LlmError) -> Classified {
+        use crate::catalogue::{WHERE_MODELS_ARE_SET, instead_of_bare_id, instead_of_retired};
         let region = &self.settings.region;
         let fix = match &e {
-            LlmError::Retired { model, .. } => self
-                .settings
-                .model_info(model)
-                .and_then(|r| r.info.replacement.clone())
-                .map(|m| format!("use {} instead", crate::catalogue::profile_for(region, &m)))
-                .unwrap_or_else(|| {
-                    "choose an active model (annapurna doctor checks each role's)".into()
-                }),
-            LlmError::NeedsInferenceProfile { model, .. } => format!(
-                "use {} (or global.{})",
-                crate::catalogue::profile_for(region, model),
-                crate::catalogue::split_profile(model).1
-            ),
+            LlmError::Retired { model, .. } => {
+                instead_of_retired(&self.settings.catalogue, model, region)
+            }
+            LlmError::NeedsInferenceProfile { model, .. } => instead_of_bare_id(model, region),
             _ => return e.into(),
         };
         permanent(
             e.type_name(),
-            format!("{e}; {fix} (models.summary-model / models.code-model, or the workflow input)"),
+            format!("{e}; {fix} ({WHERE_MODELS_ARE_SET})"),
         )
     }
 

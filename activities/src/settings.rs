@@ -29,6 +29,7 @@ pub fn find_tool(name: &str) -> Option<std::path::PathBuf> {
 
 pub use crate::catalogue::Price;
 use crate::catalogue::{self, ModelInfo};
+use crate::failure::Classified;
 
 /// The summary and judge model by default: Claude Haiku 4.5 through the US inference profile
 /// (the default region is us-east-1; [`Settings::for_region`] picks the region's geography).
@@ -117,22 +118,25 @@ const PROMPT_OVERHEAD_TOKENS: u64 = 1_000;
 impl Settings {
     /// The code model a request names, else the configured one. A model named by a workflow
     /// input must be in the catalogue (built-in or configured): `Err` names it otherwise.
-    pub fn code_model_or(&self, requested: &Option<String>) -> Result<String, String> {
+    pub fn code_model_or(&self, requested: &Option<String>) -> Result<String, Classified> {
         self.allowed(requested, &self.code_model)
     }
 
     /// The summary model a request names, else the configured one, as [`Self::code_model_or`].
-    pub fn summary_model_or(&self, requested: &Option<String>) -> Result<String, String> {
+    pub fn summary_model_or(&self, requested: &Option<String>) -> Result<String, Classified> {
         self.allowed(requested, &self.summary_model)
     }
 
-    fn allowed(&self, requested: &Option<String>, configured: &str) -> Result<String, String> {
+    fn allowed(&self, requested: &Option<String>, configured: &str) -> Result<String, Classified> {
         match requested {
             None => Ok(configured.to_owned()),
             Some(m) if self.model_info(m).is_some() => Ok(m.clone()),
-            Some(m) => Err(format!(
-                "model {:?} from the workflow input is not in the model catalogue; use a catalogued model (annapurna doctor lists the configured ones) or add it under [models.catalogue] in the worker's configuration",
-                m.chars().take(200).collect::<String>()
+            Some(m) => Err(crate::failure::permanent(
+                workflows::names::failure::MODEL_NOT_ALLOWED,
+                format!(
+                    "model {:?} from the workflow input is not in the model catalogue; use a catalogued model (annapurna doctor lists the configured ones) or add it under [models.catalogue] in the worker's configuration",
+                    m.chars().take(200).collect::<String>()
+                ),
             )),
         }
     }

@@ -36,9 +36,8 @@ fn rest_error(status: StatusCode, error_type: &str, message: &str) -> Response {
 
 /// A catalogue entry for `id`, or the not-found answer Bedrock gives.
 fn lookup(id: &str) -> Result<(String, catalogue::ModelInfo), Response> {
-    let all = catalogue::builtin();
     let (_, model) = catalogue::split_profile(id);
-    match all.get(model) {
+    match catalogue::BUILTIN.get(model) {
         Some(info) if info.lifecycle != Lifecycle::Retired => Ok((model.to_owned(), info.clone())),
         Some(_) => Err(rest_error(
             StatusCode::NOT_FOUND,
@@ -111,8 +110,8 @@ async fn service_quotas(headers: HeaderMap, body: axum::body::Bytes) -> Response
         );
     }
     let mut quotas = Vec::new();
-    for (i, (_, info)) in catalogue::builtin()
-        .into_iter()
+    for (i, (_, info)) in catalogue::BUILTIN
+        .iter()
         .filter(|(_, info)| info.lifecycle != Lifecycle::Retired)
         .enumerate()
     {

@@ -205,8 +205,7 @@ async fn converse(
         / 4;
     // Bedrock refuses a retired model and a bare id of a profile-only model before anything
     // else, with its own error types and words.
-    let catalogue = activities::catalogue::builtin();
-    let known = activities::catalogue::resolve(&catalogue, &model_id);
+    let known = activities::catalogue::resolve(&activities::catalogue::BUILTIN, &model_id);
     if let Some(r) = &known {
         if r.info.lifecycle == activities::catalogue::Lifecycle::Retired {
             shared.count(&task, "retired-model");

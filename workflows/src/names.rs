@@ -61,6 +61,19 @@ pub mod activity {
     pub const RECORD_RESULTS: &str = "RecordResults";
 }
 
+/// Failure type names that cross crates: activities raise them, `PaperToCode` decides on them,
+/// and the Web UI shows them.
+pub mod failure {
+    /// The model has reached its end of life.
+    pub const MODEL_RETIRED: &str = "ModelRetired";
+    /// A bare id of a model that only inference profiles serve on demand.
+    pub const MODEL_NEEDS_INFERENCE_PROFILE: &str = "ModelNeedsInferenceProfile";
+    /// A model named by a workflow input that is not in the catalogue.
+    pub const MODEL_NOT_ALLOWED: &str = "ModelNotAllowed";
+    /// No executor of the target took the code in time.
+    pub const NO_EXECUTOR: &str = "NoExecutor";
+}
+
 /// Query names.
 pub mod query {
     /// Stage and counts of a running PaperToCode.

@@ -25,7 +25,7 @@ use crate::decisions::{
     RepairStep, ReviewStep, Stage, enough_chunks, input_out_of_bounds, next_repair_step,
     next_review_step,
 };
-use crate::names::{LLM_TASK_QUEUE, exec_task_queue, search_attribute};
+use crate::names::{LLM_TASK_QUEUE, exec_task_queue, failure, search_attribute};
 use crate::types::*;
 
 const PAPER_ID: SearchAttributeKey<String> =
@@ -368,10 +368,16 @@ pub const MODEL_UNUSABLE_PATCH: &str = "annapurna-model-unusable-fails-paper";
 /// of a model that only inference profiles serve): no other chunk can succeed either.
 fn model_unusable(e: &ActivityExecutionError) -> bool {
     match e.cause() {
-        Some(temporalio_common::error::IncomingError::Application(a)) => matches!(
-            a.type_name(),
-            Some("ModelRetired" | "ModelNeedsInferenceProfile" | "ModelNotAllowed")
-        ),
+        Some(temporalio_common::error::IncomingError::Application(a)) => {
+            a.type_name().is_some_and(|t| {
+                [
+                    failure::MODEL_RETIRED,
+                    failure::MODEL_NEEDS_INFERENCE_PROFILE,
+                    failure::MODEL_NOT_ALLOWED,
+                ]
+                .contains(&t)
+            })
+        }
         _ => false,
     }
 }
@@ -505,7 +511,7 @@ async fn wait_for_executor(
                 wait.as_secs(),
                 failure_reason(&e, 200)
             ))
-            .type_name("NoExecutor".to_owned())
+            .type_name(failure::NO_EXECUTOR.to_owned())
             .non_retryable(true)
             .build(),
         )),

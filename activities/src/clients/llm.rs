@@ -147,8 +147,10 @@ impl LlmError {
             LlmError::Throttled { .. } => "ModelThrottled",
             LlmError::Transport { .. } => "ModelUnavailable",
             LlmError::Rejected { .. } => "ModelRejectedRequest",
-            LlmError::Retired { .. } => "ModelRetired",
-            LlmError::NeedsInferenceProfile { .. } => "ModelNeedsInferenceProfile",
+            LlmError::Retired { .. } => workflows::names::failure::MODEL_RETIRED,
+            LlmError::NeedsInferenceProfile { .. } => {
+                workflows::names::failure::MODEL_NEEDS_INFERENCE_PROFILE
+            }
             LlmError::Refused { .. } => "ModelRefused",
         }
     }

@@ -12,10 +12,7 @@ pub async fn diagnose_failure(
 ) -> Result<Diagnosis, Classified> {
     let code = d.text(&input.code).await?;
     let prompt = prompts::diagnose(&input.target, &code, &input.report);
-    let model = d
-        .settings
-        .code_model_or(&input.model)
-        .map_err(|m| permanent("ModelNotAllowed", m))?;
+    let model = d.settings.code_model_or(&input.model)?;
     let mut request = LlmRequest::single(model, prompt, 1_500, 0.0);
     let mut usage = LlmUsage::default();
     let parse = |text: &str| -> Option<Diagnosis> {

@@ -10,10 +10,7 @@ pub async fn fix_code(
 ) -> Result<CodeRef, Classified> {
     let code = d.text(&input.code).await?;
     let prompt = prompts::fix(&input.target, &code, &input.findings);
-    let model = d
-        .settings
-        .code_model_or(&input.model)
-        .map_err(|m| permanent("ModelNotAllowed", m))?;
+    let model = d.settings.code_model_or(&input.model)?;
     let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.0);
     let mut usage = LlmUsage::default();
     let fixed = prompts::code_block(&d.converse_whole(request, &mut usage).await?);

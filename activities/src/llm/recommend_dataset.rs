@@ -33,10 +33,7 @@ pub async fn recommend_dataset(
         .collect();
     let excerpt: String = text.chars().take(6_000).collect();
     let prompt = prompts::dataset(&input.paper.title, catalogue, &names, &excerpt);
-    let model = d
-        .settings
-        .summary_model_or(&input.model)
-        .map_err(|m| permanent("ModelNotAllowed", m))?;
+    let model = d.settings.summary_model_or(&input.model)?;
     let request = LlmRequest::single(model, prompt, 500, 0.0);
     let answer = d.converse(&request, &mut usage).await?;
     let parsed: Option<(String, Vec<String>)> = answer

@@ -33,10 +33,7 @@ pub async fn review_code(
 ) -> Result<ReviewRef, Classified> {
     let code = d.text(&input.code).await?;
     let prompt = prompts::review(&input.title, &input.target, &code, &input.check.findings);
-    let model = d
-        .settings
-        .code_model_or(&input.model)
-        .map_err(|m| permanent("ModelNotAllowed", m))?;
+    let model = d.settings.code_model_or(&input.model)?;
     let mut request = LlmRequest::single(model, prompt, 2_000, 0.0);
     let mut usage = LlmUsage::default();
     let parsed = d

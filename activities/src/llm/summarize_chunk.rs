@@ -16,10 +16,7 @@ pub async fn summarize_chunk(
         &input.chunk.section_titles,
         &chunk,
     );
-    let model = d
-        .settings
-        .summary_model_or(&input.model)
-        .map_err(|m| permanent("ModelNotAllowed", m))?;
+    let model = d.settings.summary_model_or(&input.model)?;
     let request = LlmRequest::single(model, prompt, d.settings.summary_max_tokens, 0.2);
     let mut usage = LlmUsage::default();
     let answer = d.converse_whole(request, &mut usage).await?;
