@@ -79,12 +79,16 @@ struct Feeds {
     pdfs: BTreeMap<String, Vec<u8>>,
     /// PDF requests so far.
     pdf_requests: std::sync::atomic::AtomicUsize,
+    /// Text replaced in the arXiv feed before the base URL is filled in (hostile links).
+    rewrites: Vec<(String, String)>,
 }
 
 async fn arxiv(State(f): State<Arc<Feeds>>) -> Response {
-    let xml = std::fs::read_to_string(fixture("arxiv-cs-lg.xml"))
-        .unwrap()
-        .replace("http://127.0.0.1:9", &f.base);
+    let mut xml = std::fs::read_to_string(fixture("arxiv-cs-lg.xml")).unwrap();
+    for (from, to) in &f.rewrites {
+        xml = xml.replace(from, to);
+    }
+    let xml = xml.replace("http://127.0.0.1:9", &f.base);
     ([(header::CONTENT_TYPE, "application/atom+xml")], xml).into_response()
 }
 
@@ -117,6 +121,10 @@ fn fixture(name: &str) -> std::path::PathBuf {
 
 /// Serves both APIs and the PDFs; returns its base URL and its state.
 async fn start_feeds() -> (String, Arc<Feeds>) {
+    start_feeds_with(Vec::new()).await
+}
+
+async fn start_feeds_with(rewrites: Vec<(String, String)>) -> (String, Arc<Feeds>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let attention = std::fs::read(papers_dir().join("attention-is-all-you-need.pdf")).unwrap();
@@ -154,6 +162,7 @@ async fn start_feeds() -> (String, Arc<Feeds>) {
         base: base.clone(),
         pdfs,
         pdf_requests: Default::default(),
+        rewrites,
     });
     let shared = state.clone();
     let app = Router::new()
@@ -450,4 +459,107 @@ async fn plain_cli_ingestion_continues_as_new() {
     assert_eq!(summary.failed.values().sum::<u32>(), 6, "{summary:#?}");
     assert_eq!(summary.input_tokens, 0);
     assert_eq!(stack.continued_as_new("ingest/cli"), 2);
+}
+
+/// Issue 14, item 2: PDF links inside a feed are not trusted. Links to another local port, to the
+/// cloud metadata address and to a non-https host are refused before anything is sent (the
+/// attacker's server counts zero requests), the good entry is still indexed, and a caller cannot
+/// inject entries through `carried`.
+#[tokio::test]
+async fn hostile_feed_links_and_injected_state_are_refused() {
+    // The attacker's server: counts every request.
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let attacker = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new().fallback(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { "secret-token-from-the-inside" }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (base, feeds) = start_feeds_with(vec![
+        (
+            "http://127.0.0.1:9/pdf/2611.07115v3".into(),
+            format!("{attacker}/latest/meta-data/"),
+        ),
+        (
+            "http://127.0.0.1:9/pdf/2611.05177v2".into(),
+            "http://169.254.169.254/latest/meta-data/iam/security-credentials/".into(),
+        ),
+    ])
+    .await;
+    let stack = stack_with_feeds(&base).await;
+    let id = started_id(&stack.annapurna(&[
+        "ingest",
+        "--arxiv",
+        "cs.LG",
+        "--max-results",
+        "5",
+    ]));
+    let summary: IngestSummary = stack.result::<IngestPapers>(&id, 300).await;
+    let outcome = |key: &str| {
+        summary
+            .items
+            .iter()
+            .find(|i| i.key == key)
+            .unwrap_or_else(|| panic!("{key} in {summary:#?}"))
+            .outcome
+            .clone()
+    };
+    assert_eq!(outcome("arxiv:2611.04821v1"), "indexed", "{summary:#?}");
+    for key in ["arxiv:2611.07115v3", "arxiv:2611.05177v2"] {
+        let o = outcome(key);
+        assert!(o.contains("was not fetched"), "{key}: {o}");
+        assert!(!o.contains("secret-token"), "{key}: {o}");
+    }
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no request may reach the attacker's server"
+    );
+    assert!(feeds.pdf_requests.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    // `carried` is the workflow's own state between runs: a caller's is refused before any
+    // activity runs (here it names a blob of the store as a feed entry).
+    let injected = serde_json::json!({
+        "feeds": [],
+        "carried": {
+            "remaining": [{
+                "key": "arxiv:injected",
+                "title": "injected",
+                "entry": {"uri": "file:///etc/passwd", "sha256": "00", "bytes": 1},
+                "problem": null
+            }],
+            "summary": IngestSummary::default(),
+            "indexed": ["some-paper"]
+        }
+    });
+    stack.start_with_cli("IngestPapers", "ingest/injected", &injected.to_string());
+    let failed = tokio::time::timeout(
+        Duration::from_secs(120),
+        stack
+            .client
+            .get_workflow_handle::<IngestPapers>("ingest/injected")
+            .get_result(Default::default()),
+    )
+    .await
+    .expect("the injected ingestion ends")
+    .expect_err("an injected carry is refused");
+    let failed = format!("{failed:?}");
+    assert!(failed.contains("InvalidInput") && failed.contains("carried"), "{failed}");
+    let history = stack.temporal(&[
+        "workflow",
+        "show",
+        "--workflow-id",
+        "ingest/injected",
+        "--output",
+        "json",
+    ]);
+    let history = String::from_utf8_lossy(&history.stdout).to_lowercase();
+    assert!(history.contains("workflowexecutionfailed") || history.contains("workflow_execution_failed"), "{history}");
+    assert!(
+        !history.contains("activitytaskscheduled") && !history.contains("activity_task_scheduled"),
+        "no activity may run for an injected carry"
+    );
 }

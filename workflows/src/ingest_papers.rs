@@ -76,6 +76,7 @@ impl IngestPapers {
     #[run(name = "IngestPapers")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<IngestSummary> {
         let input = ctx.state(|s| s.input.clone());
+        crate::paper_to_code::refuse_injected_carry(ctx, input.carried.is_some(), "IngestPapers")?;
         let (items, mut indexed) = match &input.carried {
             Some(carry) => (carry.remaining.clone(), carry.indexed.clone()),
             None => (fetch_all(ctx, &input).await, Vec::new()),

@@ -52,6 +52,7 @@ impl PaperBatch {
     #[run(name = "PaperBatch")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<BatchSummary> {
         let input = ctx.state(|s| s.input.clone());
+        crate::paper_to_code::refuse_injected_carry(ctx, input.carried.is_some(), "PaperBatch")?;
         let started = now_ms(ctx);
         let ids = match &input.carried {
             Some(carry) => carry.remaining.clone(),

@@ -27,6 +27,7 @@ use workflows::types::{FeedEntry, FeedQuery};
 
 pub mod arxiv;
 pub mod http;
+pub mod links;
 pub mod openreview;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -67,6 +68,13 @@ pub struct SourceConfig {
     pub pdf_max_bytes: u64,
     /// The limit for a whole PDF download, in seconds.
     pub pdf_timeout_secs: u64,
+    /// The largest feed response read, in bytes.
+    pub feed_max_bytes: u64,
+    /// Hosts (and their subdomains) that links found in each source's feed may point at
+    /// ([`links`]); a link with the exact origin of the source's configured endpoint is allowed too.
+    pub link_hosts: std::collections::BTreeMap<String, Vec<String>>,
+    /// Lets links use plain `http` (for tests against local servers; never in production).
+    pub allow_http_links: bool,
 }
 
 impl Default for SourceConfig {
@@ -80,6 +88,20 @@ impl Default for SourceConfig {
             request_timeout_secs: 60,
             pdf_max_bytes: 50 * 1024 * 1024,
             pdf_timeout_secs: 120,
+            feed_max_bytes: 16 * 1024 * 1024,
+            link_hosts: [
+                ("arxiv", &["arxiv.org"][..]),
+                ("openreview", &["openreview.net"][..]),
+            ]
+            .into_iter()
+            .map(|(source, hosts)| {
+                (
+                    source.to_owned(),
+                    hosts.iter().map(|h| (*h).to_owned()).collect(),
+                )
+            })
+            .collect(),
+            allow_http_links: false,
         }
     }
 }
@@ -88,14 +110,37 @@ impl Default for SourceConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The server answered with an error status.
-    #[error("GET {url} answered HTTP {status} ({hint}); the response began with: {body_start}", hint = http_hint(.status))]
+    #[error("GET {url} answered HTTP {status} ({hint}){body}", hint = http_hint(.status), body = body_shown(.body_start))]
     Http {
         /// The URL asked for.
         url: String,
         /// The HTTP status code.
         status: u16,
-        /// The start of the response body, whitespace collapsed.
-        body_start: String,
+        /// The start of the response body, whitespace collapsed: only for the configured
+        /// endpoints; a link's response body is never kept.
+        body_start: Option<String>,
+    },
+    /// A link found in a feed points somewhere it may not ([`links`]); nothing was sent there.
+    #[error(
+        "the link {url} was not fetched: {reason}; links from feeds must be https on the source's \
+         sources.link-hosts and resolve to public addresses"
+    )]
+    LinkRefused {
+        /// The link.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A feed response is larger than [`SourceConfig::feed_max_bytes`].
+    #[error(
+        "the feed response from {url} is larger than {limit} bytes; ask for fewer entries per \
+         page (sources.page-size) or raise sources.feed-max-bytes"
+    )]
+    FeedTooLarge {
+        /// The URL asked for.
+        url: String,
+        /// The limit in bytes.
+        limit: u64,
     },
     /// The server could not be reached, or a feed request got no complete answer in time.
     #[error(
@@ -150,6 +195,13 @@ pub enum SourceError {
     BadQuery(String),
 }
 
+pub(crate) fn body_shown(body_start: &Option<String>) -> String {
+    match body_start {
+        Some(start) => format!("; the response began with: {start}"),
+        None => String::new(),
+    }
+}
+
 pub(crate) fn http_hint(status: &u16) -> &'static str {
     match *status {
         429 => "rate limited: raise sources.interval-ms; the request is retried later",
@@ -172,6 +224,8 @@ impl SourceError {
             }
             SourceError::Transport { .. } | SourceError::TimedOut { .. } => true,
             SourceError::TooLarge { .. }
+            | SourceError::LinkRefused { .. }
+            | SourceError::FeedTooLarge { .. }
             | SourceError::NotPdf { .. }
             | SourceError::BadFeed { .. }
             | SourceError::BadQuery(_) => false,
@@ -186,6 +240,8 @@ impl SourceError {
             SourceError::TooLarge { .. } => "PdfTooLarge",
             SourceError::TimedOut { .. } => "PdfDownloadTimeout",
             SourceError::NotPdf { .. } => "NotAPdf",
+            SourceError::LinkRefused { .. } => "LinkNotAllowed",
+            SourceError::FeedTooLarge { .. } => "FeedTooLarge",
             SourceError::BadFeed { .. } => "BadFeed",
             SourceError::BadQuery(_) => "BadFeedQuery",
         }
@@ -304,7 +360,7 @@ mod tests {
         let http = |status| SourceError::Http {
             url: "http://x/".into(),
             status,
-            body_start: String::new(),
+            body_start: None,
         };
         assert!(http(503).is_retryable());
         assert!(http(500).is_retryable());

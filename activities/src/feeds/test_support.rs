@@ -49,6 +49,8 @@ pub(crate) fn test_config(base: &str) -> SourceConfig {
         request_timeout_secs: 5,
         pdf_max_bytes: 4096,
         pdf_timeout_secs: 5,
+        feed_max_bytes: 64 * 1024,
+        ..SourceConfig::default()
     }
 }
 
