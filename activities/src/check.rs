@@ -63,6 +63,15 @@ async fn run_with_stdin(
     args: &[&str],
     input: &str,
 ) -> std::io::Result<std::process::Output> {
+    run_with_stdin_within(program, args, input, CHECK_TIMEOUT).await
+}
+
+async fn run_with_stdin_within(
+    program: &str,
+    args: &[&str],
+    input: &str,
+    limit: std::time::Duration,
+) -> std::io::Result<std::process::Output> {
     let mut child = tokio::process::Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
@@ -77,15 +86,12 @@ async fn run_with_stdin(
     });
     // A checker that hangs (a pathological file) must not hold the activity forever: the child
     // is killed on drop when the limit passes.
-    let out = tokio::time::timeout(CHECK_TIMEOUT, child.wait_with_output())
+    let out = tokio::time::timeout(limit, child.wait_with_output())
         .await
         .map_err(|_| {
             std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                format!(
-                    "{program} did not finish within {} s",
-                    CHECK_TIMEOUT.as_secs()
-                ),
+                format!("{program} did not finish within {} s", limit.as_secs()),
             )
         })??;
     let _ = writer.await;
@@ -256,6 +262,46 @@ mod tests {
             rules += 1;
         }
         assert!(rules >= 15, "only {rules} rule fixtures");
+    }
+
+    /// Issue 14, item 9: a checker that hangs is killed at the limit, not waited for.
+    #[tokio::test]
+    async fn a_hanging_checker_is_killed_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!("echo $$ > {}; exec sleep 30", pid_file.display());
+        let started = std::time::Instant::now();
+        let err = run_with_stdin_within(
+            "sh",
+            &["-c", &script],
+            "",
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let pid = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .to_owned();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            // Gone, or a zombie waiting to be reaped: not sleeping on.
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+            let alive = state.as_deref().is_some_and(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+            });
+            if !alive {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the checker {pid} still runs"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     #[tokio::test]

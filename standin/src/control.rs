@@ -35,29 +35,29 @@ fn rest_error(status: StatusCode, error_type: &str, message: &str) -> Response {
 }
 
 /// A catalogue entry for `id`, or the not-found answer Bedrock gives.
-fn lookup(id: &str) -> Result<(String, catalogue::ModelInfo), Response> {
+fn lookup(id: &str) -> Result<(String, catalogue::ModelInfo), Box<Response>> {
     let (_, model) = catalogue::split_profile(id);
     match catalogue::BUILTIN.get(model) {
         Some(info) if info.lifecycle != Lifecycle::Retired => Ok((model.to_owned(), info.clone())),
-        Some(_) => Err(rest_error(
+        Some(_) => Err(Box::new(rest_error(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
             activities::clients::llm::RETIRED_MESSAGE,
-        )),
-        None => Err(rest_error(
+        ))),
+        None => Err(Box::new(rest_error(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
             &format!(
                 "The model {id} could not be found (Bedrock stand-in: it knows only the built-in catalogue)."
             ),
-        )),
+        ))),
     }
 }
 
 async fn foundation_model(Path(id): Path<String>) -> Response {
     let (model, info) = match lookup(&id) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     Json(json!({
         "modelDetails": {
@@ -78,7 +78,7 @@ async fn foundation_model(Path(id): Path<String>) -> Response {
 async fn availability(Path(id): Path<String>) -> Response {
     let (model, _) = match lookup(&id) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     Json(json!({
         "modelId": model,

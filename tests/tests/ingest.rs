@@ -490,13 +490,7 @@ async fn hostile_feed_links_and_injected_state_are_refused() {
     ])
     .await;
     let stack = stack_with_feeds(&base).await;
-    let id = started_id(&stack.annapurna(&[
-        "ingest",
-        "--arxiv",
-        "cs.LG",
-        "--max-results",
-        "5",
-    ]));
+    let id = started_id(&stack.annapurna(&["ingest", "--arxiv", "cs.LG", "--max-results", "5"]));
     let summary: IngestSummary = stack.result::<IngestPapers>(&id, 300).await;
     let outcome = |key: &str| {
         summary
@@ -547,7 +541,10 @@ async fn hostile_feed_links_and_injected_state_are_refused() {
     .expect("the injected ingestion ends")
     .expect_err("an injected carry is refused");
     let failed = format!("{failed:?}");
-    assert!(failed.contains("InvalidInput") && failed.contains("carried"), "{failed}");
+    assert!(
+        failed.contains("InvalidInput") && failed.contains("carried"),
+        "{failed}"
+    );
     let history = stack.temporal(&[
         "workflow",
         "show",
@@ -557,7 +554,11 @@ async fn hostile_feed_links_and_injected_state_are_refused() {
         "json",
     ]);
     let history = String::from_utf8_lossy(&history.stdout).to_lowercase();
-    assert!(history.contains("workflowexecutionfailed") || history.contains("workflow_execution_failed"), "{history}");
+    assert!(
+        history.contains("workflowexecutionfailed")
+            || history.contains("workflow_execution_failed"),
+        "{history}"
+    );
     assert!(
         !history.contains("activitytaskscheduled") && !history.contains("activity_task_scheduled"),
         "no activity may run for an injected carry"

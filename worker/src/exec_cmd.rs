@@ -19,6 +19,8 @@ pub async fn run(
     let code = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read {}; give a Python file", file.display()))?;
     let secs = timeout.unwrap_or(config.sandbox.timeout_secs);
+    // This command is an executor too: what a killed one left in the free slots goes first.
+    activities::sandbox::workdir::clean_leftovers(&config.sandbox)?;
     let activities::exec::execute_code::Execution { work, outcome } =
         activities::exec::execute_code::execute(
             &config.sandbox,
@@ -49,6 +51,7 @@ pub async fn run(
             outcome.peak_rss_kib,
             outcome.sandbox
         );
+        println!("limits: {}", outcome.limits);
         for m in &outcome.metrics {
             println!("METRICS {m}");
         }
@@ -59,11 +62,9 @@ pub async fn run(
             eprintln!("{}", outcome.stderr);
         }
     }
-    // process::exit skips destructors: remove the work directory (and whatever the code left in
-    // it) first.
-    if let Err(e) = work.close() {
-        eprintln!("could not remove the work directory: {e}");
-    }
+    // process::exit skips destructors: unmount and remove the work directory (and whatever the
+    // code left in it) first.
+    drop(work);
     if outcome.classification != workflows::types::Classification::Ok {
         std::process::exit(1);
     }

@@ -253,8 +253,23 @@ pub async fn run_queues(
     }
     if let Some(target) = &queues.exec {
         let queue = exec_task_queue(target);
+        // A slot (a uid and a work directory) for every execution the tuner lets run at once;
+        // what a killed executor left in free slots goes now.
+        let mut sandbox = config.sandbox.clone();
+        sandbox.slots = sandbox
+            .slots
+            .max(u32::try_from(config.worker.max_concurrent_executions).unwrap_or(u32::MAX));
+        match activities::sandbox::workdir::clean_leftovers(&sandbox) {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(slots = n, root = %activities::sandbox::workdir::work_root(&sandbox).display(), "removed what a previous executor left in its execution slots")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check the execution slots for leftovers")
+            }
+        }
         let exec_options = WorkerOptions::new(queue.as_str())
-            .register_activities(ExecActivities::new(deps, config.sandbox.clone()))
+            .register_activities(ExecActivities::new(deps, sandbox))
             .tuner(tuner(config.worker.max_concurrent_executions))
             .graceful_shutdown_period(grace)
             .build();

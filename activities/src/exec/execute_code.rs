@@ -100,17 +100,18 @@ pub async fn execute_code(
     })
 }
 
-/// One run and the work directory it ran in (removed when dropped).
+/// One run and the work directory it ran in (unmounted and removed, and its slot freed, when
+/// dropped).
 pub struct Execution {
     /// The work directory: `output/` holds the artifacts.
-    pub work: tempfile::TempDir,
+    pub work: crate::sandbox::workdir::WorkDir,
     /// What the run did.
     pub outcome: crate::sandbox::RunOutcome,
 }
 
-/// Runs `code` once in the sandbox for `target`, in a fresh work directory, with the target's
-/// profile and `ANNAPURNA_TARGET` set; `metrics` follows the latest `METRICS:` line while it
-/// runs. The one way code is run, for `ExecuteCode` and for `annapurna exec`.
+/// Runs `code` once in the sandbox for `target`, in a free slot's fresh work directory, with
+/// the target's profile and `ANNAPURNA_TARGET` set; `metrics` follows the latest `METRICS:` line
+/// while it runs. The one way code is run, for `ExecuteCode` and for `annapurna exec`.
 pub async fn execute(
     sandbox: &SandboxConfig,
     code: String,
@@ -118,33 +119,33 @@ pub async fn execute(
     timeout: Duration,
     metrics: Option<crate::sandbox::LatestMetrics>,
 ) -> Result<Execution, crate::sandbox::SandboxError> {
-    let work = tempfile::Builder::new()
-        .prefix("annapurna-exec-")
-        .tempdir()
-        .map_err(|e| {
-            crate::sandbox::SandboxError::Start(format!("creating a work directory: {e}"))
-        })?;
-    let config = sandbox.clone();
+    let mut config = sandbox.clone();
     let env = vec![("ANNAPURNA_TARGET".to_owned(), target.to_owned())];
     let profile = crate::sandbox::host_profile(target, config.neuron_profile);
     // If this future is dropped (the activity was cancelled or timed out), the guard tells the
-    // sandbox's watcher to kill the run at once; the blocking task owns the work directory, so
-    // the directory goes only after the process has ended (its disk limit holds to the end).
+    // sandbox's watcher to kill the run at once; the blocking task owns the work directory and
+    // the slot, so both go only after the process has ended (its disk limit holds to the end).
     let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let _guard = CancelOnDrop(cancel.clone());
-    let (outcome, work) = tokio::task::spawn_blocking(move || {
-        let dir = work.path().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let slot = crate::sandbox::workdir::acquire(&config, &cancel)?;
+        let work = crate::sandbox::workdir::WorkDir::create(&config, slot)?;
+        config.uid = work.slot.uid;
         let outcome = crate::sandbox::run(
-            &config, &dir, &code, timeout, &env, &profile, metrics, cancel,
-        );
-        (outcome, work)
+            &config,
+            work.path(),
+            work.disk_limit(),
+            &code,
+            timeout,
+            &env,
+            &profile,
+            metrics,
+            cancel,
+        )?;
+        Ok(Execution { work, outcome })
     })
     .await
-    .map_err(|e| crate::sandbox::SandboxError::Start(format!("the run's thread failed: {e}")))?;
-    Ok(Execution {
-        work,
-        outcome: outcome?,
-    })
+    .map_err(|e| crate::sandbox::SandboxError::Start(format!("the run's thread failed: {e}")))?
 }
 
 /// Sets the flag when dropped: the run it guards is no longer wanted.

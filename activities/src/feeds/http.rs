@@ -321,7 +321,11 @@ pub(crate) fn check_pdf(
     }
     let mut reason = describe_start(body);
     if let Some(content_type) = content_type {
-        let shown: String = content_type.chars().take(60).flat_map(char::escape_debug).collect();
+        let shown: String = content_type
+            .chars()
+            .take(60)
+            .flat_map(char::escape_debug)
+            .collect();
         reason.push_str(&format!(" (Content-Type {shown})"));
     }
     Err(SourceError::NotPdf {
@@ -541,7 +545,11 @@ mod tests {
         let cfg = test_config(&base);
 
         // The endpoint's own origin is trusted.
-        assert!(download_pdf(&cfg, "arxiv", &format!("{base}/good.pdf")).await.is_ok());
+        assert!(
+            download_pdf(&cfg, "arxiv", &format!("{base}/good.pdf"))
+                .await
+                .is_ok()
+        );
 
         let links = [
             // Another port on the same loopback host: another origin, not on the list.
@@ -549,7 +557,7 @@ mod tests {
             // The cloud metadata service.
             "http://169.254.169.254/latest/meta-data/iam/security-credentials/".to_owned(),
             format!("https://127.0.0.1:{target_port}/x.pdf"),
-            format!("file:///etc/passwd"),
+            "file:///etc/passwd".to_owned(),
             // A redirect from the trusted origin to one that is not.
             format!("{base}/moved.pdf"),
         ];
@@ -569,7 +577,12 @@ mod tests {
         listed
             .link_hosts
             .insert("arxiv".into(), vec!["localhost".into()]);
-        match download_pdf(&listed, "arxiv", &format!("http://localhost:{target_port}/x.pdf")).await
+        match download_pdf(
+            &listed,
+            "arxiv",
+            &format!("http://localhost:{target_port}/x.pdf"),
+        )
+        .await
         {
             Err(SourceError::LinkRefused { reason, .. }) => {
                 assert!(reason.contains("not a public address"), "{reason}")
@@ -585,10 +598,7 @@ mod tests {
 
     #[tokio::test]
     async fn feed_bodies_are_size_capped() {
-        let app = Router::new().route(
-            "/api/query",
-            get(|| async { endless_pdf() }),
-        );
+        let app = Router::new().route("/api/query", get(|| async { endless_pdf() }));
         let base = serve(app).await;
         let cfg = test_config(&base);
         match get_page(&http_client(&cfg), &cfg, &cfg.arxiv_url, &[]).await {
@@ -597,7 +607,10 @@ mod tests {
                 assert!(e.to_string().contains("feed-max-bytes"), "{e}");
             }
             Err(other) => panic!("expected FeedTooLarge, got {other:?}"),
-            Ok(page) => panic!("expected FeedTooLarge, got a page of {} bytes", page.body.len()),
+            Ok(page) => panic!(
+                "expected FeedTooLarge, got a page of {} bytes",
+                page.body.len()
+            ),
         }
     }
 

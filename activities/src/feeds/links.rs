@@ -94,14 +94,14 @@ impl LinkPolicy {
         }
     }
 
-    fn from_endpoint(&self, url: &Url) -> bool {
+    fn is_endpoint_origin(&self, url: &Url) -> bool {
         self.endpoint.as_ref().is_some_and(|o| *o == url.origin())
     }
 
     /// Checks a link (or a redirect target) before anything is sent to it.
     pub fn check(&self, url: &Url) -> Result<(), LinkRefused> {
         // The configured endpoint's own origin is as trusted as the endpoint.
-        if self.from_endpoint(url) {
+        if self.is_endpoint_origin(url) {
             return Ok(());
         }
         match url.scheme() {
@@ -145,7 +145,11 @@ impl LinkPolicy {
             return Err(LinkRefused(format!("the address {ip} is not a public one")));
         }
         let literal = ip.to_string();
-        if self.hosts.iter().any(|h| h.trim_matches(['[', ']']) == literal) {
+        if self
+            .hosts
+            .iter()
+            .any(|h| h.trim_matches(['[', ']']) == literal)
+        {
             Ok(())
         } else {
             Err(LinkRefused(format!(
@@ -210,14 +214,14 @@ impl reqwest::dns::Resolve for PublicOnly {
         let host = name.as_str().to_ascii_lowercase();
         let trusted = self.endpoint_hosts.contains(&host);
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !trusted && let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
                 return Err(Box::new(LinkRefused(format!(
                     "`{host}` resolves to {}, which is not a public address",
                     bad.ip()
-                ))) as Box<dyn std::error::Error + Send + Sync>);
+                )))
+                    as Box<dyn std::error::Error + Send + Sync>);
             }
             if addrs.is_empty() {
                 return Err(format!("`{host}` resolves to no address").into());
@@ -262,7 +266,14 @@ mod tests {
         for ip in EXAMPLE_REFUSED {
             assert!(!is_public(ip), "{ip}");
         }
-        for ip in ["fd00::1", "fe80::1", "0.0.0.0", "192.168.1.1", "172.16.0.1", "::"] {
+        for ip in [
+            "fd00::1",
+            "fe80::1",
+            "0.0.0.0",
+            "192.168.1.1",
+            "172.16.0.1",
+            "::",
+        ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["151.101.1.1", "2a04:4e42::1", "8.8.8.8"] {
@@ -279,17 +290,28 @@ mod tests {
         let refused = |u: &str| ok(u).expect_err(u).0;
         assert!(refused("http://arxiv.org/pdf/1").contains("plain http"));
         assert!(refused("file:///etc/passwd").contains("scheme `file`"));
-        assert!(refused("https://arxiv.org.evil.example/pdf/1").contains("not on sources.link-hosts.arxiv"));
+        assert!(
+            refused("https://arxiv.org.evil.example/pdf/1")
+                .contains("not on sources.link-hosts.arxiv")
+        );
         assert!(refused("https://169.254.169.254/latest/meta-data/").contains("not a public"));
         assert!(refused("https://[::ffff:127.0.0.1]/x").contains("not a public"));
         assert!(refused("https://8.8.8.8/x").contains("not on sources.link-hosts"));
         // An OpenReview host is not an arXiv host.
         assert!(refused("https://openreview.net/pdf?id=x").contains("link-hosts.arxiv"));
         let openreview = LinkPolicy::for_source(&cfg(), "openreview");
-        assert!(openreview.check(&Url::parse("https://openreview.net/pdf?id=x").unwrap()).is_ok());
+        assert!(
+            openreview
+                .check(&Url::parse("https://openreview.net/pdf?id=x").unwrap())
+                .is_ok()
+        );
         // A source without a list refuses everything but its endpoint.
         let other = LinkPolicy::for_source(&cfg(), "elsewhere");
-        assert!(other.check(&Url::parse("https://arxiv.org/pdf/1").unwrap()).is_err());
+        assert!(
+            other
+                .check(&Url::parse("https://arxiv.org/pdf/1").unwrap())
+                .is_err()
+        );
     }
 
     #[test]
@@ -299,8 +321,16 @@ mod tests {
             ..cfg()
         };
         let arxiv = LinkPolicy::for_source(&cfg, "arxiv");
-        assert!(arxiv.check(&Url::parse("http://127.0.0.1:4000/pdf/1").unwrap()).is_ok());
+        assert!(
+            arxiv
+                .check(&Url::parse("http://127.0.0.1:4000/pdf/1").unwrap())
+                .is_ok()
+        );
         // The same host on another port is another origin.
-        assert!(arxiv.check(&Url::parse("http://127.0.0.1:4001/pdf/1").unwrap()).is_err());
+        assert!(
+            arxiv
+                .check(&Url::parse("http://127.0.0.1:4001/pdf/1").unwrap())
+                .is_err()
+        );
     }
 }

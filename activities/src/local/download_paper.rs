@@ -31,7 +31,8 @@ pub async fn download_paper(
                 format!("{key}: the feed entry has no PDF link"),
             )
         })?;
-    let bytes = bytes::Bytes::from(crate::feeds::download_pdf(&d.sources, &entry.source, &url).await?);
+    let bytes =
+        bytes::Bytes::from(crate::feeds::download_pdf(&d.sources, &entry.source, &url).await?);
     let origin = PaperOrigin {
         source: entry.source.clone(),
         source_id: entry.source_id.clone(),

@@ -12,6 +12,9 @@
 //! - here: configuration, errors, [`run`] (the process, its limits and the watcher)
 //! - [`profile`]: what each target adds (devices, drivers, environment) and the bubblewrap command
 //! - [`report`]: artifacts, `METRICS:` lines and the classification of a run
+//! - [`workdir`]: execution slots (a uid each), their size-limited work directories, and what
+//!   dead executors left behind
+//! - [`cgroup`]: a cgroup per run (memory and processes for the run as a whole)
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -23,8 +26,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+pub mod cgroup;
 pub mod profile;
 pub mod report;
+pub mod workdir;
 
 pub use profile::*;
 pub use report::*;
@@ -51,8 +56,17 @@ pub struct SandboxConfig {
     /// Pre-staged datasets, mounted read-only at `/datasets`. Empty: the set-up script's
     /// (`$XDG_CACHE_HOME/annapurna/datasets`) when it exists.
     pub datasets: String,
-    /// The unprivileged uid (and gid) the code runs as.
+    /// The first of `slots` consecutive unprivileged uids (and gids): slot `n` runs code as
+    /// `uid + n`. No one else on the host may use them.
     pub uid: u32,
+    /// Programs this executor runs at once (the worker raises it to
+    /// `worker.max-concurrent-executions`).
+    pub slots: u32,
+    /// Where work directories and slot locks live. Empty: `$TMPDIR/annapurna-exec`.
+    pub work_root: String,
+    /// A cgroup v2 directory delegated to the executor, for a cgroup per run. Empty: cgroup v1
+    /// where the host has it, else only per-process limits.
+    pub cgroup_parent: String,
     /// CPU seconds.
     pub cpu_secs: u64,
     /// Address space, MiB.
@@ -79,7 +93,10 @@ impl Default for SandboxConfig {
             mode: SandboxMode::Bubblewrap,
             venv: String::new(),
             datasets: String::new(),
-            uid: 65534,
+            uid: 64000,
+            slots: 4,
+            work_root: String::new(),
+            cgroup_parent: String::new(),
             cpu_secs: 600,
             memory_mib: 8192,
             processes: 256,
@@ -138,6 +155,10 @@ pub struct RunOutcome {
     pub sandbox: String,
     /// What went wrong, in one word (see [`classify`]).
     pub classification: workflows::types::Classification,
+    /// How the limits were enforced: the uid, whether a cgroup held memory and processes for
+    /// the whole run, and whether the kernel or a poll held the disk quota.
+    #[serde(default)]
+    pub limits: String,
 }
 
 /// Where the execution venv is mounted inside the sandbox.
@@ -266,6 +287,7 @@ pub(crate) fn read_capped(
 pub fn run(
     config: &SandboxConfig,
     work: &Path,
+    disk: workdir::DiskLimit,
     code: &str,
     timeout: Duration,
     env: &[(String, String)],
@@ -283,11 +305,11 @@ pub fn run(
             if unsafe { libc::geteuid() } != 0 {
                 return Err(SandboxError::NeedsRoot(config.uid));
             }
-            // The sandboxed uid owns the work directory and nothing else.
+            // The sandboxed uid owns the work directory and nothing else; no one else reads it.
             for p in [work.to_owned(), work.join("output")] {
                 std::os::unix::fs::chown(&p, Some(config.uid), Some(config.uid))
                     .map_err(start_err)?;
-                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700))
                     .map_err(start_err)?;
             }
             let mut c = std::process::Command::new(bwrap);
@@ -333,9 +355,18 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    // SAFETY: only async-signal-safe calls (setrlimit) between fork and exec.
+    // The run's cgroup (memory and processes for the run as a whole), where the host has one.
+    let cgroup = cgroup::RunCgroup::create(config, config.uid);
+    let enter: Vec<std::os::fd::RawFd> = cgroup.as_ref().map(|c| c.enter_fds()).unwrap_or_default();
+    // SAFETY: only async-signal-safe calls (write, setrlimit) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
+            for fd in &enter {
+                // `0`: the process writing it, so the sandbox and all it starts are inside.
+                if libc::write(*fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             for (resource, value) in limits {
                 nix::sys::resource::setrlimit(resource, value, value)
                     .map_err(std::io::Error::from)?;
@@ -358,6 +389,7 @@ pub fn run(
     let done = Arc::new(AtomicBool::new(false));
     let killed = Arc::new(AtomicU64::new(0)); // 0 none, 1 timeout, 2 disk
     let (w_done, w_killed, w_work) = (done.clone(), killed.clone(), work.to_owned());
+    // A kernel-limited directory cannot pass its size; the poll stays as a second line.
     let disk_cap = config.disk_mib << 20;
     // Sampled CPU and peak memory of the tree (wait4's usage does not see through bubblewrap).
     let (peak_cpu, peak_rss) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -439,7 +471,20 @@ pub fn run(
             SandboxMode::None => "none".into(),
         },
         classification: workflows::types::Classification::Ok,
+        limits: format!(
+            "uid {}; memory and processes: {}; disk: {}",
+            config.uid,
+            match &cgroup {
+                Some(c) => format!("{} and per process", c.describe),
+                None => "per process (rlimits) only".to_owned(),
+            },
+            match disk {
+                workdir::DiskLimit::Kernel => "a tmpfs of the quota (kernel-enforced)",
+                workdir::DiskLimit::Polled => "polled every 100 ms (no mount allowed here)",
+            }
+        ),
     };
+    drop(cgroup);
     outcome.classification = classify(&outcome);
     Ok(outcome)
 }
@@ -467,6 +512,7 @@ mod tests {
             metrics: vec![],
             sandbox: "bubblewrap".into(),
             classification: workflows::types::Classification::Ok,
+            limits: String::new(),
         }
     }
 
@@ -567,7 +613,7 @@ mod tests {
             "--die-with-parent",
             "--ro-bind /usr /usr",
             "--bind /w /work",
-            "--reuid 65534",
+            "--reuid 64000",
             "--no-new-privs",
         ] {
             assert!(args.contains(must), "{must} missing from {args}");
