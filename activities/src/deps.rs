@@ -13,6 +13,27 @@ use crate::feeds::SourceConfig;
 use crate::ratelimit::Limiters;
 use crate::settings::Settings;
 
+/// What an activity gets besides its input: the worker's [`Deps`] (through `Deref`, so
+/// `d.blobs`, `d.text(…)`) and the activity's own context (`d.ctx`: attempt, heartbeats).
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    /// The worker's dependencies.
+    pub deps: &'a Deps,
+    /// This activity task.
+    pub ctx: &'a temporalio_sdk::activities::ActivityContext,
+}
+
+impl std::ops::Deref for Call<'_> {
+    type Target = Deps;
+
+    fn deref(&self) -> &Deps {
+        self.deps
+    }
+}
+
+/// What an activity returns: its output or a [`Classified`] failure.
+pub type Out<T> = Result<T, Classified>;
+
 /// Everything the activities use.
 pub struct Deps {
     /// Per-model rate limits, shared by every activity task of this worker.

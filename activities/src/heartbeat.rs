@@ -8,6 +8,14 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use crate::failure::Classified;
 
+/// Runs quick `work` without heartbeats; only converts its typed error.
+pub(crate) async fn plain<T>(
+    _ctx: &ActivityContext,
+    work: impl Future<Output = Result<T, Classified>>,
+) -> Result<T, ActivityError> {
+    work.await.map_err(ActivityError::from)
+}
+
 /// Runs `work`, heartbeating while it runs (three times per heartbeat timeout, at most every
 /// 3 s), so a lost worker's task moves elsewhere within the timeout; stops early when the activity
 /// is cancelled.

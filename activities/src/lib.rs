@@ -35,6 +35,7 @@ pub mod extract;
 pub mod failure;
 pub mod feeds;
 pub mod gateway;
+mod group;
 pub mod heartbeat;
 pub mod ingest;
 pub mod llm;

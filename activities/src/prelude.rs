@@ -14,7 +14,7 @@ pub(crate) use crate::clients::blobs::sha256_hex;
 pub(crate) use crate::clients::llm::{LlmRequest, Role};
 pub(crate) use crate::clients::papers::{PaperOrigin, PaperRecord, RunRecord, Selection};
 pub(crate) use crate::datasets;
-pub(crate) use crate::deps::{Deps, paper_ref, short};
+pub(crate) use crate::deps::{Call, Deps, Out, paper_ref, short};
 pub(crate) use crate::failure::{Classified, permanent, transient};
 pub(crate) use crate::ingest::{Provenance, add_bytes, add_paper, allowed_source};
 pub(crate) use crate::prompts;

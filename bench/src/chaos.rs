@@ -39,18 +39,6 @@ pub struct ChaosArgs {
     pub json: bool,
 }
 
-/// A small seeded generator (xorshift64*) for the kill schedule.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 /// One side of the chaos benchmark: its own stores and its worker processes.
 struct Side {
     dir: std::path::PathBuf,
@@ -165,7 +153,7 @@ pub async fn chaos(config: Config, args: ChaosArgs) -> anyhow::Result<()> {
             | 1
     });
     eprintln!("bench chaos: seed {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = fastrand::Rng::with_seed(seed);
     let dir = tempfile::tempdir().context("creating a scratch directory")?;
     let options = StandinOptions {
         latency_ms: 500,
@@ -173,23 +161,13 @@ pub async fn chaos(config: Config, args: ChaosArgs) -> anyhow::Result<()> {
     };
     let (addr, standin_task) = standin::start(([127, 0, 0, 1], 0).into(), options).await?;
     let standin_url = format!("http://{addr}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut server = TemporalServer::start(
-        &find_temporal(&config)?,
-        &dir.path().join("temporal.db"),
-        port,
-        None,
-        true,
-    )?;
+    let (server, client, port) = crate::quota::start_temporal(&config, dir.path()).await?;
     let address = format!("127.0.0.1:{port}");
-    let client = wait_for_temporal(&mut server, &address).await?;
 
     let run_side = async |side: &mut Side,
                           prefix: &str,
                           kills: u32,
-                          rng: &mut Rng|
+                          rng: &mut fastrand::Rng|
            -> anyhow::Result<(u64, Vec<f64>)> {
         let before = reqwest_stats(&side.standin_url).await?["requests"]
             .as_u64()
@@ -203,7 +181,7 @@ pub async fn chaos(config: Config, args: ChaosArgs) -> anyhow::Result<()> {
         }
         let mut recoveries = Vec::new();
         for _ in 0..kills {
-            tokio::time::sleep(Duration::from_millis(200 + rng.next() % 800)).await;
+            tokio::time::sleep(Duration::from_millis(rng.u64(200..1000))).await;
             if all_closed(&client, &side.ids, prefix).await {
                 break;
             }

@@ -103,18 +103,7 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
     };
     let (standin_addr, standin_task) = standin::start(([127, 0, 0, 1], 0).into(), options).await?;
     let standin_url = format!("http://{standin_addr}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut server = TemporalServer::start(
-        &find_temporal(&config)?,
-        &d.join("temporal.db"),
-        port,
-        None,
-        true,
-    )?;
-    let address = format!("127.0.0.1:{port}");
-    let client = wait_for_temporal(&mut server, &address).await?;
+    let (server, client, _port) = start_temporal(&config, d).await?;
     let llm = wiring::bedrock(&config, Some(&standin_url)).await;
     let deps = wiring::deps(&config, llm.clone()).await?;
 
@@ -311,4 +300,18 @@ async fn sequential_baseline(
         }
     }
     Ok(started.elapsed().as_secs_f64())
+}
+
+/// A Temporal dev server on a free loopback port with its database in `dir`, and a client of it.
+pub(crate) async fn start_temporal(
+    config: &Config,
+    dir: &std::path::Path,
+) -> anyhow::Result<(TemporalServer, temporalio_client::Client, u16)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let temporal = find_temporal(config)?;
+    let mut server = TemporalServer::start(&temporal, &dir.join("temporal.db"), port, None, true)?;
+    let client = wait_for_temporal(&mut server, &format!("127.0.0.1:{port}")).await?;
+    Ok((server, client, port))
 }

@@ -64,11 +64,7 @@ impl IngestPapers {
     /// Keeps the input.
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: IngestPapersInput) -> Self {
-        let summary = input
-            .carried
-            .as_ref()
-            .map(|c| c.summary.clone())
-            .unwrap_or_default();
+        let summary = crate::carry::summary_from(&input.carried, |c| &c.summary);
         Self { input, summary }
     }
 
@@ -76,7 +72,7 @@ impl IngestPapers {
     #[run(name = "IngestPapers")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<IngestSummary> {
         let input = ctx.state(|s| s.input.clone());
-        crate::paper_to_code::refuse_injected_carry(ctx, input.carried.is_some(), "IngestPapers")?;
+        crate::carry::refuse_injected(ctx, input.carried.is_some(), "IngestPapers")?;
         let (items, mut indexed) = match &input.carried {
             Some(carry) => (carry.remaining.clone(), carry.indexed.clone()),
             None => (fetch_all(ctx, &input).await, Vec::new()),

@@ -11,6 +11,7 @@
 //! - [`ingest_papers`]: the `IngestPapers` workflow (feeds → PDFs → judge → index)
 
 pub mod activities;
+pub mod carry;
 pub mod decisions;
 pub mod ingest_papers;
 pub mod names;

@@ -40,11 +40,7 @@ impl PaperBatch {
     /// Keeps the input.
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: PaperBatchInput) -> Self {
-        let summary = input
-            .carried
-            .as_ref()
-            .map(|c| c.summary.clone())
-            .unwrap_or_default();
+        let summary = crate::carry::summary_from(&input.carried, |c| &c.summary);
         Self { input, summary }
     }
 
@@ -52,7 +48,7 @@ impl PaperBatch {
     #[run(name = "PaperBatch")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<BatchSummary> {
         let input = ctx.state(|s| s.input.clone());
-        crate::paper_to_code::refuse_injected_carry(ctx, input.carried.is_some(), "PaperBatch")?;
+        crate::carry::refuse_injected(ctx, input.carried.is_some(), "PaperBatch")?;
         let started = now_ms(ctx);
         let ids = match &input.carried {
             Some(carry) => carry.remaining.clone(),

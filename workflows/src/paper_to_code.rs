@@ -469,27 +469,6 @@ async fn summarize(
 
 /// The patch id of the bounds check on the input's numbers.
 pub const INPUT_BOUNDS_PATCH: &str = "annapurna-input-bounds";
-/// Patch: a `carried` input is accepted only by a run that was continued as new (it is the
-/// workflow's own state, and a caller could otherwise inject entries or papers).
-pub const CARRIED_ONLY_CONTINUED_PATCH: &str = "annapurna-carried-only-when-continued";
-
-/// The failure for a `carried` input given by a caller, when there is one.
-pub(crate) fn refuse_injected_carry(
-    ctx: &WorkflowContext<impl Sized>,
-    carried: bool,
-    workflow: &str,
-) -> Result<(), WorkflowTermination> {
-    if carried
-        && ctx.info().continued_from_run_id().is_none()
-        && ctx.patched(CARRIED_ONLY_CONTINUED_PATCH)
-    {
-        return Err(invalid_input(&format!(
-            "`carried` is the state a {workflow} passes to itself when it continues as new; \
-             leave it out of the input"
-        )));
-    }
-    Ok(())
-}
 
 /// The patch id of the execution stage (see `ctx.patched`).
 pub const EXECUTE_PATCH: &str = "annapurna-execute-code";

@@ -12,11 +12,10 @@ const MAX_HEARTBEAT_CHARS: usize = 2_048;
 /// ExecuteCode: the code in the sandbox; stdout and stderr (capped) and `output/` files to
 /// blobs; the report with metrics and a classification.
 pub async fn execute_code(
-    d: &Deps,
-    ctx: &ActivityContext,
+    d: Call<'_>,
     input: ExecuteCodeInput,
     sandbox: &SandboxConfig,
-) -> Result<ExecutionReport, Classified> {
+) -> Out<ExecutionReport> {
     let code = d.text(&input.code).await?;
     let latest: crate::sandbox::LatestMetrics = Default::default();
     let running = execute(
@@ -38,7 +37,7 @@ pub async fn execute_code(
                 if let Some(m) = last {
                     // The code writes these lines: at most 2 KiB of one goes into history.
                     let detail: String = m.to_string().chars().take(MAX_HEARTBEAT_CHARS).collect();
-                    let _ = ctx.record_heartbeat(detail).await;
+                    let _ = d.ctx.record_heartbeat(detail).await;
                 }
             }
         }

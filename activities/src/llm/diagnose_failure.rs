@@ -5,11 +5,7 @@ use crate::prelude::*;
 /// DiagnoseFailure: the kind of fix a failed run needs (code, hyperparameters, system) and
 /// the findings for FixCode. An answer that is not the JSON asked for gets one repair request,
 /// then the run's own error stands as the finding.
-pub async fn diagnose_failure(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: DiagnoseFailureInput,
-) -> Result<Diagnosis, Classified> {
+pub async fn diagnose_failure(d: Call<'_>, input: DiagnoseFailureInput) -> Out<Diagnosis> {
     let code = d.text(&input.code).await?;
     let prompt = prompts::diagnose(&input.target, &code, &input.report);
     let model = d.settings.code_model_or(&input.model)?;

@@ -3,11 +3,7 @@
 use crate::prelude::*;
 
 /// FixCode: the whole fixed file.
-pub async fn fix_code(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: FixCodeInput,
-) -> Result<CodeRef, Classified> {
+pub async fn fix_code(d: Call<'_>, input: FixCodeInput) -> Out<CodeRef> {
     let code = d.text(&input.code).await?;
     let prompt = prompts::fix(&input.target, &code, &input.findings);
     let model = d.settings.code_model_or(&input.model)?;

@@ -3,11 +3,7 @@
 use crate::prelude::*;
 
 /// GenerateCode: the summaries through the strong model, continued past the token limit.
-pub async fn generate_code(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: GenerateCodeInput,
-) -> Result<CodeRef, Classified> {
+pub async fn generate_code(d: Call<'_>, input: GenerateCodeInput) -> Out<CodeRef> {
     let mut summaries = Vec::with_capacity(input.summaries.len());
     for s in &input.summaries {
         summaries.push(d.blobs.get_text(s).await?);

@@ -22,11 +22,7 @@ pub(crate) fn parse_judgement(text: &str) -> Option<(u8, u8, Vec<String>)> {
 
 /// JudgePaper: relevance and novelty against the profile; passes when both reach the
 /// configured thresholds.
-pub async fn judge_paper(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: JudgePaperInput,
-) -> Result<Judgement, Classified> {
+pub async fn judge_paper(d: Call<'_>, input: JudgePaperInput) -> Out<Judgement> {
     let entry: FeedEntry = serde_json::from_slice(&d.blobs.get(&input.entry).await?)
         .map_err(|e| permanent("MalformedFeedEntry", e.to_string()))?;
     let judge = &d.settings.judge;

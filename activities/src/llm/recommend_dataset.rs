@@ -4,11 +4,7 @@ use crate::prelude::*;
 
 /// RecommendDataset: the catalogue dataset the paper names most; else the model's choice
 /// within the catalogue; else `synthetic`. The reasons say which.
-pub async fn recommend_dataset(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: RecommendDatasetInput,
-) -> Result<DatasetChoice, Classified> {
+pub async fn recommend_dataset(d: Call<'_>, input: RecommendDatasetInput) -> Out<DatasetChoice> {
     let text = d.text(&input.paper.text).await?;
     let mentions = datasets::mentions(&text);
     let catalogue = &d.settings.datasets;

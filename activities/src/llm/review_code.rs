@@ -26,11 +26,7 @@ pub(crate) fn parse_review(answer: &str) -> Option<ReviewAnswer> {
 }
 
 /// ReviewCode: findings as strict JSON; one repair request for an answer that is not JSON.
-pub async fn review_code(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: ReviewCodeInput,
-) -> Result<ReviewRef, Classified> {
+pub async fn review_code(d: Call<'_>, input: ReviewCodeInput) -> Out<ReviewRef> {
     let code = d.text(&input.code).await?;
     let prompt = prompts::review(&input.title, &input.target, &code, &input.check.findings);
     let model = d.settings.code_model_or(&input.model)?;

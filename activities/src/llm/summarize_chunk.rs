@@ -3,11 +3,7 @@
 use crate::prelude::*;
 
 /// SummarizeChunk: one chunk through the fast model.
-pub async fn summarize_chunk(
-    d: &Deps,
-    ctx: &ActivityContext,
-    input: SummarizeChunkInput,
-) -> Result<SummaryRef, Classified> {
+pub async fn summarize_chunk(d: Call<'_>, input: SummarizeChunkInput) -> Out<SummaryRef> {
     let chunk = d.text(&input.chunk.text).await?;
     let prompt = prompts::summarize(
         &input.title,
@@ -29,7 +25,7 @@ pub async fn summarize_chunk(
     let summary = d.blobs.put(&key, answer).await?;
     Ok(SummaryRef {
         index: input.chunk.index,
-        attempt: ctx.info().attempt,
+        attempt: d.ctx.info().attempt,
         summary,
         usage,
     })

@@ -3,11 +3,7 @@
 use crate::prelude::*;
 
 /// CheckCode: Python's own parser, plus the run-contract checks.
-pub async fn check_code(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: CheckCodeInput,
-) -> Result<CheckReport, Classified> {
+pub async fn check_code(d: Call<'_>, input: CheckCodeInput) -> Out<CheckReport> {
     let code = d.text(&input.code).await?;
     let settings = &d.settings;
     let dataset = input.dataset.as_deref().unwrap_or("");

@@ -5,11 +5,7 @@ use crate::prelude::*;
 /// DownloadPaper: the entry's PDF within the size and time limits; the paper stored as
 /// `ingested` with the feed's title and abstract. A PDF that cannot be read is kept under
 /// `raw/` and the entry fails with the reason; nothing else is written for it.
-pub async fn download_paper(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: DownloadPaperInput,
-) -> Result<DownloadedPaper, Classified> {
+pub async fn download_paper(d: Call<'_>, input: DownloadPaperInput) -> Out<DownloadedPaper> {
     let key = &input.item.key;
     let entry: FeedEntry = serde_json::from_slice(&d.blobs.get(&input.item.entry).await?)
         .map_err(|e| permanent("MalformedFeedEntry", format!("{key}: {e}")))?;

@@ -3,11 +3,7 @@
 use crate::prelude::*;
 
 /// LoadPaper: the stored paper for an id, or a source added (idempotently) to the store.
-pub async fn load_paper(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: LoadPaperInput,
-) -> Result<PaperRef, Classified> {
+pub async fn load_paper(d: Call<'_>, input: LoadPaperInput) -> Out<PaperRef> {
     let record = match (&input.paper_id, &input.source) {
         (Some(id), _) => d.papers.get(id).await?.ok_or_else(|| {
             permanent(

@@ -4,11 +4,7 @@ use crate::chunking::{CHARS_PER_TOKEN, chunk_bytes_for_tokens, effective_chunk_b
 use crate::prelude::*;
 
 /// PlanChunks: cut at section boundaries within the budget; write each chunk as a blob.
-pub async fn plan_chunks(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: PlanChunksInput,
-) -> Result<ChunkPlan, Classified> {
+pub async fn plan_chunks(d: Call<'_>, input: PlanChunksInput) -> Out<ChunkPlan> {
     let text = d.text(&input.paper.text).await?;
     let sections: Vec<Section> = serde_json::from_slice(&d.blobs.get(&input.paper.sections).await?)
         .map_err(|e| {

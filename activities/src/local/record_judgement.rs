@@ -4,11 +4,7 @@ use crate::prelude::*;
 
 /// RecordJudgement: `indexed` when the judge passed the paper (or there was no judge),
 /// `rejected` otherwise; a paper past ingestion (already run) keeps its stage.
-pub async fn record_judgement(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: RecordJudgementInput,
-) -> Result<(), Classified> {
+pub async fn record_judgement(d: Call<'_>, input: RecordJudgementInput) -> Out<()> {
     let Some(paper) = d.papers.get(&input.paper_id).await? else {
         return Err(permanent(
             "PaperNotFound",

@@ -3,11 +3,7 @@
 use crate::prelude::*;
 
 /// RecordResults: the results directory and the paper's status.
-pub async fn record_results(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: RecordResultsInput,
-) -> Result<ResultsRef, Classified> {
+pub async fn record_results(d: Call<'_>, input: RecordResultsInput) -> Out<ResultsRef> {
     let out = results::write(&d.blobs, &d.results, &input).await?;
     d.papers
         .record_run(&RunRecord {

@@ -3,11 +3,7 @@
 use crate::prelude::*;
 
 /// SelectPapers: a batch's papers from the paper store.
-pub async fn select_papers(
-    d: &Deps,
-    _ctx: &ActivityContext,
-    input: SelectPapersInput,
-) -> Result<Vec<String>, Classified> {
+pub async fn select_papers(d: Call<'_>, input: SelectPapersInput) -> Out<Vec<String>> {
     let s = &input.selection;
     let selection = Selection {
         ids: s.paper_ids.clone(),

@@ -256,6 +256,18 @@ impl Drop for WorkDir {
 mod tests {
     use super::*;
 
+    /// A configuration whose work root is a fresh scratch directory.
+    fn config_in_scratch(uid: u32, slots: u32) -> (tempfile::TempDir, SandboxConfig) {
+        let root = tempfile::tempdir().unwrap();
+        let config = SandboxConfig {
+            work_root: root.path().display().to_string(),
+            uid,
+            slots,
+            ..Default::default()
+        };
+        (root, config)
+    }
+
     #[test]
     fn mountinfo_paths_are_unescaped() {
         assert_eq!(unescape_mountinfo("/tmp/a\\040b"), "/tmp/a b");
@@ -264,13 +276,7 @@ mod tests {
 
     #[test]
     fn slots_are_exclusive_and_uids_follow_the_slot() {
-        let root = tempfile::tempdir().unwrap();
-        let config = SandboxConfig {
-            work_root: root.path().display().to_string(),
-            uid: 70_000,
-            slots: 2,
-            ..Default::default()
-        };
+        let (root, config) = config_in_scratch(70_000, 2);
         let cancel = std::sync::atomic::AtomicBool::new(false);
         let a = acquire(&config, &cancel).unwrap();
         let b = acquire(&config, &cancel).unwrap();
@@ -285,13 +291,7 @@ mod tests {
 
     #[test]
     fn a_leftover_directory_is_removed_when_its_slot_is_taken() {
-        let root = tempfile::tempdir().unwrap();
-        let config = SandboxConfig {
-            work_root: root.path().display().to_string(),
-            uid: 70_100,
-            slots: 1,
-            ..Default::default()
-        };
+        let (root, config) = config_in_scratch(70_100, 1);
         std::fs::create_dir_all(root.path().join("70100/output")).unwrap();
         std::fs::write(root.path().join("70100/output/x"), b"left").unwrap();
         assert_eq!(clean_leftovers(&config).unwrap(), 1);
