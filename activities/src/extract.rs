@@ -649,7 +649,9 @@ fn clean_with(src: &str, macros: &HashMap<String, String>, depth: u8) -> (String
                             i = next;
                         }
                     }
-                    "maketitle" | "appendix" | "centering" | "small" | "footnotesize"
+                    // What follows is back matter: a heading says so (see `sections`).
+                    "appendix" => out.push_str("\n\n# Appendix\n\n"),
+                    "maketitle" | "centering" | "small" | "footnotesize"
                     | "normalsize" | "large" | "Large" | "noindent" | "newpage" | "clearpage"
                     | "tableofcontents" | "toprule" | "midrule" | "bottomrule" | "hline" => {}
                     "begin" | "end" => {

@@ -45,6 +45,7 @@ pub mod prompts;
 pub mod ratelimit;
 pub mod results;
 pub mod sandbox;
+pub mod sections;
 pub mod settings;
 
 pub use deps::Deps;

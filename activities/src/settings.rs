@@ -53,6 +53,10 @@ pub struct Settings {
     pub summary_context_tokens: u64,
     /// Output budget of one summary, in tokens.
     pub summary_max_tokens: u32,
+    /// Appendix text summarised per paper, estimated tokens: appendices come after the main
+    /// text and only as much of them as fits (0: none). References, acknowledgements and
+    /// checklists are never summarised.
+    pub appendix_budget_tokens: u64,
     /// Output budget of one code answer, in tokens (continued when reached).
     pub code_max_tokens: u32,
     /// How many continuation requests a truncated code answer may get.
@@ -224,6 +228,7 @@ impl Default for Settings {
             max_chunk_tokens: 24_000,
             summary_context_tokens: 200_000,
             summary_max_tokens: 1_500,
+            appendix_budget_tokens: 12_000,
             code_max_tokens: 8_000,
             max_continuations: 3,
             python: "python3".into(),

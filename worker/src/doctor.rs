@@ -76,7 +76,7 @@ pub struct Report {
 
 /// The endpoint to check models at: the stand-in when configured so, or, as `annapurna dev`
 /// decides, when no AWS credentials are configured (then the dev stack's stand-in port).
-fn standin_url(config: &Config) -> Option<String> {
+pub(crate) fn standin_url(config: &Config) -> Option<String> {
     match config.bedrock.standin {
         StandinMode::Always => Some(config.bedrock.endpoint_url.clone()).filter(|u| !u.is_empty()),
         StandinMode::Auto if !crate::wiring::aws_credentials_configured() => {

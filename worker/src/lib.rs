@@ -20,6 +20,7 @@ pub mod doctor;
 pub mod exec_cmd;
 pub mod history_json;
 pub mod ingest_cmd;
+pub mod judge_cmd;
 pub mod papers_cmd;
 pub mod replay;
 pub mod rerun;

@@ -3,7 +3,7 @@
 //! `annapurna bench …` runs the `annapurna-bench` binary beside it (the `bench` crate).
 
 use annapurna::{
-    check_cmd, config, dev, doctor, exec_cmd, ingest_cmd, papers_cmd, replay, rerun, run_cmd,
+    check_cmd, config, dev, doctor, exec_cmd, ingest_cmd, judge_cmd, papers_cmd, replay, rerun, run_cmd,
     telemetry, wiring, worker_cmd,
 };
 use std::net::SocketAddr;
@@ -53,6 +53,11 @@ enum Command {
     Paper {
         #[command(subcommand)]
         command: PaperCommand,
+    },
+    /// Check the paper judge before a prompt or profile change ships.
+    Judge {
+        #[command(subcommand)]
+        command: JudgeCommand,
     },
     /// Start PaperToCode for a paper file or stored paper id.
     Run(run_cmd::RunArgs),
@@ -205,6 +210,26 @@ enum PaperCommand {
 }
 
 #[derive(Subcommand)]
+enum JudgeCommand {
+    /// Run the current judge over stored papers (changing nothing) and print its agreement
+    /// with their stored decisions, or with `--labels`, and the disagreements.
+    Check {
+        /// Judged papers to sample (at random, seeded).
+        #[arg(long, default_value_t = 20)]
+        sample: usize,
+        /// A CSV of `paper id,pass|fail` to check against instead of the stored decisions.
+        #[arg(long)]
+        labels: Option<std::path::PathBuf>,
+        /// The sample's seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum ScheduleCommand {
     /// Register a schedule, e.g. `schedule create daily-cs-lg --cron "0 6 * * *" --arxiv cs.LG
     /// --days 1 --batch`.
@@ -303,6 +328,17 @@ async fn main() -> anyhow::Result<()> {
             PaperCommand::List { json } => papers_cmd::list(&config, json).await,
             PaperCommand::Show { id } => papers_cmd::show(&config, &id).await,
         },
+        Command::Judge {
+            command:
+                JudgeCommand::Check {
+                    sample,
+                    labels,
+                    seed,
+                    json,
+                },
+        } => judge_cmd::check(&config, Some(sample), labels.as_deref(), seed, json)
+            .await
+            .map(|_| ()),
         Command::Run(args) => run_cmd::run(&config, args).await,
         Command::Batch {
             paper_ids,

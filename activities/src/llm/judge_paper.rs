@@ -25,15 +25,21 @@ pub(crate) fn parse_judgement(text: &str) -> Option<(u8, u8, Vec<String>)> {
 pub async fn judge_paper(d: Call<'_>, input: JudgePaperInput) -> Out<Judgement> {
     let entry: FeedEntry = serde_json::from_slice(&d.blobs.get(&input.entry).await?)
         .map_err(|e| permanent("MalformedFeedEntry", e.to_string()))?;
-    let judge = &d.settings.judge;
     let text = d.text(&input.paper.text).await?;
+    judge(&d, &entry, &text).await
+}
+
+/// The judgement of one paper (its feed entry and text) by the configured judge, changing
+/// nothing: the activity's work, and `annapurna judge check`'s.
+pub async fn judge(d: &Deps, entry: &FeedEntry, text: &str) -> Out<Judgement> {
+    let judge = &d.settings.judge;
     let excerpt: String = text.chars().take(judge.excerpt_chars).collect();
     let model = if judge.model.is_empty() {
         d.settings.summary_model.clone()
     } else {
         judge.model.clone()
     };
-    let prompt = prompts::judge(&judge.profile, &entry, &excerpt);
+    let prompt = prompts::judge(&judge.profile, entry, &excerpt);
     let mut request = LlmRequest::single(model.clone(), prompt, 600, 0.0);
     let mut usage = LlmUsage::default();
     let (relevance, novelty, reasons) = d

@@ -211,6 +211,7 @@ mod tests {
             text: text.await.unwrap(),
             section_titles: vec!["1 Introduction".into()],
             characters: 15,
+            kind: SectionKind::Main,
         };
         SummarizeChunkInput {
             paper_id: "p".into(),

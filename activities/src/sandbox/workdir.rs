@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn slots_are_exclusive_and_uids_follow_the_slot() {
-        let (root, config) = config_in_scratch(70_000, 2);
+        let (_root, config) = config_in_scratch(70_000, 2);
         let cancel = std::sync::atomic::AtomicBool::new(false);
         let a = acquire(&config, &cancel).unwrap();
         let b = acquire(&config, &cancel).unwrap();

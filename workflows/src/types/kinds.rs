@@ -99,6 +99,41 @@ pinned_enum! {
     }
 }
 
+pinned_enum! {
+    /// What a part of a paper is (see `activities::sections`).
+    SectionKind {
+        /// The paper's own text: abstract, method, experiments, conclusion.
+        Main = "main",
+        /// Related or prior work: summarised, and marked.
+        RelatedWork = "related-work",
+        /// The reference list: not summarised.
+        References = "references",
+        /// Acknowledgements and funding: not summarised.
+        Acknowledgements = "acknowledgements",
+        /// Checklists and statements a venue asks for (ethics, reproducibility, broader impact,
+        /// author contributions): not summarised.
+        Checklist = "checklist",
+        /// Appendices: summarised last, within a budget.
+        Appendix = "appendix",
+    }
+}
+
+impl Default for SectionKind {
+    fn default() -> Self {
+        SectionKind::Main
+    }
+}
+
+impl SectionKind {
+    /// Whether chunks of this kind are summarised (appendices only within their budget).
+    pub fn summarised(self) -> bool {
+        !matches!(
+            self,
+            SectionKind::References | SectionKind::Acknowledgements | SectionKind::Checklist
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -147,15 +147,34 @@ pub struct ChunkRef {
     pub section_titles: Vec<String>,
     /// Characters in the chunk.
     pub characters: u64,
+    /// What part of the paper it is (`main`, `related-work` or `appendix`).
+    #[serde(default)]
+    pub kind: SectionKind,
 }
 
 /// What `PlanChunks` returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChunkPlan {
-    /// The chunks in paper order.
+    /// The chunks: the main text in paper order, then the appendices that fit their budget.
     pub chunks: Vec<ChunkRef>,
     /// The budget the plan was made for, in estimated tokens.
     pub max_chunk_tokens: u64,
+    /// Parts of the paper not summarised, and why.
+    #[serde(default)]
+    pub skipped: Vec<SkippedPart>,
+}
+
+/// A part of a paper that `PlanChunks` left out of the summaries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedPart {
+    /// Its heading.
+    pub title: String,
+    /// Its kind.
+    pub kind: SectionKind,
+    /// Characters left out.
+    pub characters: u64,
+    /// Why (`references are not summarised`, `over the appendix budget of N tokens`).
+    pub reason: String,
 }
 
 /// Input of `SummarizeChunk`.
