@@ -495,7 +495,19 @@ impl OpenSearchPaperStore {
             must.push(json!({"match_phrase": {"title": t}}));
         }
         if let Some(days) = sel.recent_days {
-            filter.push(json!({"range": {"added_at": {"gte": format!("now-{days}d")}}}));
+            // Recent means published (arXiv submission, OpenReview decision); a paper added by
+            // hand has no publication date, and its day in the store stands in.
+            let since = format!("now-{days}d");
+            filter.push(json!({"bool": {
+                "should": [
+                    {"range": {"published": {"gte": since}}},
+                    {"bool": {
+                        "must_not": [{"exists": {"field": "published"}}],
+                        "filter": [{"range": {"added_at": {"gte": since}}}],
+                    }},
+                ],
+                "minimum_should_match": 1,
+            }}));
         }
         let query = json!({"bool": {
             "must": must,
@@ -695,7 +707,12 @@ mod tests {
             q["bool"]["must"][0]["simple_query_string"]["query"],
             "sparse attention"
         );
-        assert_eq!(q["bool"]["filter"][0]["range"]["added_at"]["gte"], "now-7d");
+        let recent = &q["bool"]["filter"][0]["bool"]["should"];
+        assert_eq!(recent[0]["range"]["published"]["gte"], "now-7d");
+        assert_eq!(
+            recent[1]["bool"]["filter"][0]["range"]["added_at"]["gte"],
+            "now-7d"
+        );
         assert_eq!(
             q["bool"]["must_not"][0]["terms"]["stage"],
             json!(["ingested", "rejected"])

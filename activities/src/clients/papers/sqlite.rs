@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 ";
 
+/// When a paper was published: its source's date, else the day it was stored.
+const PUBLISHED: &str = "coalesce(json_extract(p.record, '$.origin.published'), p.added_at)";
+
 /// Columns added after the first release, for files created before them.
 const MIGRATIONS: [(&str, &str, &str); 2] = [
     (
@@ -251,7 +254,10 @@ impl SqlitePaperStore {
         );
         let mut args: Vec<String> = Vec::new();
         if let Some(days) = recent_days {
-            sql.push_str(" AND p.added_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)");
+            // Recent means published; a paper added by hand has only its day in the store.
+            sql.push_str(&format!(
+                " AND {PUBLISHED} >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)"
+            ));
             args.push(format!("-{days} days"));
         }
         if let Some(t) = title {
@@ -267,11 +273,11 @@ impl SqlitePaperStore {
                 .collect();
             args.push(terms.join(" "));
         }
-        sql.push_str(if random.is_some() {
-            " ORDER BY random()"
+        if random.is_some() {
+            sql.push_str(" ORDER BY random()");
         } else {
-            " ORDER BY p.added_at DESC, p.id"
-        });
+            sql.push_str(&format!(" ORDER BY {PUBLISHED} DESC, p.id"));
+        }
         let limit = random.map(|r| r.min(max)).unwrap_or(max);
         sql.push_str(&format!(" LIMIT {limit}"));
         self.with(|c| {
@@ -356,5 +362,74 @@ impl SqlitePaperStore {
             })?
             .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::papers::{PaperOrigin, Selection};
+    use workflows::types::BlobRef;
+
+    fn record(id: &str, published: Option<&str>) -> PaperRecord {
+        let blob = BlobRef {
+            uri: format!("file:///blobs/{id}"),
+            sha256: id.into(),
+            bytes: 1,
+        };
+        PaperRecord {
+            id: id.into(),
+            title: id.into(),
+            source: "test".into(),
+            format: "md".into(),
+            sha256: id.into(),
+            characters: 1,
+            sections: vec![],
+            text: blob.clone(),
+            sections_blob: blob.clone(),
+            original: blob,
+            status: "indexed".into(),
+            added_at: String::new(),
+            origin: published.map(|p| PaperOrigin {
+                source: "arxiv".into(),
+                source_id: id.into(),
+                published: Some(p.into()),
+                ..Default::default()
+            }),
+            judgement: None,
+        }
+    }
+
+    /// Recent means published: a paper stored today but published years ago is not recent; one
+    /// added by hand today (no publication date) is.
+    #[test]
+    fn recent_is_by_publication_date_then_by_the_day_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqlitePaperStore::open(&dir.path().join("papers.db")).unwrap();
+        let yesterday = (std::time::SystemTime::now() - std::time::Duration::from_secs(86_400))
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let yesterday = store
+            .with(|c| {
+                c.query_row(
+                    "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', ?1, 'unixepoch')",
+                    [yesterday as i64],
+                    |r| r.get::<_, String>(0),
+                )
+            })
+            .unwrap();
+        store.insert(&record("old-paper", Some("2019-03-01T00:00:00Z"))).unwrap();
+        store.insert(&record("new-paper", Some(&yesterday))).unwrap();
+        store.insert(&record("added-by-hand", None)).unwrap();
+        let mut recent = store
+            .select(&Selection {
+                recent_days: Some(7),
+                max: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        recent.sort();
+        assert_eq!(recent, vec!["added-by-hand", "new-paper"]);
     }
 }
