@@ -15,11 +15,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+use temporalio_client::errors::WorkflowGetResultError;
 use temporalio_client::{
     Client, ClientOptions, Connection, WorkflowGetResultOptions, WorkflowHandle,
-    WorkflowStartOptions,
+    WorkflowQueryOptions, WorkflowStartOptions,
 };
 use temporalio_common::HasWorkflowDefinition;
+use workflows::types::{PaperToCodeInput, Progress};
 
 /// The `annapurna` binary built beside this test binary (`target/debug/annapurna`), or
 /// `ANNAPURNA_BIN`.
@@ -159,6 +162,149 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Panics, naming `what` and showing its output, unless the command behind `out` succeeded.
+pub fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `cmd` to completion and asserts that it succeeded (see [`assert_success`]); its output.
+pub fn run_ok(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: spawning {cmd:?}: {e}"));
+    assert_success(&out, what);
+    out
+}
+
+/// The JSON object printed on the last line of `out`'s stdout.
+pub fn last_line_json(out: &Output) -> Value {
+    let stdout = std::str::from_utf8(&out.stdout).expect("UTF-8 on stdout");
+    let last = stdout.lines().last().expect("a last line");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("JSON on the last line: {e}: {last}"))
+}
+
+/// The JSON file at `path`, parsed.
+pub fn read_json(path: &Path) -> Value {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}: {text}", path.display()))
+}
+
+/// The string `key` of every element of the JSON array `array`.
+pub fn strings_of<'a>(array: &'a Value, key: &str) -> Vec<&'a str> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .map(|item| item[key].as_str().unwrap())
+        .collect()
+}
+
+/// Every file under `dir`, at any depth (none when `dir` cannot be read).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Whether `python3 -m py_compile` accepts the Python file at `path`.
+pub fn py_compiles(path: &Path) -> bool {
+    Command::new("python3")
+        .args(["-m", "py_compile"])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// PaperToCode's input for the stored paper `paper_id`, everything else by default.
+pub fn paper_input(paper_id: &str) -> PaperToCodeInput {
+    PaperToCodeInput {
+        paper_id: Some(paper_id.to_owned()),
+        ..Default::default()
+    }
+}
+
+/// PaperToCode's input for the paper file at `path` (a `source`), everything else by default.
+pub fn source_input(path: &Path) -> PaperToCodeInput {
+    PaperToCodeInput {
+        source: Some(path.display().to_string()),
+        ..Default::default()
+    }
+}
+
+/// A handle on a workflow of type `W` through a [`Client`].
+pub type Handle<W> = WorkflowHandle<Client, W>;
+
+/// How `handle`'s workflow ended, waiting at most `secs`; panics when it runs on.
+pub async fn wait_outcome<W: HasWorkflowDefinition>(
+    handle: &Handle<W>,
+    secs: u64,
+) -> Result<W::Output, WorkflowGetResultError> {
+    let options = WorkflowGetResultOptions::default();
+    tokio::time::timeout(Duration::from_secs(secs), handle.get_result(options))
+        .await
+        .unwrap_or_else(|_| panic!("{} did not finish in {secs} s", handle.info().workflow_id))
+}
+
+/// The result of `handle`'s workflow, waiting at most `secs`; panics when it runs on or fails.
+pub async fn wait_result<W: HasWorkflowDefinition>(handle: &Handle<W>, secs: u64) -> W::Output {
+    let id = &handle.info().workflow_id;
+    wait_outcome(handle, secs)
+        .await
+        .unwrap_or_else(|e| panic!("{id} failed: {e:?}"))
+}
+
+/// The failure of `handle`'s workflow as text, waiting at most `secs`; panics when it runs on or
+/// succeeds.
+pub async fn wait_failure<W: HasWorkflowDefinition>(handle: &Handle<W>, secs: u64) -> String {
+    match wait_outcome(handle, secs).await {
+        Ok(_) => panic!("{} succeeded but must fail", handle.info().workflow_id),
+        Err(e) => format!("{e:?}"),
+    }
+}
+
+/// Polls PaperToCode's `progress` query every 100 ms until `until` holds, for at most `secs`;
+/// that progress. Panics, naming `what`, when it never holds.
+pub async fn wait_progress(
+    handle: &Handle<workflows::PaperToCode>,
+    secs: u64,
+    what: &str,
+    until: impl Fn(&Progress) -> bool,
+) -> Progress {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        assert!(Instant::now() < deadline, "{what}");
+        if let Ok(p) = handle
+            .query(
+                workflows::PaperToCode::progress,
+                (),
+                WorkflowQueryOptions::default(),
+            )
+            .await
+            && until(&p)
+        {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A child process in its own process group, killed (with its children) on drop.
 pub struct Proc {
     child: Child,
@@ -210,6 +356,21 @@ impl Proc {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+    /// Sends SIGTERM to the process alone and asserts that it exits cleanly within `timeout`
+    /// (`what` names the expectation).
+    pub fn stop(&mut self, timeout: Duration, what: &str) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid()),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let status = self.wait_timeout(timeout).expect(what);
+        assert!(
+            status.success(),
+            "exit status {status}: {}",
+            self.log_text()
+        );
+    }
 }
 
 impl Drop for Proc {
@@ -227,22 +388,20 @@ impl Drop for Proc {
     }
 }
 
+/// `temporal server start-dev`, headless on 127.0.0.1:`port`, with its SQLite file at `db`.
+pub fn temporal_dev_command(db: &Path, port: u16) -> Command {
+    let mut cmd = Command::new(temporal_bin());
+    cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
+        .arg("--db-filename")
+        .arg(db)
+        .args(["--port", &port.to_string(), "--log-level", "warn"]);
+    cmd
+}
+
 /// Starts a Temporal dev server with its SQLite file at `db`, headless, search attributes
 /// registered, and waits until it answers.
 pub async fn start_temporal(db: &Path, port: u16, log: PathBuf) -> (Proc, Client) {
-    let mut cmd = Command::new(temporal_bin());
-    cmd.args([
-        "server",
-        "start-dev",
-        "--headless",
-        "--ip",
-        "127.0.0.1",
-        "--log-level",
-        "warn",
-    ])
-    .arg("--db-filename")
-    .arg(db)
-    .args(["--port", &port.to_string()]);
+    let mut cmd = temporal_dev_command(db, port);
     for sa in workflows::names::search_attribute::ALL {
         cmd.args(["--search-attribute", &format!("{sa}=Keyword")]);
     }
@@ -292,6 +451,13 @@ impl Stack {
     /// Starts Temporal, the stand-in (with `standin_args`), and a worker.
     pub async fn start(standin_args: &[&str]) -> Stack {
         Self::start_with_env(standin_args, &[]).await
+    }
+
+    /// As [`Stack::start`], then adds `paper` from `../shared/papers`; the stack and the paper's id.
+    pub async fn start_with_paper(standin_args: &[&str], paper: &str) -> (Stack, String) {
+        let stack = Self::start(standin_args).await;
+        let id = stack.add_paper(&papers_dir().join(paper));
+        (stack, id)
     }
 
     /// As [`Stack::start`], with extra environment for every `annapurna` process (other storage,
@@ -406,18 +572,14 @@ impl Stack {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("histories")
             .join(file);
-        let out = self.annapurna(&[
-            "history",
-            "export",
-            workflow_id,
-            "--output",
-            path.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "history export: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.export_history(workflow_id, &path);
+    }
+
+    /// Exports `workflow_id`'s history to `file` with `annapurna history export`; panics when it
+    /// fails.
+    pub fn export_history(&self, workflow_id: &str, file: &Path) {
+        let file = file.to_str().unwrap();
+        self.annapurna_ok(&["history", "export", workflow_id, "--output", file]);
     }
 
     /// Runs `annapurna ARGS` to completion.
@@ -425,15 +587,29 @@ impl Stack {
         self.command().args(args).output().unwrap()
     }
 
+    /// Runs `annapurna ARGS` to completion and asserts that it succeeded; its output.
+    pub fn annapurna_ok(&self, args: &[&str]) -> Output {
+        run_ok(
+            self.command().args(args),
+            &format!("annapurna {}", args.join(" ")),
+        )
+    }
+
+    /// The stored papers, as `annapurna paper list --json` prints them.
+    pub fn papers(&self) -> Vec<Value> {
+        let out = self.annapurna_ok(&["paper", "list", "--json"]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The paper `id` and its runs, as `annapurna paper show` prints them.
+    pub fn show_paper(&self, id: &str) -> Value {
+        let out = self.annapurna_ok(&["paper", "show", id]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     /// Adds a paper with the CLI; returns its id (the last line of stdout).
     pub fn add_paper(&self, path: &Path) -> String {
-        let out = self.annapurna(&["paper", "add", path.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "paper add {}: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = self.annapurna_ok(&["paper", "add", path.to_str().unwrap()]);
         let stdout = String::from_utf8(out.stdout).unwrap();
         stdout
             .lines()
@@ -504,12 +680,17 @@ impl Stack {
         paper
     }
 
+    /// Adds [`Stack::example_paper`] with the CLI; returns its id.
+    pub fn add_example(&self) -> String {
+        self.add_paper(&self.example_paper())
+    }
+
     /// Starts PaperToCode as `workflow_id` on the `annapurna` queue; a handle on that id.
     pub async fn start_paper(
         &self,
         workflow_id: &str,
-        input: workflows::types::PaperToCodeInput,
-    ) -> Result<WorkflowHandle<Client, workflows::PaperToCode>, String> {
+        input: PaperToCodeInput,
+    ) -> Result<Handle<workflows::PaperToCode>, String> {
         let options = WorkflowStartOptions::new(workflows::names::TASK_QUEUE, workflow_id).build();
         self.client
             .start_workflow(workflows::PaperToCode::run, input, options)
@@ -523,16 +704,25 @@ impl Stack {
     pub async fn run_paper(
         &self,
         workflow_id: &str,
-        input: workflows::types::PaperToCodeInput,
+        input: PaperToCodeInput,
     ) -> Result<workflows::types::PaperToCodeOutput, String> {
         let handle = self.start_paper(workflow_id, input).await?;
-        tokio::time::timeout(
-            Duration::from_secs(300),
-            handle.get_result(WorkflowGetResultOptions::default()),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("{workflow_id} did not finish in 5 minutes"))
-        .map_err(|e| format!("{e:?}"))
+        wait_outcome(&handle, 300)
+            .await
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// As [`Stack::run_paper`]; panics, naming `what`, unless the paper completes with the outcome
+    /// `succeeded`.
+    pub async fn paper_succeeds(
+        &self,
+        workflow_id: &str,
+        input: PaperToCodeInput,
+        what: &str,
+    ) -> workflows::types::PaperToCodeOutput {
+        let out = self.run_paper(workflow_id, input).await.expect(what);
+        assert_eq!(out.outcome, "succeeded", "{what}: {out:?}");
+        out
     }
 
     /// Starts `workflow_type` as `workflow_id` on the `annapurna` queue with the plain Temporal
@@ -550,10 +740,9 @@ impl Stack {
             "--input",
             input,
         ]);
-        assert!(
-            out.status.success(),
-            "temporal workflow start --type {workflow_type}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        assert_success(
+            &out,
+            &format!("temporal workflow start --type {workflow_type}"),
         );
     }
 
@@ -565,13 +754,14 @@ impl Stack {
         secs: u64,
     ) -> W::Output {
         let handle = self.client.get_workflow_handle::<W>(workflow_id);
-        tokio::time::timeout(
-            Duration::from_secs(secs),
-            handle.get_result(WorkflowGetResultOptions::default()),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("{workflow_id} did not finish in {secs} s"))
-        .unwrap_or_else(|e| panic!("{workflow_id} failed: {e:?}"))
+        wait_result(&handle, secs).await
+    }
+
+    /// The failure of `workflow_id` as workflow `W`, as text, waiting at most `secs`; panics when
+    /// it does not end in time or succeeds.
+    pub async fn failure<W: HasWorkflowDefinition>(&self, workflow_id: &str, secs: u64) -> String {
+        let handle = self.client.get_workflow_handle::<W>(workflow_id);
+        wait_failure(&handle, secs).await
     }
 
     /// Path of a file under a `file://` URI.

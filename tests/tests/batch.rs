@@ -1,18 +1,31 @@
 //! PaperBatch: selection from the paper store and child PaperToCode workflows (`paper/<id>`),
 //! started with the plain Temporal CLI exactly as the README shows, and with `annapurna batch`.
 
+use std::process::Output;
+
 use annapurna_tests::{Stack, papers_dir};
 use temporalio_client::WorkflowGetResultOptions;
 use workflows::PaperBatch;
 use workflows::types::BatchSummary;
 
+/// The summary `annapurna batch --follow` printed: the JSON from the first `{` of its stdout.
+fn printed_summary(out: &Output) -> BatchSummary {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap()
+}
+
+/// Adds `papers` from `../shared/papers` to `stack`; their ids.
+fn add_papers(stack: &Stack, papers: &[&str]) -> Vec<String> {
+    papers
+        .iter()
+        .map(|p| stack.add_paper(&papers_dir().join(p)))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_by_ids_query_and_title() {
     let stack = Stack::start(&[]).await;
-    let ids: Vec<String> = ["dyt.tex", "schedule-free.tex", "minp.tex"]
-        .iter()
-        .map(|p| stack.add_paper(&papers_dir().join(p)))
-        .collect();
+    let ids = add_papers(&stack, &["dyt.tex", "schedule-free.tex", "minp.tex"]);
 
     // The README's plain CLI form (code executed on the stack's cpu executor).
     let input = format!(
@@ -42,20 +55,14 @@ async fn batches_by_ids_query_and_title() {
     }
 
     // `annapurna batch` with a full-text query and with a title.
-    let query = stack.annapurna(&[
+    let query = stack.annapurna_ok(&[
         "batch",
         "--query",
         "normalization",
         "--no-execute",
         "--follow",
     ]);
-    assert!(
-        query.status.success(),
-        "{}",
-        String::from_utf8_lossy(&query.stderr)
-    );
-    let text = String::from_utf8_lossy(&query.stdout);
-    let summary: BatchSummary = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
+    let summary = printed_summary(&query);
     assert!(
         summary.items.iter().any(|i| i.paper_id == ids[0]),
         "DyT is about normalization: {summary:?}"
@@ -63,8 +70,7 @@ async fn batches_by_ids_query_and_title() {
     assert_eq!(summary.completed, summary.selected);
 
     let title = stack.annapurna(&["batch", "--title", "ROAD LESS", "--no-execute", "--follow"]);
-    let text = String::from_utf8_lossy(&title.stdout);
-    let summary: BatchSummary = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
+    let summary = printed_summary(&title);
     assert_eq!(
         summary
             .items
@@ -75,8 +81,7 @@ async fn batches_by_ids_query_and_title() {
     );
 
     let none = stack.annapurna(&["batch", "--paper-id", "no-such-paper", "--follow"]);
-    let text = String::from_utf8_lossy(&none.stdout);
-    let summary: BatchSummary = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
+    let summary = printed_summary(&none);
     assert_eq!((summary.selected, summary.completed), (0, 0));
 }
 
@@ -86,16 +91,16 @@ async fn batches_by_ids_query_and_title() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_batch_continues_as_new_and_keeps_its_summary() {
     let stack = Stack::start(&[]).await;
-    let ids: Vec<String> = [
-        "dyt.tex",
-        "schedule-free.tex",
-        "minp.tex",
-        "diff-transformer.tex",
-        "tabdiff.tex",
-    ]
-    .iter()
-    .map(|p| stack.add_paper(&papers_dir().join(p)))
-    .collect();
+    let ids = add_papers(
+        &stack,
+        &[
+            "dyt.tex",
+            "schedule-free.tex",
+            "minp.tex",
+            "diff-transformer.tex",
+            "tabdiff.tex",
+        ],
+    );
     let input = serde_json::json!({
         "paper_ids": ids,
         "max_concurrent": 2,

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use annapurna_tests::{annapurna_bin, temporal_bin};
+use annapurna_tests::{annapurna_bin, last_line_json, run_ok, temporal_bin};
 
 #[test]
 fn bench_quota_reports_json_on_its_last_line() {
@@ -13,31 +13,14 @@ fn bench_quota_reports_json_on_its_last_line() {
         temporal_bin().parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = Command::new(annapurna_bin())
+    let mut bench = Command::new(annapurna_bin());
+    bench
         .current_dir(dir.path())
         .env("PATH", path)
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args([
-            "bench",
-            "quota",
-            "--papers",
-            "1",
-            "--chunks",
-            "3",
-            "--latency-ms",
-            "50",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let last = stdout.lines().last().expect("a last line");
-    let report: serde_json::Value = serde_json::from_str(last).expect("JSON on the last line");
+        .args(["bench", "quota", "--papers", "1", "--chunks", "3"])
+        .args(["--latency-ms", "50", "--json"]);
+    let report = last_line_json(&run_ok(&mut bench, "annapurna bench quota"));
     for key in [
         "makespan_s",
         "bound_s",
@@ -64,20 +47,12 @@ fn bench_quota_reports_json_on_its_last_line() {
 fn bench_stores_reports_both_backends() {
     let dir = tempfile::tempdir().unwrap();
     let (_osmem, url) = annapurna_tests::start_osmem(dir.path());
-    let out = Command::new(annapurna_bin())
+    let mut bench = Command::new(annapurna_bin());
+    bench
         .current_dir(dir.path())
         .args(["bench", "stores", "--papers", "60", "--queries", "3"])
-        .args(["--opensearch-url", &url, "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let report: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().expect("a last line")).unwrap();
+        .args(["--opensearch-url", &url, "--json"]);
+    let report = last_line_json(&run_ok(&mut bench, "annapurna bench stores"));
     for backend in ["sqlite", "opensearch"] {
         let r = &report[backend];
         assert_eq!(r["papers"], 60, "{report}");

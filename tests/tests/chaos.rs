@@ -5,10 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use annapurna_tests::{Stack, papers_dir};
-use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use annapurna_tests::{Stack, paper_input};
 use workflows::PaperToCode;
-use workflows::names::TASK_QUEUE;
 use workflows::types::{PaperToCodeInput, PaperToCodeOutput};
 
 /// A small seeded generator (xorshift64*), enough to place kills reproducibly.
@@ -28,13 +26,12 @@ impl Rng {
 
 fn input(paper_id: &str) -> PaperToCodeInput {
     PaperToCodeInput {
-        paper_id: Some(paper_id.to_owned()),
         max_chunk_tokens: Some(2_000),
         // One model call at a time, so a kill can lose at most one answer in flight.
         parallel_chunks: Some(1),
         heartbeat_timeout_secs: Some(2),
         execute: Some(false),
-        ..Default::default()
+        ..paper_input(paper_id)
     }
 }
 
@@ -50,15 +47,17 @@ async fn running(stack: &Stack, workflow_id: &str) -> bool {
     }
 }
 
+/// A stack whose stand-in runs with `standin`, with minp.tex added and PaperToCode started on it
+/// as `workflow_id`; the stack and the paper's id.
+async fn start_minp(standin: &[&str], workflow_id: &str) -> (Stack, String) {
+    let (stack, id) = Stack::start_with_paper(standin, "minp.tex").await;
+    stack.start_paper(workflow_id, input(&id)).await.unwrap();
+    (stack, id)
+}
+
+/// The result of `workflow_id`, waiting at most five minutes; panics when it fails.
 async fn result(stack: &Stack, workflow_id: &str) -> PaperToCodeOutput {
-    let handle = stack.client.get_workflow_handle::<PaperToCode>(workflow_id);
-    tokio::time::timeout(
-        Duration::from_secs(300),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("the paper finished")
-    .expect("the paper succeeded")
+    stack.result::<PaperToCode>(workflow_id, 300).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,31 +80,13 @@ async fn ten_worker_kills_lose_nothing_and_pay_at_most_once_per_kill() {
     let standin = ["--latency-ms", "800"];
 
     // The undisturbed run, on its own stack.
-    let calm = Stack::start(&standin).await;
-    let id = calm.add_paper(&papers_dir().join("minp.tex"));
-    calm.client
-        .start_workflow(
-            PaperToCode::run,
-            input(&id),
-            WorkflowStartOptions::new(TASK_QUEUE, "calm").build(),
-        )
-        .await
-        .unwrap();
+    let (calm, id) = start_minp(&standin, "calm").await;
     let calm_out = result(&calm, "calm").await;
     let calm_requests = calm.standin_stats()["requests"].as_u64().unwrap();
 
     // The same paper, the worker killed ten times.
-    let mut stack = Stack::start(&standin).await;
-    assert_eq!(stack.add_paper(&papers_dir().join("minp.tex")), id);
-    stack
-        .client
-        .start_workflow(
-            PaperToCode::run,
-            input(&id),
-            WorkflowStartOptions::new(TASK_QUEUE, "chaos").build(),
-        )
-        .await
-        .unwrap();
+    let (mut stack, again) = start_minp(&standin, "chaos").await;
+    assert_eq!(again, id);
     let mut kills = 0;
     let mut recoveries = Vec::new();
     while kills < KILLS {
@@ -148,17 +129,7 @@ async fn ten_worker_kills_lose_nothing_and_pay_at_most_once_per_kill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temporal_server_killed_and_restarted_mid_run() {
-    let mut stack = Stack::start(&["--latency-ms", "300"]).await;
-    let id = stack.add_paper(&papers_dir().join("minp.tex"));
-    stack
-        .client
-        .start_workflow(
-            PaperToCode::run,
-            input(&id),
-            WorkflowStartOptions::new(TASK_QUEUE, "server-chaos").build(),
-        )
-        .await
-        .unwrap();
+    let (mut stack, _) = start_minp(&["--latency-ms", "300"], "server-chaos").await;
     // Let it get into the summaries, then take the server away for a moment.
     let deadline = Instant::now() + Duration::from_secs(60);
     while stack.standin_stats()["by_kind"]["summarize-chunk"]

@@ -3,42 +3,37 @@
 
 use std::time::{Duration, Instant};
 
-use annapurna_tests::{Stack, papers_dir};
-use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions};
-use workflows::PaperToCode;
+use annapurna_tests::{Stack, paper_input, wait_progress, wait_result};
 use workflows::names::paper_workflow_id;
 use workflows::types::PaperToCodeInput;
 
 const LANES: u32 = 3;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_killed_during_summaries_resumes_without_paying_twice() {
-    // Every model answer takes 1.5 s, so several summaries are always in flight.
-    let mut stack = Stack::start(&["--latency-ms", "1500"]).await;
-    let id = stack.add_paper(&papers_dir().join("schedule-free.tex"));
-    let workflow_id = paper_workflow_id(&id);
-    let input = PaperToCodeInput {
-        paper_id: Some(id.clone()),
+/// The paper `id` at 2,000-token chunks, `LANES` summaries at a time, not executed.
+fn input(id: &str) -> PaperToCodeInput {
+    PaperToCodeInput {
         max_chunk_tokens: Some(2_000),
         parallel_chunks: Some(LANES),
         execute: Some(false),
-        ..Default::default()
-    };
-    let handle = stack.start_paper(&workflow_id, input).await.unwrap();
+        ..paper_input(id)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_killed_during_summaries_resumes_without_paying_twice() {
+    // Every model answer takes 1.5 s, so several summaries are always in flight.
+    let (mut stack, id) =
+        Stack::start_with_paper(&["--latency-ms", "1500"], "schedule-free.tex").await;
+    let handle = stack
+        .start_paper(&paper_workflow_id(&id), input(&id))
+        .await
+        .unwrap();
 
     // Wait until some chunks are done and others are not, then kill the worker.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let progress = loop {
-        assert!(Instant::now() < deadline, "summaries never got going");
-        if let Ok(p) = handle
-            .query(PaperToCode::progress, (), WorkflowQueryOptions::default())
-            .await
-            && p.chunks_done >= 2
-        {
-            break p;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let progress = wait_progress(&handle, 120, "summaries never got going", |p| {
+        p.chunks_done >= 2
+    })
+    .await;
     assert!(
         progress.chunks_done + LANES < progress.chunks_total,
         "the paper must have chunks left after the kill: {progress:?}"
@@ -49,13 +44,7 @@ async fn worker_killed_during_summaries_resumes_without_paying_twice() {
     eprintln!("killed the worker at {progress:?}");
     stack.start_worker();
 
-    let out = tokio::time::timeout(
-        Duration::from_secs(240),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("the paper finished after the restart")
-    .expect("the paper succeeded");
+    let out = wait_result(&handle, 240).await;
     assert_eq!(out.outcome, "succeeded");
     eprintln!(
         "completed {:.1} s after the kill",
@@ -99,47 +88,21 @@ async fn worker_killed_during_summaries_resumes_without_paying_twice() {
 /// and report, and exits cleanly; the next worker repeats nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_sigterm_lets_in_flight_summaries_finish() {
-    let mut stack = Stack::start(&["--latency-ms", "2000"]).await;
-    let id = stack.add_paper(&papers_dir().join("dyt.tex"));
-    let input = PaperToCodeInput {
-        paper_id: Some(id.clone()),
-        max_chunk_tokens: Some(2_000),
-        parallel_chunks: Some(LANES),
-        execute: Some(false),
-        ..Default::default()
-    };
+    let (mut stack, id) = Stack::start_with_paper(&["--latency-ms", "2000"], "dyt.tex").await;
     let handle = stack
-        .start_paper(&paper_workflow_id(&id), input)
+        .start_paper(&paper_workflow_id(&id), input(&id))
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        assert!(Instant::now() < deadline, "summaries never got going");
-        if let Ok(p) = handle
-            .query(PaperToCode::progress, (), WorkflowQueryOptions::default())
-            .await
-            && p.stage == "summarizing"
-            && p.chunks_total > LANES
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_progress(&handle, 120, "summaries never got going", |p| {
+        p.stage == "summarizing" && p.chunks_total > LANES
+    })
+    .await;
     // Let the first requests reach the stand-in, then ask the worker to stop.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut worker = stack.worker.take().unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(worker.pid()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = worker
-        .wait_timeout(Duration::from_secs(20))
-        .expect("the worker exits within its grace period");
-    assert!(
-        status.success(),
-        "exit status {status}: {}",
-        worker.log_text()
+    worker.stop(
+        Duration::from_secs(20),
+        "the worker exits within its grace period",
     );
     let in_flight_at_stop = stack.standin_stats()["summaries_by_chunk"]
         .as_object()
@@ -152,13 +115,7 @@ async fn worker_sigterm_lets_in_flight_summaries_finish() {
     drop(worker);
 
     stack.start_worker();
-    let out = tokio::time::timeout(
-        Duration::from_secs(180),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("finished after the restart")
-    .expect("succeeded");
+    let out = wait_result(&handle, 180).await;
     let stats = stack.standin_stats();
     let per_chunk = stats["summaries_by_chunk"].as_object().unwrap();
     assert_eq!(per_chunk.len() as u32, out.chunks);

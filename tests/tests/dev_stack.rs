@@ -4,10 +4,18 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use annapurna_tests::{Proc, annapurna_bin, free_port, temporal_bin};
+use annapurna_tests::{Proc, annapurna_bin, free_port, run_ok, strings_of, temporal_bin};
 
 fn repo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// `docker-compose -f docker-compose.yml config` in the repository.
+fn compose_config() -> Command {
+    let mut cmd = Command::new("docker-compose");
+    cmd.current_dir(repo())
+        .args(["-f", "docker-compose.yml", "config"]);
+    cmd
 }
 
 /// The embedded stack starts (Temporal with its SQLite file under .annapurna/, search
@@ -25,8 +33,11 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
         temporal_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let env = |cmd: &mut Command| {
-        cmd.current_dir(dir.path())
+    // `annapurna ARGS` as the user runs it here.
+    let annapurna = |args: &[&str]| {
+        let mut cmd = Command::new(annapurna_bin());
+        cmd.args(args)
+            .current_dir(dir.path())
             .env("HOME", dir.path()) // no ~/.aws here: the stand-in is chosen automatically
             .env("XDG_CACHE_HOME", cache_home.clone()) // the execution venv of scripts/setup.sh
             .env("PATH", &path)
@@ -43,16 +54,10 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
         ] {
             cmd.env_remove(k);
         }
+        cmd
     };
-    let mut cmd = Command::new(annapurna_bin());
-    cmd.args([
-        "dev",
-        "--port",
-        &port.to_string(),
-        "--ui-port",
-        &ui_port.to_string(),
-    ]);
-    env(&mut cmd);
+    let (port_arg, ui_port_arg) = (port.to_string(), ui_port.to_string());
+    let cmd = annapurna(&["dev", "--port", &port_arg, "--ui-port", &ui_port_arg]);
     let mut dev = Proc::spawn(cmd, dir.path().join("dev.log"));
     let deadline = Instant::now() + Duration::from_secs(90);
     while !dev.log_text().contains("worker polling") {
@@ -87,17 +92,10 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
         );
     }
 
-    let mut run = Command::new(annapurna_bin());
-    run.args(["run"])
-        .arg(repo().join("examples/papers/gated-residual-mlp.md"))
-        .arg("--follow");
-    env(&mut run);
-    let out = run.output().unwrap();
-    assert!(
-        out.status.success(),
-        "annapurna run: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let example = repo().join("examples/papers/gated-residual-mlp.md");
+    let mut run = annapurna(&["run"]);
+    run.arg(&example).arg("--follow");
+    let out = run_ok(&mut run, "annapurna run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("results: file://"), "{stderr}");
     // The code ran in the dev stack's cpu executor.
@@ -109,10 +107,7 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
 
     // `annapurna doctor --json` against the dev stack: every check is reported, none failed,
     // and it found the dev stand-in by itself (no AWS credentials here).
-    let mut doctor = Command::new(annapurna_bin());
-    doctor.args(["doctor", "--json"]);
-    env(&mut doctor);
-    let out = doctor.output().unwrap();
+    let out = annapurna(&["doctor", "--json"]).output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "doctor --json: {e}: {}",
@@ -122,12 +117,7 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
     assert!(out.status.success(), "{report:#}");
     assert_eq!(report["standin"], true);
     assert_eq!(report["fail"], 0, "{report:#}");
-    let names: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names = strings_of(&report["checks"], "name");
     for name in [
         "temporal.reachable",
         "temporal.search-attributes",
@@ -145,17 +135,14 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
 
     // A trainium paper on the dev stack (a cpu executor only): warned at start, then fails
     // cleanly once executor_wait_secs has passed, naming the queue.
-    let mut run = Command::new(annapurna_bin());
-    run.args(["run"])
-        .arg(repo().join("examples/papers/gated-residual-mlp.md"))
-        .args([
-            "--target",
-            "trainium",
-            "--executor-wait-secs",
-            "20",
-            "--follow",
-        ]);
-    env(&mut run);
+    let mut run = annapurna(&["run"]);
+    run.arg(&example).args([
+        "--target",
+        "trainium",
+        "--executor-wait-secs",
+        "20",
+        "--follow",
+    ]);
     let started = Instant::now();
     let out = run.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -174,15 +161,10 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
     );
 
     // SIGTERM to annapurna alone: it must stop its worker, the stand-in and the Temporal server.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(dev.pid()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = dev
-        .wait_timeout(Duration::from_secs(45))
-        .expect("annapurna dev stopped after SIGTERM");
-    assert!(status.success(), "exit status {status}: {}", dev.log_text());
+    dev.stop(
+        Duration::from_secs(45),
+        "annapurna dev stopped after SIGTERM",
+    );
     let db = dir.path().join(".annapurna/temporal.db");
     let left = Command::new("pgrep")
         .args(["-f", db.to_str().unwrap()])
@@ -203,20 +185,14 @@ fn dev_stack_runs_a_paper_and_stops_cleanly() {
 /// and wires the production shape.
 #[test]
 fn docker_compose_file_is_valid() {
-    let out = Command::new("docker-compose")
-        .current_dir(repo())
-        .args(["-f", "docker-compose.yml", "config"])
+    let mut config = compose_config();
+    config
         .env("AWS_ACCESS_KEY_ID", "")
         .env("POSTGRES_PASSWORD", "from-the-environment")
         .env("MINIO_ROOT_PASSWORD", "from-the-environment-too")
-        .env_remove("ANNAPURNA_BIND")
-        .output()
-        .expect("docker-compose is installed by scripts/setup.sh");
-    assert!(
-        out.status.success(),
-        "docker-compose config: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env_remove("ANNAPURNA_BIND");
+    let what = "docker-compose config (docker-compose is installed by scripts/setup.sh)";
+    let out = run_ok(&mut config, what);
     let config = String::from_utf8_lossy(&out.stdout);
     for service in [
         "postgresql:",
@@ -251,9 +227,7 @@ fn docker_compose_file_is_valid() {
             "{port} is published beyond localhost"
         );
     }
-    let refused = Command::new("docker-compose")
-        .current_dir(repo())
-        .args(["-f", "docker-compose.yml", "config"])
+    let refused = compose_config()
         .env_remove("MINIO_ROOT_PASSWORD")
         .env("POSTGRES_PASSWORD", "x")
         .output()

@@ -3,12 +3,15 @@
 //! a target with no executor. All against real processes: Temporal dev servers, the stand-in
 //! (which answers as Bedrock does for these cases), workers and an executor.
 
-use std::process::Command;
 use std::time::Duration;
 
 use activities::catalogue::{HAIKU_3, SONNET_4_6};
-use annapurna_tests::{Proc, Stack, free_port, temporal_bin, wait_port};
+use annapurna_tests::{
+    Proc, Stack, free_port, paper_input, temporal_dev_command, wait_failure, wait_port,
+    wait_progress,
+};
 use serde_json::Value;
+use workflows::types::PaperToCodeInput;
 
 /// `annapurna doctor --json` in `stack`'s environment, with `env` on top: (exit code, report).
 fn doctor(stack: &Stack, env: &[(&str, &str)]) -> (i32, Value) {
@@ -98,11 +101,7 @@ async fn doctor_names_retired_models_bare_profile_ids_and_missing_search_attribu
     // A Temporal server without the custom search attributes.
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut cmd = Command::new(temporal_bin());
-    cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
-        .arg("--db-filename")
-        .arg(dir.path().join("bare.db"))
-        .args(["--port", &port.to_string(), "--log-level", "warn"]);
+    let cmd = temporal_dev_command(&dir.path().join("bare.db"), port);
     let _bare = Proc::spawn(cmd, dir.path().join("bare.log"));
     wait_port(port, "the bare Temporal server");
     let address = format!("127.0.0.1:{port}");
@@ -134,13 +133,11 @@ async fn doctor_names_retired_models_bare_profile_ids_and_missing_search_attribu
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paper_on_a_retired_model_fails_at_once_without_calling_it() {
     let stack = Stack::start(&[]).await;
-    let paper = stack.example_paper();
-    let id = stack.add_paper(&paper);
-    let input = workflows::types::PaperToCodeInput {
-        paper_id: Some(id.clone()),
+    let id = stack.add_example();
+    let input = PaperToCodeInput {
         summary_model: Some(HAIKU_3.into()),
         execute: Some(false),
-        ..Default::default()
+        ..paper_input(&id)
     };
     let err = stack
         .run_paper(&format!("paper/{id}"), input)
@@ -201,37 +198,17 @@ async fn the_standin_refuses_as_bedrock_and_counts_output_with_the_burndown() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_target_without_an_executor_fails_naming_its_queue() {
     let stack = Stack::start(&[]).await;
-    let paper = stack.example_paper();
-    let id = stack.add_paper(&paper);
+    let id = stack.add_example();
     let workflow_id = format!("paper/{id}");
-    let input = workflows::types::PaperToCodeInput {
-        paper_id: Some(id.clone()),
+    let input = PaperToCodeInput {
         target: Some("trainium".into()),
         executor_wait_secs: Some(20),
-        ..Default::default()
+        ..paper_input(&id)
     };
     let handle = stack.start_paper(&workflow_id, input).await.unwrap();
-    let mut seen_waiting = false;
-    for _ in 0..120 {
-        if let Ok(p) = handle
-            .query(
-                workflows::PaperToCode::progress,
-                (),
-                temporalio_client::WorkflowQueryOptions::default(),
-            )
-            .await
-            && p.stage == "waiting-for-executor"
-        {
-            assert_eq!(p.waiting_on_queue, "annapurna-exec-trainium");
-            seen_waiting = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert!(
-        seen_waiting,
-        "the progress query never said waiting-for-executor"
-    );
+    let never = "the progress query never said waiting-for-executor";
+    let waiting = wait_progress(&handle, 30, never, |p| p.stage == "waiting-for-executor").await;
+    assert_eq!(waiting.waiting_on_queue, "annapurna-exec-trainium");
     // Visibility follows the search attribute a moment later.
     let mut listed = String::new();
     for _ in 0..20 {
@@ -248,27 +225,19 @@ async fn a_target_without_an_executor_fails_naming_its_queue() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(listed.contains(&workflow_id), "PaperStage: {listed}");
-    let err = tokio::time::timeout(
-        Duration::from_secs(120),
-        handle.get_result(temporalio_client::WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("the paper must end once executor_wait_secs has passed")
-    .expect_err("no executor: the paper fails");
-    let err = format!("{err:?}");
+    // It must end once executor_wait_secs has passed.
+    let err = wait_failure(&handle, 120).await;
     assert!(err.contains("NoExecutor"), "{err}");
     assert!(err.contains("annapurna-exec-trainium"), "{err}");
     assert!(err.contains("annapurna worker --exec trainium"), "{err}");
 
     // `annapurna run` warns before starting when no executor polls the target's queue.
-    let out = stack.annapurna(&[
-        "run",
-        &id,
-        "--target",
-        "trainium",
-        "--executor-wait-secs",
-        "1",
-    ]);
+    let out = stack
+        .command()
+        .args(["run", &id, "--target", "trainium"])
+        .args(["--executor-wait-secs", "1"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("no executor polls annapurna-exec-trainium"),

@@ -1,31 +1,19 @@
 //! PaperToCode end to end: real Temporal dev server, real `annapurna worker` process, the real AWS
 //! SDK client against the Bedrock stand-in, a real SQLite file and blob directory.
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
-
-use annapurna_tests::{Stack, real_papers};
-use prost::Message;
-use temporalio_client::{
-    WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowStartOptions,
+use annapurna_tests::{
+    Stack, files_under, paper_input, py_compiles, read_json, real_papers, source_input, strings_of,
+    wait_failure, wait_result,
 };
+use prost::Message;
+use temporalio_client::WorkflowFetchHistoryOptions;
 use workflows::PaperToCode;
-use workflows::names::{TASK_QUEUE, paper_workflow_id};
+use workflows::names::paper_workflow_id;
 use workflows::types::{PaperToCodeInput, PaperToCodeOutput};
 
 /// Temporal warns at 256 KB per payload; an event holds its payloads, so bounding every event
 /// bounds every payload.
 const PAYLOAD_LIMIT: usize = 256 * 1024;
-
-fn py_compiles(path: &Path) -> bool {
-    Command::new("python3")
-        .args(["-m", "py_compile"])
-        .arg(path)
-        .status()
-        .unwrap()
-        .success()
-}
 
 async fn largest_event(stack: &Stack, workflow_id: &str) -> (usize, usize) {
     let handle = stack.client.get_workflow_handle::<PaperToCode>(workflow_id);
@@ -60,15 +48,15 @@ async fn every_real_paper_end_to_end() {
         );
         ids.push(id);
     }
-    let listed = stack.annapurna(&["paper", "list", "--json"]);
-    let listed: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
-    assert_eq!(listed.len(), papers.len(), "duplicates in the paper store");
+    let listed = serde_json::Value::from(stack.papers());
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        papers.len(),
+        "duplicates in the paper store"
+    );
     // Titles come out readable: from the PDF's text (past its licence notice) and from LaTeX
     // with the paper's own macros expanded.
-    let titles: Vec<&str> = listed
-        .iter()
-        .map(|p| p["title"].as_str().unwrap())
-        .collect();
+    let titles = strings_of(&listed, "title");
     for expected in [
         "Attention Is All You Need",
         "TabDiff: a Mixed-type Diffusion Model for Tabular Data Generation",
@@ -85,31 +73,17 @@ async fn every_real_paper_end_to_end() {
     let mut handles = Vec::new();
     for id in &ids {
         let input = PaperToCodeInput {
-            paper_id: Some(id.clone()),
             max_chunk_tokens: Some(4_000),
             // Execution has its own tests; nine papers of torch at once would only be slow.
             execute: Some(false),
-            ..Default::default()
+            ..paper_input(id)
         };
-        let options = WorkflowStartOptions::new(TASK_QUEUE, paper_workflow_id(id)).build();
-        handles.push(
-            stack
-                .client
-                .start_workflow(PaperToCode::run, input, options)
-                .await
-                .unwrap(),
-        );
+        let handle = stack.start_paper(&paper_workflow_id(id), input).await;
+        handles.push(handle.unwrap());
     }
     let mut outputs: Vec<PaperToCodeOutput> = Vec::new();
-    for (id, handle) in ids.iter().zip(&handles) {
-        let out = tokio::time::timeout(
-            Duration::from_secs(300),
-            handle.get_result(WorkflowGetResultOptions::default()),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("{id} did not finish in 5 minutes"))
-        .unwrap_or_else(|e| panic!("{id} failed: {e:?}"));
-        outputs.push(out);
+    for handle in &handles {
+        outputs.push(wait_result(handle, 300).await);
     }
     for (id, out) in ids.iter().zip(&outputs) {
         assert_eq!(&out.paper_id, id);
@@ -133,9 +107,7 @@ async fn every_real_paper_end_to_end() {
         );
         let summaries = std::fs::read_dir(dir.join("summaries")).unwrap().count();
         assert_eq!(summaries as u32, out.chunks, "{id}: one summary per chunk");
-        let meta: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("metadata.json")).unwrap())
-                .unwrap();
+        let meta = read_json(&dir.join("metadata.json"));
         assert_eq!(meta["standin"], true);
         assert!(meta["notice"].as_str().unwrap().contains("stand-in"));
         assert_eq!(meta["chunks"], out.chunks);
@@ -163,8 +135,7 @@ async fn every_real_paper_end_to_end() {
         stack.worker.as_ref().and_then(|w| w.peak_rss_kib())
     );
     // The paper store knows each run's outcome.
-    let shown = stack.annapurna(&["paper", "show", &ids[0]]);
-    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let shown = stack.show_paper(&ids[0]);
     assert_eq!(shown["paper"]["status"], "succeeded");
     assert_eq!(shown["runs"].as_array().unwrap().len(), 1);
 }
@@ -174,38 +145,11 @@ async fn every_real_paper_end_to_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temporal_cli_start_and_review_fix_round() {
     let stack = Stack::start(&["--broken-code"]).await;
-    let paper = stack.example_paper();
-    let id = stack.add_paper(&paper);
+    let id = stack.add_example();
     let workflow_id = paper_workflow_id(&id);
-    let out = Command::new(annapurna_tests::temporal_bin())
-        .args([
-            "workflow",
-            "start",
-            "--type",
-            "PaperToCode",
-            "--task-queue",
-            "annapurna",
-        ])
-        .args(["--workflow-id", &workflow_id])
-        .args(["--input", &format!("{{\"paper_id\":\"{id}\"}}")])
-        .args(["--address", &format!("127.0.0.1:{}", stack.port)])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "temporal workflow start: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let handle = stack
-        .client
-        .get_workflow_handle::<PaperToCode>(&workflow_id);
-    let result = tokio::time::timeout(
-        Duration::from_secs(180),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("finished in 3 minutes")
-    .expect("succeeded");
+    let input = format!("{{\"paper_id\":\"{id}\"}}");
+    stack.start_with_cli("PaperToCode", &workflow_id, &input);
+    let result = stack.result::<PaperToCode>(&workflow_id, 180).await;
     assert_eq!(result.outcome, "succeeded");
     let dir = Stack::path_of(&result.results);
     assert!(
@@ -213,9 +157,7 @@ async fn temporal_cli_start_and_review_fix_round() {
         "the stand-in was told to write broken code"
     );
     assert!(py_compiles(&dir.join("code.py")), "the fix must compile");
-    let round: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("review/round-1.json")).unwrap())
-            .unwrap();
+    let round = read_json(&dir.join("review/round-1.json"));
     assert_eq!(
         round["static_findings"][0]["rule"], "truncated-code",
         "{round}"
@@ -226,24 +168,19 @@ async fn temporal_cli_start_and_review_fix_round() {
         diff.contains("-") && diff.contains("+") && diff.contains("flush=True)"),
         "{diff}"
     );
-    let check: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("check.json")).unwrap()).unwrap();
+    let check = read_json(&dir.join("check.json"));
     assert_eq!(check["findings"].as_array().unwrap().len(), 0, "{check}");
     // The progress query, as the README shows it with the plain CLI.
-    let query = Command::new(annapurna_tests::temporal_bin())
-        .args([
-            "workflow",
-            "query",
-            "--workflow-id",
-            &workflow_id,
-            "--type",
-            "progress",
-            "--output",
-            "json",
-        ])
-        .args(["--address", &format!("127.0.0.1:{}", stack.port)])
-        .output()
-        .unwrap();
+    let query = stack.temporal(&[
+        "workflow",
+        "query",
+        "--workflow-id",
+        &workflow_id,
+        "--type",
+        "progress",
+        "--output",
+        "json",
+    ]);
     let query = String::from_utf8_lossy(&query.stdout);
     assert!(
         query.contains("\"stage\": \"done\"") || query.contains("\"stage\":\"done\""),
@@ -251,21 +188,8 @@ async fn temporal_cli_start_and_review_fix_round() {
     );
     assert!(query.contains("chunks_total"), "progress query: {query}");
     // The search attributes show the outcome in the Web UI's list.
-    let listed = Command::new(annapurna_tests::temporal_bin())
-        .args([
-            "workflow",
-            "list",
-            "--query",
-            &format!("PaperId = '{id}' AND PaperOutcome = 'succeeded' AND PaperStage = 'done'"),
-        ])
-        .args([
-            "--address",
-            &format!("127.0.0.1:{}", stack.port),
-            "--output",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let query = format!("PaperId = '{id}' AND PaperOutcome = 'succeeded' AND PaperStage = 'done'");
+    let listed = stack.temporal(&["workflow", "list", "--query", &query, "--output", "json"]);
     let listed: serde_json::Value =
         serde_json::from_slice(&listed.stdout).unwrap_or(serde_json::Value::Null);
     assert_eq!(
@@ -321,61 +245,26 @@ async fn bad_inputs_are_refused_and_nothing_is_stored() {
             path.display()
         );
     }
-    let listed = stack.annapurna(&["paper", "list", "--json"]);
-    let listed: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let listed = stack.papers();
     assert!(listed.is_empty(), "something was stored: {listed:?}");
     let blobs = stack.dir.path().join("blobs");
-    let stored = walk_files(&blobs);
+    let stored = files_under(&blobs);
     assert!(stored.is_empty(), "blobs were written: {stored:?}");
 
     // Workflow input without a paper, and with an unknown paper: failed, not retried forever.
     for (input, failure) in [
         (PaperToCodeInput::default(), "InvalidInput"),
-        (
-            PaperToCodeInput {
-                paper_id: Some("no-such-paper".into()),
-                ..Default::default()
-            },
-            "PaperNotFound",
-        ),
-        (
-            PaperToCodeInput {
-                source: Some(d.join("empty.tex").display().to_string()),
-                ..Default::default()
-            },
-            "UnparseablePaper",
-        ),
+        (paper_input("no-such-paper"), "PaperNotFound"),
+        (source_input(&d.join("empty.tex")), "UnparseablePaper"),
     ] {
         let workflow_id = format!("bad-input-{failure}");
         let handle = stack.start_paper(&workflow_id, input).await.unwrap();
-        let err = tokio::time::timeout(
-            Duration::from_secs(60),
-            handle.get_result(WorkflowGetResultOptions::default()),
-        )
-        .await
-        .expect("a bad input fails fast")
-        .expect_err("a bad input must fail");
-        let text = format!("{err:?}");
+        let text = wait_failure(&handle, 60).await;
         assert!(
             text.contains(failure),
             "{workflow_id}: expected {failure} in {text}"
         );
     }
-}
-
-fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk_files(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// A paper started by `source` (no `paper add` first) completes although the stand-in throttles
@@ -385,20 +274,16 @@ async fn source_input_completes_through_throttling() {
     let stack = Stack::start(&["--throttle-percent", "34"]).await;
     let paper = stack.example_paper();
     let input = PaperToCodeInput {
-        source: Some(paper.display().to_string()),
         max_chunk_tokens: Some(200),
-        ..Default::default()
+        ..source_input(&paper)
     };
     let out = stack
-        .run_paper("by-source", input)
-        .await
-        .expect("succeeded despite throttling");
-    assert_eq!(out.outcome, "succeeded");
+        .paper_succeeds("by-source", input, "succeeded despite throttling")
+        .await;
+    let paper_id = &out.paper_id;
     assert!(
-        out.paper_id
-            .starts_with("gated-residual-mlps-for-small-tabular"),
-        "{}",
-        out.paper_id
+        paper_id.starts_with("gated-residual-mlps-for-small-tabular"),
+        "{paper_id}"
     );
     assert!(out.chunks >= 3, "{} chunks", out.chunks);
     let stats = stack.standin_stats();

@@ -2,34 +2,38 @@
 //! (`annapurna worker --exec cpu`); a failing run is diagnosed, fixed and run again; a system
 //! issue stops the loop without asking a model.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use annapurna_tests::Stack;
-use workflows::types::{PaperToCodeInput, PaperToCodeOutput};
+use annapurna_tests::{Stack, paper_input, read_json};
 
-async fn run_example(stack: &Stack, workflow_id: &str) -> PaperToCodeOutput {
-    let id = stack.add_paper(&stack.example_paper());
-    let input = PaperToCodeInput {
-        paper_id: Some(id),
-        ..Default::default()
-    };
-    stack
+/// Runs the example paper as `workflow_id` on a stack whose stand-in writes `defects`; asserts
+/// the run's `outcome` and `execution`, and returns the stack and the results directory.
+async fn run_example(
+    defects: &str,
+    workflow_id: &str,
+    outcome: &str,
+    execution: &str,
+) -> (Stack, PathBuf) {
+    let stack = Stack::start(&["--defects", defects]).await;
+    let input = paper_input(&stack.add_example());
+    let out = stack
         .run_paper(workflow_id, input)
         .await
-        .expect("the workflow completed")
+        .expect("the workflow completed");
+    assert_eq!(out.outcome, outcome);
+    assert_eq!(out.execution, execution);
+    let dir = Stack::path_of(&out.results);
+    (stack, dir)
 }
 
+/// The JSON file `name` under `dir`.
 fn json(dir: &Path, name: &str) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    read_json(&dir.join(name))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_run_is_diagnosed_fixed_and_run_again() {
-    let stack = Stack::start(&["--defects", "runtime-error"]).await;
-    let out = run_example(&stack, "repair").await;
-    assert_eq!(out.outcome, "succeeded");
-    assert_eq!(out.execution, "ok");
-    let dir = Stack::path_of(&out.results);
+    let (stack, dir) = run_example("runtime-error", "repair", "succeeded", "ok").await;
     let run1 = json(&dir, "execution/run-1.json");
     assert_eq!(run1["report"]["classification"], "code-error", "{run1}");
     assert!(
@@ -66,11 +70,13 @@ async fn a_failing_run_is_diagnosed_fixed_and_run_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_system_issue_stops_without_a_model_call() {
-    let stack = Stack::start(&["--defects", "missing-module"]).await;
-    let out = run_example(&stack, "system-issue").await;
-    assert_eq!(out.outcome, "execution-failed");
-    assert_eq!(out.execution, "environment");
-    let dir = Stack::path_of(&out.results);
+    let (stack, dir) = run_example(
+        "missing-module",
+        "system-issue",
+        "execution-failed",
+        "environment",
+    )
+    .await;
     let run1 = json(&dir, "execution/run-1.json");
     assert!(
         run1["diagnosis"].is_null() && run1["fixed"].is_null(),

@@ -1,39 +1,56 @@
 //! The map phase under failure: chunks failing for good (partial success), a throttling storm,
 //! truncated answers (continued), and the answer cache (a rerun makes no new summary calls).
 
-use annapurna_tests::{Stack, papers_dir};
+use annapurna_tests::{Stack, paper_input, py_compiles, read_json};
 use workflows::types::{PaperToCodeInput, PaperToCodeOutput};
 
 /// schedule-free.tex at 2,000-token chunks is cut into ten or more.
 const CHUNK_TOKENS: u64 = 2_000;
 
-async fn run(
-    stack: &Stack,
-    workflow_id: &str,
-    paper_id: &str,
-) -> Result<PaperToCodeOutput, String> {
-    let input = PaperToCodeInput {
-        paper_id: Some(paper_id.to_owned()),
-        max_chunk_tokens: Some(CHUNK_TOKENS),
-        parallel_chunks: Some(5),
-        execute: Some(false),
-        ..Default::default()
-    };
-    stack.run_paper(workflow_id, input).await
+/// schedule-free.tex added to a stack of its own.
+struct Paper {
+    stack: Stack,
+    id: String,
+}
+
+impl Paper {
+    /// Starts a stack whose stand-in runs with `flag` at `percent` and adds schedule-free.tex.
+    async fn start(flag: &str, percent: &str) -> Paper {
+        let (stack, id) = Stack::start_with_paper(&[flag, percent], "schedule-free.tex").await;
+        Paper { stack, id }
+    }
+
+    /// Runs the paper as `workflow_id` at `CHUNK_TOKENS`, five chunks at a time, not executed.
+    async fn run(&self, workflow_id: &str) -> Result<PaperToCodeOutput, String> {
+        let input = PaperToCodeInput {
+            max_chunk_tokens: Some(CHUNK_TOKENS),
+            parallel_chunks: Some(5),
+            execute: Some(false),
+            ..paper_input(&self.id)
+        };
+        self.stack.run_paper(workflow_id, input).await
+    }
+
+    /// [`Paper::run`]'s output; panics, saying `why` it must complete, when it fails.
+    async fn completes(&self, workflow_id: &str, why: &str) -> PaperToCodeOutput {
+        self.run(workflow_id).await.expect(why)
+    }
+
+    /// [`Paper::run`]'s failure; panics, saying `why` it must fail, when it completes.
+    async fn fails(&self, workflow_id: &str, why: &str) -> String {
+        self.run(workflow_id).await.expect_err(why)
+    }
 }
 
 fn metadata(out: &PaperToCodeOutput) -> serde_json::Value {
-    let path = Stack::path_of(&out.results).join("metadata.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    read_json(&Stack::path_of(&out.results).join("metadata.json"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_percent_of_chunks_failing_still_completes() {
-    let stack = Stack::start(&["--fail-chunks-percent", "40"]).await;
-    let id = stack.add_paper(&papers_dir().join("schedule-free.tex"));
-    let out = run(&stack, "partial-40", &id)
-        .await
-        .expect("60% of the chunks is enough");
+    let paper = Paper::start("--fail-chunks-percent", "40").await;
+    let why = "60% of the chunks is enough";
+    let out = paper.completes("partial-40", why).await;
     let n = out.chunks + out.failed_chunks;
     assert!(n >= 10, "{n} chunks");
     assert_eq!(out.failed_chunks, n * 40 / 100);
@@ -58,11 +75,9 @@ async fn forty_percent_of_chunks_failing_still_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_percent_of_chunks_failing_fails_clearly() {
-    let stack = Stack::start(&["--fail-chunks-percent", "60"]).await;
-    let id = stack.add_paper(&papers_dir().join("schedule-free.tex"));
-    let err = run(&stack, "partial-60", &id)
-        .await
-        .expect_err("40% of the chunks is not enough");
+    let paper = Paper::start("--fail-chunks-percent", "60").await;
+    let why = "40% of the chunks is not enough";
+    let err = paper.fails("partial-60", why).await;
     assert!(err.contains("TooFewChunksSummarized"), "{err}");
     // "only X of N chunks were summarised"
     let counts: Vec<u32> = err
@@ -80,14 +95,12 @@ async fn sixty_percent_of_chunks_failing_fails_clearly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_storm_completes() {
-    let stack = Stack::start(&["--throttle-percent", "50"]).await;
-    let id = stack.add_paper(&papers_dir().join("schedule-free.tex"));
-    let out = run(&stack, "storm", &id)
-        .await
-        .expect("completes through a 50% throttling storm");
+    let paper = Paper::start("--throttle-percent", "50").await;
+    let why = "completes through a 50% throttling storm";
+    let out = paper.completes("storm", why).await;
     assert!(out.chunks >= 10, "{} chunks", out.chunks);
     assert_eq!(out.failed_chunks, 0);
-    let stats = stack.standin_stats();
+    let stats = paper.stack.standin_stats();
     assert!(
         stats["by_outcome"]["throttled"].as_u64().unwrap() >= 10,
         "{stats}"
@@ -96,9 +109,8 @@ async fn throttling_storm_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn truncated_answers_are_continued_and_a_rerun_pays_nothing() {
-    let stack = Stack::start(&["--truncate-percent", "50"]).await;
-    let id = stack.add_paper(&papers_dir().join("schedule-free.tex"));
-    let first = run(&stack, "cache-1", &id).await.expect("first run");
+    let paper = Paper::start("--truncate-percent", "50").await;
+    let first = paper.completes("cache-1", "first run").await;
     let meta = metadata(&first);
     let continued = meta["chunk_results"]
         .as_array()
@@ -111,16 +123,11 @@ async fn truncated_answers_are_continued_and_a_rerun_pays_nothing() {
         "half the answers were cut, so several chunks needed a continuation: {meta}"
     );
     let code = Stack::path_of(&first.results).join("code.py");
-    let compiles = std::process::Command::new("python3")
-        .args(["-m", "py_compile"])
-        .arg(&code)
-        .status()
-        .unwrap();
-    assert!(compiles.success(), "the continued code must be whole");
-    let before = stack.standin_stats();
+    assert!(py_compiles(&code), "the continued code must be whole");
+    let before = paper.stack.standin_stats();
 
-    let second = run(&stack, "cache-2", &id).await.expect("second run");
-    let after = stack.standin_stats();
+    let second = paper.completes("cache-2", "second run").await;
+    let after = paper.stack.standin_stats();
     assert_eq!(
         before["by_kind"]["summarize-chunk"], after["by_kind"]["summarize-chunk"],
         "the rerun made new summary calls"

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use annapurna_tests::{Stack, papers_dir};
+use annapurna_tests::{Stack, assert_success, paper_input, run_ok};
 use temporalio_client::WorkflowHistory;
 use temporalio_common::ActivityError;
 use temporalio_macros::{activity_definitions, workflow, workflow_methods};
@@ -35,100 +35,83 @@ fn histories() -> Vec<PathBuf> {
     files
 }
 
-async fn run(
-    stack: &Stack,
+/// Runs PaperToCode as `workflow_id` on a fresh stack (the stand-in with `standin`) for `paper`
+/// from `../shared/papers` (the example paper when `None`), with `input` around its id; asserts
+/// that it `succeeds` (or fails), then exports its history to `tests/histories/`. The output when
+/// it succeeded.
+async fn record(
+    standin: &[&str],
+    paper: Option<&str>,
     workflow_id: &str,
     input: PaperToCodeInput,
-) -> Result<PaperToCodeOutput, String> {
-    stack.run_paper(workflow_id, input).await
+    succeeds: bool,
+) -> Option<PaperToCodeOutput> {
+    let (stack, id) = match paper {
+        Some(paper) => Stack::start_with_paper(standin, paper).await,
+        None => {
+            let stack = Stack::start(standin).await;
+            let id = stack.add_example();
+            (stack, id)
+        }
+    };
+    let input = PaperToCodeInput {
+        paper_id: Some(id),
+        ..input
+    };
+    let out = stack.run_paper(workflow_id, input).await;
+    assert_eq!(out.is_ok(), succeeds, "{workflow_id}: {out:?}");
+    let file = histories_dir().join(format!("{workflow_id}.json"));
+    stack.export_history(workflow_id, &file);
+    out.ok()
 }
 
-fn export(stack: &Stack, workflow_id: &str, file: &Path) {
-    let out = stack.annapurna(&[
-        "history",
-        "export",
-        workflow_id,
-        "--output",
-        file.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "history export: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// PaperToCode's input at `tokens`-token chunks (the paper's id is filled in by [`record`]).
+fn chunked(tokens: u64) -> PaperToCodeInput {
+    PaperToCodeInput {
+        max_chunk_tokens: Some(tokens),
+        ..Default::default()
+    }
 }
 
 /// Records the scenario histories (run by hand when the workflow changes on purpose).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "records tests/histories; run by hand after an intended workflow change"]
 async fn record_histories() {
-    let dir = histories_dir();
     // Happy path, several chunks.
-    let stack = Stack::start(&[]).await;
-    let id = stack.add_paper(&papers_dir().join("dyt.tex"));
-    let input = PaperToCodeInput {
-        paper_id: Some(id.clone()),
-        max_chunk_tokens: Some(4_000),
-        ..Default::default()
-    };
-    run(&stack, "happy-path", input).await.unwrap();
-    export(&stack, "happy-path", &dir.join("happy-path.json"));
-    drop(stack);
+    let dyt = Some("dyt.tex");
+    record(&[], dyt, "happy-path", chunked(4_000), true).await;
     // Partial chunk failure: 40% of chunks refused for good.
-    let stack = Stack::start(&["--fail-chunks-percent", "40"]).await;
-    let id = stack.add_paper(&papers_dir().join("schedule-free.tex"));
-    let input = PaperToCodeInput {
-        paper_id: Some(id),
-        max_chunk_tokens: Some(2_000),
-        ..Default::default()
-    };
-    run(&stack, "partial-chunk-failure", input).await.unwrap();
-    export(
-        &stack,
+    let failing = ["--fail-chunks-percent", "40"];
+    let paper = Some("schedule-free.tex");
+    record(
+        &failing,
+        paper,
         "partial-chunk-failure",
-        &dir.join("partial-chunk-failure.json"),
-    );
-    drop(stack);
+        chunked(2_000),
+        true,
+    )
+    .await;
     // Several review rounds on Trainium.
-    let stack = Stack::start(&["--defects", "missing-import,missing-mark-step"]).await;
-    let id = stack.add_paper(&stack.example_paper());
-    let input = PaperToCodeInput {
-        paper_id: Some(id),
+    let defects = ["--defects", "missing-import,missing-mark-step"];
+    let trainium = PaperToCodeInput {
         target: Some("trainium".into()),
         ..Default::default()
     };
-    run(&stack, "review-rounds", input).await.unwrap();
-    export(&stack, "review-rounds", &dir.join("review-rounds.json"));
-    drop(stack);
+    record(&defects, None, "review-rounds", trainium, true).await;
     // A failed paper (too many chunks refused).
-    let stack = Stack::start(&["--fail-chunks-percent", "60"]).await;
-    let id = stack.add_paper(&papers_dir().join("schedule-free.tex"));
-    let input = PaperToCodeInput {
-        paper_id: Some(id),
-        max_chunk_tokens: Some(2_000),
-        ..Default::default()
-    };
-    assert!(run(&stack, "failed-paper", input).await.is_err());
-    export(&stack, "failed-paper", &dir.join("failed-paper.json"));
+    let failing = ["--fail-chunks-percent", "60"];
+    record(&failing, paper, "failed-paper", chunked(2_000), false).await;
 }
 
 /// Records the execution-repair history (a run that fails, is diagnosed, fixed and run again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "records tests/histories; run by hand after an intended workflow change"]
 async fn record_execution_history() {
-    let stack = Stack::start(&["--defects", "runtime-error"]).await;
-    let id = stack.add_paper(&stack.example_paper());
-    let input = PaperToCodeInput {
-        paper_id: Some(id),
-        ..Default::default()
-    };
-    let out = run(&stack, "execution-repair", input).await.unwrap();
+    let defects = ["--defects", "runtime-error"];
+    let out = record(&defects, None, "execution-repair", Default::default(), true)
+        .await
+        .unwrap();
     assert_eq!(out.execution, "ok");
-    export(
-        &stack,
-        "execution-repair",
-        &histories_dir().join("execution-repair.json"),
-    );
 }
 
 /// Every recorded history replays cleanly with `annapurna replay --history`.
@@ -141,18 +124,11 @@ fn recorded_histories_replay_against_the_current_code() {
         histories_dir().display()
     );
     for file in files {
-        let out = Command::new(annapurna_tests::annapurna_bin())
-            .args(["replay", "--history"])
-            .arg(&file)
-            .output()
-            .unwrap();
+        let mut replay = Command::new(annapurna_tests::annapurna_bin());
+        replay.args(["replay", "--history"]).arg(&file);
+        let what = format!("{} no longer replays", file.display());
+        let out = run_ok(&mut replay, &what);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{} no longer replays: {stdout}{}",
-            file.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
         assert!(stdout.contains("replayed cleanly"), "{stdout}");
     }
 }
@@ -253,53 +229,32 @@ async fn a_reordered_workflow_fails_replay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_export_and_rerun_on_a_live_server() {
     let stack = Stack::start(&[]).await;
-    let id = stack.add_paper(&stack.example_paper());
+    let id = stack.add_example();
     let workflow_id = paper_workflow_id(&id);
     let input = PaperToCodeInput {
-        paper_id: Some(id.clone()),
         max_chunk_tokens: Some(200),
-        ..Default::default()
+        ..paper_input(&id)
     };
-    let first = run(&stack, &workflow_id, input).await.unwrap();
+    let first = stack.run_paper(&workflow_id, input).await.unwrap();
 
-    let out = stack.annapurna(&["replay", &workflow_id]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    stack.annapurna_ok(&["replay", &workflow_id]);
     let file = stack.dir.path().join("h.json");
-    export(&stack, &workflow_id, &file);
-    let out = stack.annapurna(&["replay", "--history", file.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    stack.export_history(&workflow_id, &file);
+    stack.annapurna_ok(&["replay", "--history", file.to_str().unwrap()]);
 
     // The CLI's own JSON (proto3 JSON), as `temporal workflow show --output json` writes it.
-    let cli = Command::new(annapurna_tests::temporal_bin())
-        .args([
-            "workflow",
-            "show",
-            "--workflow-id",
-            &workflow_id,
-            "--output",
-            "json",
-        ])
-        .args(["--address", &format!("127.0.0.1:{}", stack.port)])
-        .output()
-        .unwrap();
-    assert!(cli.status.success());
+    let cli = stack.temporal(&[
+        "workflow",
+        "show",
+        "--workflow-id",
+        &workflow_id,
+        "--output",
+        "json",
+    ]);
+    assert_success(&cli, "temporal workflow show");
     let cli_file = stack.dir.path().join("cli.json");
     std::fs::write(&cli_file, &cli.stdout).unwrap();
-    let out = stack.annapurna(&["replay", "--history", cli_file.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "CLI JSON: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stack.annapurna_ok(&["replay", "--history", cli_file.to_str().unwrap()]);
     let garbage = stack.dir.path().join("garbage.json");
     std::fs::write(&garbage, b"{\"not\": \"a history\"}").unwrap();
     let out = stack.annapurna(&["replay", "--history", garbage.to_str().unwrap()]);
@@ -307,12 +262,7 @@ async fn replay_export_and_rerun_on_a_live_server() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a workflow history"));
 
     let before = stack.standin_stats();
-    let out = stack.annapurna(&["rerun", &id, "--follow"]);
-    assert!(
-        out.status.success(),
-        "rerun: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = stack.annapurna_ok(&["rerun", &id, "--follow"]);
     let rerun_id = String::from_utf8_lossy(&out.stdout)
         .lines()
         .last()

@@ -2,45 +2,39 @@
 //! without `xm.mark_step()`; the static checks find both, the fix repairs both, the next round is
 //! clean and the loop stops.
 
-use std::time::Duration;
-
-use annapurna_tests::Stack;
-use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions};
+use annapurna_tests::{Stack, paper_input, read_json, strings_of, wait_result};
+use temporalio_client::WorkflowQueryOptions;
 use workflows::PaperToCode;
 use workflows::types::PaperToCodeInput;
+
+/// Asserts that no finding in the JSON array `findings` is an error (`of` is shown otherwise).
+fn assert_none_blocking(findings: &serde_json::Value, of: &serde_json::Value) {
+    assert!(
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["severity"] != "error"),
+        "{of}"
+    );
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trainium_defects_are_found_fixed_and_the_loop_stops() {
     let stack = Stack::start(&["--defects", "missing-import,missing-mark-step"]).await;
-    let paper = stack.example_paper();
-    let id = stack.add_paper(&paper);
     let input = PaperToCodeInput {
-        paper_id: Some(id),
         target: Some("trainium".into()),
         execute: Some(false),
-        ..Default::default()
+        ..paper_input(&stack.add_example())
     };
     let handle = stack.start_paper("trn-loop", input).await.unwrap();
-    let out = tokio::time::timeout(
-        Duration::from_secs(180),
-        handle.get_result(WorkflowGetResultOptions::default()),
-    )
-    .await
-    .expect("finished")
-    .expect("succeeded");
+    let out = wait_result(&handle, 180).await;
     assert_eq!(out.outcome, "succeeded", "no blocking finding may be left");
     let dir = Stack::path_of(&out.results);
-    let read_json = |name: &str| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
-    };
+    let read_json = |name: &str| read_json(&dir.join(name));
 
     let round1 = read_json("review/round-1.json");
-    let rules: Vec<&str> = round1["static_findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules = strings_of(&round1["static_findings"], "rule");
     assert!(rules.contains(&"missing-import"), "{rules:?}");
     assert!(rules.contains(&"xla-mark-step-missing"), "{rules:?}");
     assert!(round1["fixed_code"].is_object(), "round 1 must fix");
@@ -50,28 +44,14 @@ async fn trainium_defects_are_found_fixed_and_the_loop_stops() {
 
     // Round 2 reviews the fixed code, finds nothing blocking, fixes nothing: the loop stops.
     let round2 = read_json("review/round-2.json");
-    assert!(
-        round2["static_findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["severity"] != "error"),
-        "{round2}"
-    );
+    assert_none_blocking(&round2["static_findings"], &round2);
     assert!(round2["fixed_code"].is_null());
     assert!(
         !dir.join("review/round-3.json").exists(),
         "the loop must stop after a clean round"
     );
     let check = read_json("check.json");
-    assert!(
-        check["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["severity"] != "error"),
-        "{check}"
-    );
+    assert_none_blocking(&check["findings"], &check);
     let code = std::fs::read_to_string(dir.join("code.py")).unwrap();
     assert!(code.contains("import json") && code.contains("xm.mark_step()"));
 

@@ -10,14 +10,44 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use annapurna_tests::annapurna_bin;
+use annapurna_tests::{annapurna_bin, run_ok};
 
 const SECRET: &str = "annapurna-test-secret-8c1f";
+// The sandbox's limits, as `annapurna exec` reads them from its environment.
+const PROCESSES: &str = "ANNAPURNA_SANDBOX__PROCESSES";
+const MEMORY_MIB: &str = "ANNAPURNA_SANDBOX__MEMORY_MIB";
+const DISK_MIB: &str = "ANNAPURNA_SANDBOX__DISK_MIB";
 
 struct Run {
     report: serde_json::Value,
     stdout_all: String,
     wall: Duration,
+}
+
+impl Run {
+    /// Asserts that the report classifies the run as `expected`.
+    fn assert_classified(&self, expected: &str) {
+        assert_eq!(self.report["classification"], expected, "{}", self.report);
+    }
+}
+
+/// `annapurna exec PATH --timeout TIMEOUT --json` in a sandbox slot of `uid`.
+fn exec_command(path: &Path, uid: u32, timeout: u64) -> Command {
+    let mut cmd = Command::new(annapurna_bin());
+    cmd.args(["exec"])
+        .arg(path)
+        .args(["--timeout", &timeout.to_string(), "--json"])
+        .env("ANNAPURNA_SANDBOX__UID", uid.to_string());
+    cmd
+}
+
+/// What `pgrep -u UID` prints: the processes running as `uid`.
+fn processes_of(uid: u32) -> String {
+    let out = Command::new("pgrep")
+        .args(["-u", &uid.to_string()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn script(name: &str, replace: &[(&str, String)]) -> (tempfile::TempDir, PathBuf) {
@@ -50,17 +80,13 @@ fn nothing_left(uid: u32) {
     assert!(left.is_empty(), "work directories left behind: {left:?}");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let out = Command::new("pgrep")
-            .args(["-u", &uid.to_string()])
-            .output()
-            .unwrap();
-        if out.stdout.is_empty() {
+        let running = processes_of(uid);
+        if running.is_empty() {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "processes of uid {uid} still running: {}",
-            String::from_utf8_lossy(&out.stdout)
+            "processes of uid {uid} still running: {running}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -68,11 +94,7 @@ fn nothing_left(uid: u32) {
 
 fn exec(path: &Path, uid: u32, timeout: u64, env: &[(&str, &str)]) -> Run {
     let started = Instant::now();
-    let out = Command::new(annapurna_bin())
-        .args(["exec"])
-        .arg(path)
-        .args(["--timeout", &timeout.to_string(), "--json"])
-        .env("ANNAPURNA_SANDBOX__UID", uid.to_string())
+    let out = exec_command(path, uid, timeout)
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
         .env("AWS_ACCESS_KEY_ID", "AKIAANNAPURNATEST")
         .envs(env.iter().copied())
@@ -97,10 +119,34 @@ fn exec(path: &Path, uid: u32, timeout: u64, env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// Runs the hostile script `name`, as it is, through [`exec`].
+fn exec_script(name: &str, uid: u32, timeout: u64, env: &[(&str, &str)]) -> Run {
+    let (_dir, path) = script(name, &[]);
+    exec(&path, uid, timeout, env)
+}
+
+/// A file on the host holding `text`, and the script `name` told its path (`HOSTFILE`).
+fn with_host_file(name: &str, text: &str) -> (tempfile::NamedTempFile, tempfile::TempDir, PathBuf) {
+    let host_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(host_file.path(), text).unwrap();
+    let (dir, path) = script(
+        name,
+        &[("HOSTFILE", host_file.path().display().to_string())],
+    );
+    (host_file, dir, path)
+}
+
+/// Runs the hostile script `name` with a timeout of `timeout` s and asserts that it was killed
+/// at the timeout, in less than `within` of wall time.
+fn assert_killed_at_timeout(name: &str, uid: u32, timeout: u64, within: Duration) {
+    let run = exec_script(name, uid, timeout, &[]);
+    run.assert_classified("resource:time");
+    assert!(run.wall < within, "{:?}", run.wall);
+}
+
 #[test]
 fn a_good_training_script_runs_with_metrics_and_artifacts() {
-    let (_d, path) = script("good_training.py", &[]);
-    let run = exec(&path, 61001, 300, &[]);
+    let run = exec_script("good_training.py", 61001, 300, &[]);
     let r = &run.report;
     assert_eq!(r["classification"], "ok", "{r}");
     assert_eq!(r["sandbox"], "bubblewrap");
@@ -121,11 +167,7 @@ fn connecting_to_the_host_loopback_fails() {
     let port = listener.local_addr().unwrap().port();
     let (_d, path) = script("connect_host.py", &[("PORT", port.to_string())]);
     let run = exec(&path, 61002, 60, &[]);
-    assert_eq!(
-        run.report["classification"], "sandbox-violation",
-        "{}",
-        run.report
-    );
+    run.assert_classified("sandbox-violation");
     assert!(!run.stdout_all.contains("CONNECTED"));
     let mut stolen = Vec::new();
     if let Ok((mut s, _)) = listener.accept() {
@@ -136,12 +178,7 @@ fn connecting_to_the_host_loopback_fails() {
 
 #[test]
 fn the_workers_environment_and_files_stay_secret() {
-    let host_file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(host_file.path(), "host-secret-5d2a").unwrap();
-    let (_d, path) = script(
-        "read_secrets.py",
-        &[("HOSTFILE", host_file.path().display().to_string())],
-    );
+    let (_host_file, _d, path) = with_host_file("read_secrets.py", "host-secret-5d2a");
     let run = exec(&path, 61003, 60, &[]);
     let out = run.report["stdout"].as_str().unwrap();
     assert!(out.contains("ENV"), "{out}");
@@ -153,29 +190,14 @@ fn the_workers_environment_and_files_stay_secret() {
 
 #[test]
 fn a_fork_bomb_hits_the_process_limit() {
-    let (_d, path) = script("fork_bomb.py", &[]);
-    let run = exec(&path, 61004, 60, &[("ANNAPURNA_SANDBOX__PROCESSES", "64")]);
-    assert_eq!(
-        run.report["classification"], "resource:processes",
-        "{}",
-        run.report
-    );
+    let run = exec_script("fork_bomb.py", 61004, 60, &[(PROCESSES, "64")]);
+    run.assert_classified("resource:processes");
 }
 
 #[test]
 fn a_memory_bomb_hits_the_memory_limit() {
-    let (_d, path) = script("memory_bomb.py", &[]);
-    let run = exec(
-        &path,
-        61005,
-        60,
-        &[("ANNAPURNA_SANDBOX__MEMORY_MIB", "1024")],
-    );
-    assert_eq!(
-        run.report["classification"], "resource:memory",
-        "{}",
-        run.report
-    );
+    let run = exec_script("memory_bomb.py", 61005, 60, &[(MEMORY_MIB, "1024")]);
+    run.assert_classified("resource:memory");
     assert!(
         run.report["peak_rss_kib"].as_u64().unwrap() < 1024 * 1024 + 65536,
         "{}",
@@ -185,41 +207,20 @@ fn a_memory_bomb_hits_the_memory_limit() {
 
 #[test]
 fn filling_the_disk_is_stopped() {
-    let (_d, path) = script("fill_disk.py", &[]);
-    let run = exec(&path, 61006, 60, &[("ANNAPURNA_SANDBOX__DISK_MIB", "64")]);
-    assert_eq!(
-        run.report["classification"], "resource:disk",
-        "{}",
-        run.report
-    );
+    let run = exec_script("fill_disk.py", 61006, 60, &[(DISK_MIB, "64")]);
+    run.assert_classified("resource:disk");
 }
 
 #[test]
 fn an_endless_loop_is_killed_at_the_timeout() {
-    let (_d, path) = script("endless_loop.py", &[]);
-    let run = exec(&path, 61007, 3, &[]);
-    assert_eq!(
-        run.report["classification"], "resource:time",
-        "{}",
-        run.report
-    );
-    assert!(run.wall < Duration::from_secs(10), "{:?}", run.wall);
+    assert_killed_at_timeout("endless_loop.py", 61007, 3, Duration::from_secs(10));
 }
 
 #[test]
 fn writing_outside_the_work_directory_changes_nothing() {
-    let host_file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(host_file.path(), "untouched").unwrap();
-    let (_d, path) = script(
-        "write_outside.py",
-        &[("HOSTFILE", host_file.path().display().to_string())],
-    );
+    let (host_file, _d, path) = with_host_file("write_outside.py", "untouched");
     let run = exec(&path, 61008, 60, &[]);
-    assert_eq!(
-        run.report["classification"], "sandbox-violation",
-        "{}",
-        run.report
-    );
+    run.assert_classified("sandbox-violation");
     assert_eq!(
         std::fs::read_to_string(host_file.path()).unwrap(),
         "untouched"
@@ -235,21 +236,13 @@ fn writing_outside_the_work_directory_changes_nothing() {
 
 #[test]
 fn ignoring_sigterm_does_not_outlive_the_timeout() {
-    let (_d, path) = script("ignore_sigterm.py", &[]);
-    let run = exec(&path, 61009, 2, &[]);
-    assert_eq!(
-        run.report["classification"], "resource:time",
-        "{}",
-        run.report
-    );
-    assert!(run.wall < Duration::from_secs(8), "{:?}", run.wall);
+    assert_killed_at_timeout("ignore_sigterm.py", 61009, 2, Duration::from_secs(8));
 }
 
 #[test]
 fn a_detached_daemon_does_not_survive_the_run() {
-    let (_d, path) = script("detached_daemon.py", &[]);
-    let run = exec(&path, 61010, 30, &[]);
-    assert_eq!(run.report["classification"], "ok", "{}", run.report);
+    let run = exec_script("detached_daemon.py", 61010, 30, &[]);
+    run.assert_classified("ok");
     // exec() has already checked that no process of the uid is left.
 }
 
@@ -281,17 +274,13 @@ async fn a_dropped_run_is_killed_and_then_its_directory_removed() {
     let dirs = || work_dirs(uid);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let running = Command::new("pgrep")
-            .args(["-u", &uid.to_string()])
-            .output()
-            .unwrap();
-        if running.stdout.is_empty() && dirs().is_empty() {
+        let running = processes_of(uid);
+        if running.is_empty() && dirs().is_empty() {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "10 s after the drop: processes {:?}, directories {:?}",
-            String::from_utf8_lossy(&running.stdout),
+            "10 s after the drop: processes {running:?}, directories {:?}",
             dirs()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -302,8 +291,7 @@ async fn a_dropped_run_is_killed_and_then_its_directory_removed() {
 /// at once end within 1 MiB of it.
 #[test]
 fn four_parallel_writers_stay_within_the_disk_quota() {
-    let (_d, path) = script("parallel_writers.py", &[]);
-    let run = exec(&path, 61020, 120, &[("ANNAPURNA_SANDBOX__DISK_MIB", "32")]);
+    let run = exec_script("parallel_writers.py", 61020, 120, &[(DISK_MIB, "32")]);
     let used = run.report["metrics"][0]["used_bytes"]
         .as_u64()
         .unwrap_or_else(|| panic!("no count: {}", run.report));
@@ -331,15 +319,11 @@ fn four_parallel_writers_stay_within_the_disk_quota() {
 /// four processes of 100 MiB each, each under the 256 MiB per-process limit, do not all fit.
 #[test]
 fn memory_is_limited_for_the_whole_run() {
-    let (_d, path) = script("memory_together.py", &[]);
-    let run = exec(
-        &path,
+    let run = exec_script(
+        "memory_together.py",
         61021,
         120,
-        &[
-            ("ANNAPURNA_SANDBOX__MEMORY_MIB", "256"),
-            ("ANNAPURNA_SANDBOX__DISK_MIB", "16"),
-        ],
+        &[(MEMORY_MIB, "256"), (DISK_MIB, "16")],
     );
     let limits = run.report["limits"].as_str().unwrap().to_owned();
     if !limits.contains("cgroup") {
@@ -363,11 +347,7 @@ fn an_executor_killed_mid_run_leaves_nothing_after_its_restart() {
     let root = tempfile::tempdir().unwrap();
     let root_env = root.path().display().to_string();
     let (_d, path) = script("slow_forever.py", &[]);
-    let mut executor = Command::new(annapurna_bin())
-        .args(["exec"])
-        .arg(&path)
-        .args(["--timeout", "600", "--json"])
-        .env("ANNAPURNA_SANDBOX__UID", uid.to_string())
+    let mut executor = exec_command(&path, uid, 600)
         .env("ANNAPURNA_SANDBOX__WORK_ROOT", &root_env)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -399,20 +379,11 @@ fn an_executor_killed_mid_run_leaves_nothing_after_its_restart() {
 
     // The restart: the same executor settings, a good script.
     let (_g, good) = script("parallel_writers.py", &[]);
-    let out = Command::new(annapurna_bin())
-        .args(["exec"])
-        .arg(&good)
-        .args(["--timeout", "60", "--json"])
-        .env("ANNAPURNA_SANDBOX__UID", uid.to_string())
+    let mut restart = exec_command(&good, uid, 60);
+    restart
         .env("ANNAPURNA_SANDBOX__WORK_ROOT", &root_env)
-        .env("ANNAPURNA_SANDBOX__DISK_MIB", "8")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env(DISK_MIB, "8");
+    run_ok(&mut restart, "annapurna exec after the restart");
     assert!(
         !work.exists(),
         "left behind after the restart: {}",

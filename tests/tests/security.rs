@@ -2,26 +2,26 @@
 //! contained, with the worker up and other papers completing.
 
 use std::path::Path;
-use std::time::Duration;
 
-use annapurna_tests::Stack;
-use temporalio_client::WorkflowGetResultOptions;
+use annapurna_tests::{Stack, files_under, paper_input, source_input, wait_failure};
 use workflows::types::PaperToCodeInput;
 
+/// Runs the example paper by `source`, not executed, as `workflow_id`; asserts that it succeeds
+/// (`what` says why it must).
+async fn example_by_source_succeeds(stack: &Stack, workflow_id: &str, what: &str) {
+    let input = PaperToCodeInput {
+        execute: Some(false),
+        ..source_input(&stack.example_paper())
+    };
+    stack.paper_succeeds(workflow_id, input, what).await;
+}
+
+/// The files under `dir`, at any depth, that contain `needle`.
 fn files_containing(dir: &Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                found.extend(files_containing(&p, needle));
-            } else if std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
-            {
-                found.push(p);
-            }
-        }
-    }
-    found
+    files_under(dir)
+        .into_iter()
+        .filter(|p| std::fs::read(p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)))
+        .collect()
 }
 
 /// Issue 14, item 1: `source` may not read files outside the worker's allowed roots — not by
@@ -57,14 +57,7 @@ async fn source_cannot_read_host_files_outside_the_roots() {
             .start_paper(&format!("attack-{n}"), input)
             .await
             .unwrap();
-        let err = tokio::time::timeout(
-            Duration::from_secs(60),
-            handle.get_result(WorkflowGetResultOptions::default()),
-        )
-        .await
-        .expect("a refused source fails fast")
-        .expect_err("a source outside the roots must fail");
-        let text = format!("{err:?}");
+        let text = wait_failure(&handle, 60).await;
         assert!(text.contains("SourceNotAllowed"), "{source}: {text}");
         assert!(
             !text.contains("hunter2") && !text.contains("bytes"),
@@ -88,19 +81,7 @@ async fn source_cannot_read_host_files_outside_the_roots() {
     );
 
     // The worker is still up, and a paper under the root still works by `source`.
-    let paper = stack.example_paper();
-    let out = stack
-        .run_paper(
-            "legit-source",
-            PaperToCodeInput {
-                source: Some(paper.display().to_string()),
-                execute: Some(false),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("a source under the root completes");
-    assert_eq!(out.outcome, "succeeded");
+    example_by_source_succeeds(&stack, "legit-source", "a source under the root completes").await;
 }
 
 /// Issue 14, item 5: numbers that would overflow or never end, and models outside the catalogue,
@@ -108,8 +89,7 @@ async fn source_cannot_read_host_files_outside_the_roots() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unbounded_inputs_and_unknown_models_are_refused() {
     let stack = Stack::start(&[]).await;
-    let paper = stack.example_paper();
-    let id = stack.add_paper(&paper);
+    let id = stack.add_example();
     let cases = [
         (
             PaperToCodeInput {
@@ -154,18 +134,13 @@ async fn unbounded_inputs_and_unknown_models_are_refused() {
         assert!(err.contains(failure) && err.contains(named), "{err}");
     }
     assert_eq!(stack.standin_stats()["requests"], 0, "no model was called");
-    let out = stack
-        .run_paper(
-            "after-the-attacks",
-            PaperToCodeInput {
-                paper_id: Some(id),
-                execute: Some(false),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("the worker is still up");
-    assert_eq!(out.outcome, "succeeded");
+    let input = PaperToCodeInput {
+        execute: Some(false),
+        ..paper_input(&id)
+    };
+    stack
+        .paper_succeeds("after-the-attacks", input, "the worker is still up")
+        .await;
 }
 
 /// Writes a small PDF whose one content stream inflates to `gib` GiB of spaces.
@@ -230,13 +205,7 @@ async fn a_pdf_bomb_kills_the_extractor_not_the_worker() {
     // Through the worker: the paper fails as unreadable, the worker is still there.
     let worker_pid = stack.worker.as_ref().unwrap().pid();
     let err = stack
-        .run_paper(
-            "bomb",
-            PaperToCodeInput {
-                source: Some(bomb.display().to_string()),
-                ..Default::default()
-            },
-        )
+        .run_paper("bomb", source_input(&bomb))
         .await
         .expect_err("the bomb must fail");
     assert!(err.contains("UnparseablePaper"), "{err}");
@@ -244,17 +213,6 @@ async fn a_pdf_bomb_kills_the_extractor_not_the_worker() {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(worker_pid), None).is_ok(),
         "the worker died"
     );
-    let paper = stack.example_paper();
-    let out = stack
-        .run_paper(
-            "after-the-bomb",
-            PaperToCodeInput {
-                source: Some(paper.display().to_string()),
-                execute: Some(false),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("another paper completes on the same worker");
-    assert_eq!(out.outcome, "succeeded");
+    let what = "another paper completes on the same worker";
+    example_by_source_succeeds(&stack, "after-the-bomb", what).await;
 }

@@ -10,8 +10,8 @@ use activities::clients::papers::{
 };
 use activities::extract::Format;
 use activities::ingest::{Provenance, add_bytes, add_paper};
-use annapurna_tests::{Stack, papers_dir, start_moto, start_osmem};
-use workflows::types::{Judgement, PaperToCodeInput};
+use annapurna_tests::{Stack, paper_input, papers_dir, start_moto, start_osmem};
+use workflows::types::Judgement;
 
 async fn pick(store: &PaperStore, selection: Selection) -> Vec<String> {
     store.select(&selection).await.unwrap()
@@ -21,6 +21,47 @@ fn sel() -> Selection {
     Selection {
         max: 100,
         ..Default::default()
+    }
+}
+
+/// The papers `ids`, in that order.
+fn by_ids(ids: &[&String]) -> Selection {
+    Selection {
+        ids: ids.iter().map(|id| id.to_string()).collect(),
+        ..sel()
+    }
+}
+
+/// The papers whose title contains `title`.
+fn by_title(title: &str) -> Selection {
+    Selection {
+        title: Some(title.into()),
+        ..sel()
+    }
+}
+
+/// The papers a text query (or, on OpenSearch, query DSL) finds.
+fn by_query(query: &str) -> Selection {
+    Selection {
+        query: Some(query.into()),
+        ..sel()
+    }
+}
+
+/// The papers added in the last `days` days.
+fn recent(days: u32) -> Selection {
+    Selection {
+        recent_days: Some(days),
+        ..sel()
+    }
+}
+
+/// Blob store options for moto's S3 at `endpoint`.
+fn moto_s3(endpoint: &str) -> S3Overrides {
+    S3Overrides {
+        endpoint: Some(endpoint.to_owned()),
+        access_key_id: Some("moto".into()),
+        secret_access_key: Some("moto".into()),
     }
 }
 
@@ -49,50 +90,18 @@ async fn shared_behaviour(store: &PaperStore, blobs: &BlobStore) -> (String, Str
     assert!(store.get("no-such-paper").await.unwrap().is_none());
 
     // Explicit ids: stored ones, in the order given, no repeats.
-    let picked = pick(
-        store,
-        Selection {
-            ids: vec![
-                dyt.clone(),
-                "missing".into(),
-                attention.clone(),
-                dyt.clone(),
-            ],
-            ..sel()
-        },
-    )
-    .await;
+    let missing = "missing".to_owned();
+    let picked = pick(store, by_ids(&[&dyt, &missing, &attention, &dyt])).await;
     assert_eq!(picked, vec![dyt.clone(), attention.clone()]);
     // Title, case-insensitive.
-    let by_title = pick(
-        store,
-        Selection {
-            title: Some("attention is ALL".into()),
-            ..sel()
-        },
-    )
-    .await;
-    assert_eq!(by_title, vec![attention.clone()]);
+    let titled = pick(store, by_title("attention is ALL")).await;
+    assert_eq!(titled, vec![attention.clone()]);
     // A text query over titles and headings.
-    let by_query = pick(
-        store,
-        Selection {
-            query: Some("normalization".into()),
-            ..sel()
-        },
-    )
-    .await;
-    assert_eq!(by_query, vec![dyt.clone()]);
+    let found = pick(store, by_query("normalization")).await;
+    assert_eq!(found, vec![dyt.clone()]);
     // Recent: all three were added just now.
-    let recent = pick(
-        store,
-        Selection {
-            recent_days: Some(1),
-            ..sel()
-        },
-    )
-    .await;
-    assert_eq!(recent.len(), 3, "{recent:?}");
+    let added = pick(store, recent(1)).await;
+    assert_eq!(added.len(), 3, "{added:?}");
     // Random: that many, all stored.
     let random = pick(
         store,
@@ -134,35 +143,10 @@ async fn shared_behaviour(store: &PaperStore, blobs: &BlobStore) -> (String, Str
         .expect("a rejected paper is kept");
     assert_eq!(kept.status, "rejected");
     assert_eq!(kept.judgement, Some(verdict));
-    let by_query = pick(
-        store,
-        Selection {
-            query: Some("normalization".into()),
-            ..sel()
-        },
-    )
-    .await;
-    assert!(by_query.is_empty(), "{by_query:?}");
-    assert_eq!(
-        pick(
-            store,
-            Selection {
-                recent_days: Some(1),
-                ..sel()
-            }
-        )
-        .await
-        .len(),
-        2
-    );
-    let by_id = pick(
-        store,
-        Selection {
-            ids: vec![dyt.clone()],
-            ..sel()
-        },
-    )
-    .await;
+    let found = pick(store, by_query("normalization")).await;
+    assert!(found.is_empty(), "{found:?}");
+    assert_eq!(pick(store, recent(1)).await.len(), 2);
+    let by_id = pick(store, by_ids(&[&dyt])).await;
     assert_eq!(by_id, vec![dyt.clone()]);
 
     // Runs: recorded once per run, the paper's stage follows the latest.
@@ -249,10 +233,7 @@ async fn sqlite_paper_store() {
     shared_behaviour(&store, &blobs).await;
     // Query DSL needs OpenSearch: a clear error, not a silent empty selection.
     let err = store
-        .select(&Selection {
-            query: Some(r#"{"match": {"title": "attention"}}"#.into()),
-            ..sel()
-        })
+        .select(&by_query(r#"{"match": {"title": "attention"}}"#))
         .await
         .unwrap_err();
     assert!(matches!(err, PaperStoreError::BadQuery(_)), "{err}");
@@ -274,31 +255,11 @@ async fn opensearch_paper_store_against_osmem() {
     let (attention, _dyt, gps) = shared_behaviour(&store, &blobs).await;
 
     // Query DSL, as JSON, with or without the outer "query".
-    let dsl = pick(
-        &store,
-        Selection {
-            query: Some(r#"{"query": {"term": {"stage": "execution-failed"}}}"#.into()),
-            ..sel()
-        },
-    )
-    .await;
-    assert_eq!(dsl, vec![attention.clone()]);
-    let dsl = pick(
-        &store,
-        Selection {
-            query: Some(r#"{"match": {"title": "gumbel"}}"#.into()),
-            ..sel()
-        },
-    )
-    .await;
-    assert_eq!(dsl, vec![gps]);
-    let bad = store
-        .select(&Selection {
-            query: Some("{not json".into()),
-            ..sel()
-        })
-        .await
-        .unwrap_err();
+    let failed = by_query(r#"{"query": {"term": {"stage": "execution-failed"}}}"#);
+    assert_eq!(pick(&store, failed).await, vec![attention.clone()]);
+    let gumbel = by_query(r#"{"match": {"title": "gumbel"}}"#);
+    assert_eq!(pick(&store, gumbel).await, vec![gps]);
+    let bad = store.select(&by_query("{not json")).await.unwrap_err();
     assert!(matches!(bad, PaperStoreError::BadQuery(_)), "{bad}");
 
     // The index carries the mapping: stage as keyword, judge scores, code and execution.
@@ -337,11 +298,7 @@ async fn opensearch_paper_store_against_osmem() {
 async fn s3_blobs_against_moto() {
     let dir = tempfile::tempdir().unwrap();
     let (_moto, endpoint) = start_moto(dir.path(), "annapurna-blobs");
-    let s3 = S3Overrides {
-        endpoint: Some(endpoint),
-        access_key_id: Some("moto".into()),
-        secret_access_key: Some("moto".into()),
-    };
+    let s3 = moto_s3(&endpoint);
     let blobs = BlobStore::open_with("s3://annapurna-blobs/run-a", &s3).unwrap();
     let paper = std::fs::read(papers_dir().join("attention-is-all-you-need.pdf")).unwrap();
     let blob = blobs
@@ -396,15 +353,9 @@ async fn paper_to_code_on_s3_and_opensearch() {
         ],
     )
     .await;
-    let id = stack.add_paper(&stack.example_paper());
+    let id = stack.add_example();
     let out = stack
-        .run_paper(
-            "s3-opensearch",
-            PaperToCodeInput {
-                paper_id: Some(id.clone()),
-                ..Default::default()
-            },
-        )
+        .run_paper("s3-opensearch", paper_input(&id))
         .await
         .expect("the paper completes");
     assert!(
@@ -413,25 +364,11 @@ async fn paper_to_code_on_s3_and_opensearch() {
     );
     assert!(out.code.uri.starts_with("s3://annapurna/blobs/"), "{out:?}");
     // The paper store (OpenSearch) has the run.
-    let show = stack.annapurna(&["paper", "show", &id]);
-    assert!(
-        show.status.success(),
-        "{}",
-        String::from_utf8_lossy(&show.stderr)
-    );
-    let shown: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let shown = stack.show_paper(&id);
     assert_eq!(shown["paper"]["status"], out.outcome);
     assert_eq!(shown["runs"][0]["results"], out.results);
     // The results are in S3: the run's metadata.json is there.
-    let results = BlobStore::open_with(
-        "s3://annapurna/results",
-        &S3Overrides {
-            endpoint: Some(s3.clone()),
-            access_key_id: Some("moto".into()),
-            secret_access_key: Some("moto".into()),
-        },
-    )
-    .unwrap();
+    let results = BlobStore::open_with("s3://annapurna/results", &moto_s3(&s3)).unwrap();
     let metadata = results
         .try_get_uri(&format!("{}/metadata.json", out.results))
         .await
