@@ -67,7 +67,7 @@ enum Command {
         /// A paper id (repeat for more).
         #[arg(long = "paper-id")]
         paper_ids: Vec<String>,
-        /// Papers added in the last N days.
+        /// Papers published in the last N days (a file added by hand: stored in them).
         #[arg(long)]
         recent_days: Option<u32>,
         /// N papers at random.
