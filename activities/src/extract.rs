@@ -5,9 +5,9 @@
 //! section finder serves them all: Markdown headings (`# Title`) and numbered headings
 //! (`3.1 Encoder and Decoder Stacks`, as PDF text has them).
 
-use std::collections::HashMap;
-
 use workflows::types::Section;
+
+pub use crate::latex::clean_latex;
 
 /// Formats we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +20,9 @@ pub enum Format {
     Markdown,
     /// Plain text.
     Text,
+    /// Paper2Code's JSON: the s2orc-doc2json parse of a PDF (`pdf_parse.body_text` paragraphs
+    /// with their section names), as its `0_pdf_process.py` writes it.
+    Paper2CodeJson,
 }
 
 impl Format {
@@ -31,6 +34,7 @@ impl Format {
             "tex" | "latex" => Some(Format::Tex),
             "md" | "markdown" => Some(Format::Markdown),
             "txt" | "text" => Some(Format::Text),
+            "json" => Some(Format::Paper2CodeJson),
             _ => None,
         }
     }
@@ -41,6 +45,7 @@ impl Format {
             Format::Tex => "tex",
             Format::Markdown => "md",
             Format::Text => "txt",
+            Format::Paper2CodeJson => "json",
         }
     }
 }
@@ -62,6 +67,12 @@ pub enum ExtractError {
         "no readable text was found ({0} letters); a scanned PDF needs OCR first, and a text file needs prose"
     )]
     NoText(usize),
+    /// A `.json` file that is not Paper2Code's parse of a paper.
+    #[error(
+        "the JSON is not a Paper2Code paper ({0}); give the s2orc-doc2json parse its \
+         0_pdf_process.py writes (an object with pdf_parse.body_text: a list of {{\"section\", \"text\"}}), or the PDF itself"
+    )]
+    NotPaper2Code(String),
 }
 
 /// A paper's text, title and sections.
@@ -88,6 +99,10 @@ pub fn extract(bytes: &[u8], format: Format) -> Result<Extracted, ExtractError> 
             (normalise(&text), title)
         }
         Format::Markdown | Format::Text => (normalise(&as_text(bytes)?), None),
+        Format::Paper2CodeJson => {
+            let (text, title) = paper2code_markdown(bytes)?;
+            (normalise(&text), title)
+        }
     };
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
     if letters < 50 {
@@ -105,7 +120,9 @@ pub fn extract(bytes: &[u8], format: Format) -> Result<Extracted, ExtractError> 
     let title = title
         .filter(|t| !t.trim().is_empty())
         .or_else(|| match format {
-            Format::Markdown | Format::Tex => first_heading().or_else(|| guess_title(&text)),
+            Format::Markdown | Format::Tex | Format::Paper2CodeJson => {
+                first_heading().or_else(|| guess_title(&text))
+            }
             Format::Pdf | Format::Text => guess_title(&text).or_else(first_heading),
         })
         .or_else(|| {
@@ -120,6 +137,86 @@ pub fn extract(bytes: &[u8], format: Format) -> Result<Extracted, ExtractError> 
         text,
         sections,
     })
+}
+
+/// Paper2Code's JSON as Markdown: the title, the abstract, then each run of `body_text`
+/// paragraphs under a heading made of its `sec_num` and `section` (subsections, `3.1`, one level
+/// down). Returns the text and the title.
+fn paper2code_markdown(bytes: &[u8]) -> Result<(String, Option<String>), ExtractError> {
+    use serde_json::Value;
+    let bad = |why: &str| ExtractError::NotPaper2Code(why.to_owned());
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| bad(&format!("not JSON: {e}")))?;
+    let parse = v
+        .get("pdf_parse")
+        .ok_or_else(|| bad("it has no pdf_parse"))?;
+    let body = parse
+        .get("body_text")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("pdf_parse.body_text is not a list"))?;
+    let text_of = |p: &Value| {
+        p.get("text")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .map(str::to_owned)
+    };
+    let title = v
+        .get("title")
+        .or_else(|| parse.get("title"))
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    let mut out = String::new();
+    if let Some(t) = &title {
+        out.push_str(&format!("# {t}\n\n"));
+    }
+    let abstract_text: Vec<String> = match v.get("abstract").or_else(|| parse.get("abstract")) {
+        Some(Value::String(a)) => vec![a.trim().to_owned()],
+        Some(Value::Array(paragraphs)) => paragraphs.iter().filter_map(text_of).collect(),
+        _ => Vec::new(),
+    };
+    if abstract_text.iter().any(|a| !a.is_empty()) {
+        out.push_str("# Abstract\n\n");
+        out.push_str(&abstract_text.join("\n\n"));
+        out.push_str("\n\n");
+    }
+    let mut current: Option<(String, String)> = None;
+    let mut paragraphs = 0;
+    for p in body {
+        let Some(text) = text_of(p) else {
+            return Err(bad("a body_text entry has no text"));
+        };
+        let section = p
+            .get("section")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        let number = p
+            .get("sec_num")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        if current.as_ref() != Some(&(section.clone(), number.clone())) && !section.is_empty() {
+            let depth = 1 + number.matches('.').count().min(2);
+            let heading = [number.as_str(), section.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push_str(&format!("{} {heading}\n\n", "#".repeat(depth)));
+        }
+        current = Some((section, number));
+        out.push_str(&text);
+        out.push_str("\n\n");
+        paragraphs += 1;
+    }
+    if paragraphs == 0 {
+        return Err(bad("pdf_parse.body_text is empty"));
+    }
+    Ok((out, title))
 }
 
 /// The title of a text without markup: among the first lines, the first that reads like a title
@@ -390,346 +487,80 @@ pub fn find_sections(text: &str) -> Vec<Section> {
     sections
 }
 
-/// LaTeX commands whose arguments are dropped entirely.
-const DROP_WITH_ARGS: &[&str] = &[
-    "label",
-    "includegraphics",
-    "vspace",
-    "hspace",
-    "bibliographystyle",
-    "bibliography",
-    "input",
-    "include",
-    "usepackage",
-    "documentclass",
-    "newcommand",
-    "renewcommand",
-    "providecommand",
-    "newenvironment",
-    "setlength",
-    "setcounter",
-    "addtolength",
-    "author",
-    "date",
-    "thanks",
-    "affiliation",
-    "email",
-    "icmlauthor",
-    "icmlaffiliation",
-    "icmlcorrespondingauthor",
-    "icmlkeywords",
-    "pagestyle",
-    "thispagestyle",
-    "hypersetup",
-    "definecolor",
-    "DeclareMathOperator",
-    "newtheorem",
-    "graphicspath",
-    "captionsetup",
-    "vskip",
-    "hskip",
-    "fontsize",
-    "color",
-    "newcolumntype",
-    "addbibresource",
-    "crefname",
-    "Crefname",
-];
-/// Display-math environments.
-const MATH_ENVIRONMENTS: &[&str] = &[
-    "equation",
-    "align",
-    "eqnarray",
-    "gather",
-    "multline",
-    "displaymath",
-];
-/// Citation-like commands, shown as a placeholder.
-const CITE: &[&str] = &[
-    "cite",
-    "citep",
-    "citet",
-    "citealp",
-    "citeauthor",
-    "citeyear",
-    "parencite",
-    "textcite",
-];
-/// Reference-like commands, shown as a placeholder.
-const REF: &[&str] = &[
-    "ref", "eqref", "autoref", "cref", "Cref", "pageref", "nameref",
-];
-
-/// Reads a `{…}` group starting at `chars[i] == '{'`; returns its content and the index after it.
-fn brace_group(chars: &[char], i: usize) -> Option<(String, usize)> {
-    if chars.get(i) != Some(&'{') {
-        return None;
-    }
-    let mut depth = 0usize;
-    let mut j = i;
-    while j < chars.len() {
-        match chars[j] {
-            '\\' => j += 1,
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some((chars[i + 1..j].iter().collect(), j + 1));
-                }
-            }
-            _ => {}
-        }
-        j += 1;
-    }
-    None
-}
-
-/// Skips `[…]` optional arguments and spaces; returns the next index.
-fn skip_optional(chars: &[char], mut i: usize) -> usize {
-    loop {
-        let mut k = i;
-        while chars.get(k) == Some(&' ') {
-            k += 1;
-        }
-        if chars.get(k) != Some(&'[') {
-            return i;
-        }
-        i = k;
-        match chars[i..].iter().position(|&c| c == ']') {
-            Some(p) => i += p + 1,
-            None => return i,
-        }
-    }
-}
-
-/// Removes comments (an unescaped `%` to the end of the line).
-fn strip_comments(src: &str) -> String {
-    let mut out = String::with_capacity(src.len());
-    for line in src.lines() {
-        let bytes = line.as_bytes();
-        let mut cut = line.len();
-        for (k, &b) in bytes.iter().enumerate() {
-            if b == b'%' {
-                let backslashes = bytes[..k].iter().rev().take_while(|&&c| c == b'\\').count();
-                if backslashes % 2 == 0 {
-                    cut = k;
-                    break;
-                }
-            }
-        }
-        let kept = &line[..cut];
-        if cut < line.len() && kept.trim().is_empty() {
-            continue; // a whole-line comment disappears, as in LaTeX
-        }
-        out.push_str(kept);
-        out.push('\n');
-    }
-    out
-}
-
-/// Zero-argument macros defined with `\newcommand`, `\renewcommand` or `\def`, so that a title
-/// such as `\method: a Mixed-type Diffusion Model` reads with the method's name.
-fn find_macros(src: &str) -> HashMap<String, String> {
-    let chars: Vec<char> = src.chars().collect();
-    let mut macros = HashMap::new();
-    for def in [
-        "\\newcommand",
-        "\\renewcommand",
-        "\\providecommand",
-        "\\def",
-    ] {
-        let mut from = 0;
-        while let Some(found) = src[from..].find(def) {
-            let at = from + found + def.len();
-            from = at;
-            let i = src[..at].chars().count();
-            let (name, next) = match chars.get(i) {
-                Some('{') => match brace_group(&chars, i) {
-                    Some((n, next)) => (n.trim().to_owned(), next),
-                    None => continue,
-                },
-                Some('\\') => {
-                    let len = chars[i + 1..]
-                        .iter()
-                        .take_while(|c| c.is_ascii_alphabetic())
-                        .count();
-                    (chars[i..i + 1 + len].iter().collect(), i + 1 + len)
-                }
-                _ => continue,
-            };
-            let Some(name) = name.strip_prefix('\\') else {
-                continue;
-            };
-            // Only macros without arguments: `[n]` or `#1` means arguments.
-            if let Some((body, _)) = brace_group(&chars, next)
-                && !body.contains('#')
-                && !name.is_empty()
-            {
-                macros.insert(name.to_owned(), body);
-            }
-        }
-    }
-    macros
-}
-
-/// Cleans LaTeX source into readable text with Markdown headings; returns the text and the
-/// `\title{…}` when there is one.
-pub fn clean_latex(src: &str) -> (String, Option<String>) {
-    let src = strip_comments(src);
-    let macros = find_macros(&src);
-    clean_with(&src, &macros, 0)
-}
-
-fn clean_with(src: &str, macros: &HashMap<String, String>, depth: u8) -> (String, Option<String>) {
-    let chars: Vec<char> = src.chars().collect();
-    let mut title = None;
-    // Start at \begin{document} when there is one: the preamble is configuration, not prose.
-    let body_start = src
-        .find("\\begin{document}")
-        .map(|b| src[..b].chars().count())
-        .unwrap_or(0);
-    if let Some(t) = src.find("\\title")
-        && let Some(brace) = src[t..].find('{')
-    {
-        let at = src[..t + brace].chars().count();
-        if let Some((raw, _)) = brace_group(&chars, at) {
-            title = Some(clean_inline(&raw, macros, depth));
-        }
-    }
-    let mut out = String::with_capacity(src.len());
-    let mut i = body_start;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '\\' => {
-                let name_len = chars[i + 1..]
-                    .iter()
-                    .take_while(|c| c.is_ascii_alphabetic())
-                    .count();
-                if name_len == 0 {
-                    // Escaped symbol or line break.
-                    match chars.get(i + 1) {
-                        Some('\\') => out.push('\n'),
-                        Some(&s @ ('%' | '&' | '_' | '$' | '#' | '{' | '}')) => out.push(s),
-                        Some(_) => out.push(' '),
-                        None => {}
-                    }
-                    i += 2;
-                    continue;
-                }
-                let name: String = chars[i + 1..i + 1 + name_len].iter().collect();
-                i += 1 + name_len;
-                if chars.get(i) == Some(&'*') {
-                    i += 1;
-                }
-                let level = match name.as_str() {
-                    "chapter" | "section" => Some(1),
-                    "subsection" => Some(2),
-                    "subsubsection" => Some(3),
-                    "paragraph" => Some(4),
-                    _ => None,
-                };
-                if let Some(level) = level {
-                    let j = skip_optional(&chars, i);
-                    if let Some((raw, next)) = brace_group(&chars, j) {
-                        out.push_str("\n\n");
-                        out.push_str(&"#".repeat(level));
-                        out.push(' ');
-                        out.push_str(&clean_inline(&raw, macros, depth));
-                        out.push_str("\n\n");
-                        i = next;
-                    }
-                    continue;
-                }
-                match name.as_str() {
-                    "title" => {
-                        // Read separately above; skip it here.
-                        let j = skip_optional(&chars, i);
-                        if let Some((_, next)) = brace_group(&chars, j) {
-                            i = next;
-                        }
-                    }
-                    // What follows is back matter: a heading says so (see `sections`).
-                    "appendix" => out.push_str("\n\n# Appendix\n\n"),
-                    "maketitle" | "centering" | "small" | "footnotesize"
-                    | "normalsize" | "large" | "Large" | "noindent" | "newpage" | "clearpage"
-                    | "tableofcontents" | "toprule" | "midrule" | "bottomrule" | "hline" => {}
-                    "begin" | "end" => {
-                        if let Some((env, next)) = brace_group(&chars, i) {
-                            i = skip_optional(&chars, next);
-                            if name == "begin" && env == "abstract" {
-                                out.push_str("\n\n# Abstract\n\n");
-                            } else if name == "begin" && env == "thebibliography" {
-                                out.push_str("\n\n# References\n\n");
-                            } else if name == "end" && env == "document" {
-                                break;
-                            } else if MATH_ENVIRONMENTS.contains(&env.trim_end_matches('*')) {
-                                // Display math as a `$$` block: readable, and never cut in two.
-                                out.push_str("\n$$\n");
-                            } else {
-                                out.push('\n');
-                            }
-                        }
-                    }
-                    "item" | "bibitem" => {
-                        i = skip_optional(&chars, i);
-                        if name == "bibitem"
-                            && let Some((_, next)) = brace_group(&chars, i)
-                        {
-                            i = next;
-                        }
-                        out.push_str("\n- ");
-                    }
-                    n if CITE.contains(&n) || REF.contains(&n) || DROP_WITH_ARGS.contains(&n) => {
-                        let mut j = skip_optional(&chars, i);
-                        while let Some((_, next)) = brace_group(&chars, j) {
-                            j = skip_optional(&chars, next);
-                        }
-                        i = j;
-                        if CITE.contains(&n) {
-                            out.push_str("[cite]");
-                        } else if REF.contains(&n) {
-                            out.push_str("[ref]");
-                        }
-                    }
-                    "href" => {
-                        // \href{url}{text}: keep the text.
-                        if let Some((_, next)) = brace_group(&chars, i) {
-                            i = next;
-                        }
-                    }
-                    "footnote" => out.push(' '),
-                    // A macro the paper defined: its text. Depth-limited against self-reference.
-                    n if depth < 4 && macros.contains_key(n) => {
-                        out.push_str(&clean_inline(&macros[n], macros, depth + 1));
-                    }
-                    // Any other command: drop its name, keep its arguments' text.
-                    _ => {}
-                }
-            }
-            '{' | '}' => i += 1,
-            '~' => {
-                out.push(' ');
-                i += 1;
-            }
-            _ => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    (out, title)
-}
-
-/// Cleans a short piece of LaTeX (a title or heading) to plain text on one line.
-fn clean_inline(raw: &str, macros: &HashMap<String, String>, depth: u8) -> String {
-    let (text, _) = clean_with(raw, macros, depth);
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A small paper in Paper2Code's JSON (the s2orc-doc2json shape its 0_pdf_process.py keeps).
+    pub(crate) const PAPER2CODE_JSON: &str = r#"{
+        "paper_id": "gated-mlp",
+        "title": "Gated Residual MLPs for Small Tabular Problems",
+        "abstract": "We gate the residual branch of an MLP and train it on small tables.",
+        "pdf_parse": {
+            "paper_id": "gated-mlp",
+            "abstract": [{"text": "We gate the residual branch of an MLP.", "section": "Abstract"}],
+            "body_text": [
+                {"text": "Small tabular problems overfit wide networks easily, so we keep them narrow.", "section": "Introduction", "sec_num": "1"},
+                {"text": "Each block computes x + g(x) * f(x), where g is a sigmoid gate.", "section": "Method", "sec_num": "2"},
+                {"text": "We train with AdamW at a learning rate of 0.001 for 50 epochs.", "section": "Training", "sec_num": "2.1"},
+                {"text": "On the digits dataset the gated MLP reaches 97% accuracy.", "section": "Experiments", "sec_num": "3"}
+            ],
+            "back_matter": []
+        }
+    }"#;
+
+    #[test]
+    fn paper2code_json_keeps_title_and_sections() {
+        let e = extract(PAPER2CODE_JSON.as_bytes(), Format::Paper2CodeJson).unwrap();
+        assert_eq!(e.title, "Gated Residual MLPs for Small Tabular Problems");
+        let titles: Vec<(&str, u8)> = e
+            .sections
+            .iter()
+            .map(|s| (s.title.as_str(), s.level))
+            .collect();
+        for expected in [
+            ("Abstract", 1),
+            ("1 Introduction", 1),
+            ("2 Method", 1),
+            ("2.1 Training", 2),
+            ("3 Experiments", 1),
+        ] {
+            assert!(
+                titles.contains(&expected),
+                "{expected:?} missing from {titles:?}"
+            );
+        }
+        assert!(e.text.contains("x + g(x) * f(x)"));
+        assert_eq!(
+            Format::from_path("paper.JSON"),
+            Some(Format::Paper2CodeJson)
+        );
+    }
+
+    #[test]
+    fn other_json_is_refused_with_what_to_give() {
+        for (json, why) in [
+            ("[1, 2, 3]", "no pdf_parse"),
+            (r#"{"pdf_parse": {"body_text": {}}}"#, "not a list"),
+            (r#"{"pdf_parse": {"body_text": []}}"#, "is empty"),
+            (
+                r#"{"pdf_parse": {"body_text": [{"section": "x"}]}}"#,
+                "has no text",
+            ),
+            ("{not json", "not JSON"),
+        ] {
+            match extract(json.as_bytes(), Format::Paper2CodeJson) {
+                Err(e @ ExtractError::NotPaper2Code(_)) => {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains(why) && text.contains("pdf_parse.body_text"),
+                        "{text}"
+                    );
+                }
+                other => panic!("{json}: expected NotPaper2Code, got {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn latex_headings_title_comments_and_macros() {

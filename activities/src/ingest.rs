@@ -38,7 +38,9 @@ pub enum IngestError {
         path: String,
     },
     /// Extension not supported.
-    #[error("{path}: unsupported format {ext:?}; give a .pdf, .tex, .md or .txt file")]
+    #[error(
+        "{path}: unsupported format {ext:?}; give a .pdf, .tex, .md or .txt file, or Paper2Code's .json"
+    )]
     Unsupported {
         /// The path given.
         path: String,

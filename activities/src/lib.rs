@@ -38,6 +38,7 @@ pub mod gateway;
 mod group;
 pub mod heartbeat;
 pub mod ingest;
+pub mod latex;
 pub mod llm;
 pub mod local;
 pub(crate) mod prelude;

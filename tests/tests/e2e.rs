@@ -295,3 +295,48 @@ async fn source_input_completes_through_throttling() {
     // The paper was added to the store as a side effect, once.
     assert_eq!(stack.add_paper(&paper), out.paper_id);
 }
+
+/// Issue 21: a paper in Paper2Code's JSON (the s2orc-doc2json parse) goes through the plain
+/// Temporal CLI end to end: its title and sections are kept, and the code is generated from them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paper2code_json_paper_runs_from_the_temporal_cli() {
+    let stack = Stack::start(&[]).await;
+    let root = stack.dir.path().join("papers");
+    std::fs::create_dir_all(&root).unwrap();
+    let paper = root.join("gated-residual-mlp.json");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/paper2code/gated-residual-mlp.json"),
+        &paper,
+    )
+    .unwrap();
+    let input = serde_json::json!({"source": paper.display().to_string(), "execute": false});
+    stack.start_with_cli("PaperToCode", "paper2code-json", &input.to_string());
+    let result = stack.result::<PaperToCode>("paper2code-json", 180).await;
+    assert_eq!(result.outcome, "succeeded", "{result:?}");
+    let shown = stack.show_paper(&result.paper_id);
+    assert_eq!(shown["paper"]["format"], "json", "{shown}");
+    assert_eq!(
+        shown["paper"]["title"],
+        "Gated Residual MLPs for Small Tabular Problems (Paper2Code JSON)"
+    );
+    let sections: Vec<String> = shown["paper"]["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    for expected in [
+        "1 Introduction",
+        "2 Method",
+        "2.1 Training",
+        "3 Experiments",
+    ] {
+        assert!(
+            sections.iter().any(|s| s == expected),
+            "{expected} in {sections:?}"
+        );
+    }
+    let dir = Stack::path_of(&result.results);
+    assert!(py_compiles(&dir.join("code.py")));
+}

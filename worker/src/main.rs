@@ -188,7 +188,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PaperCommand {
-    /// Add a .pdf, .tex, .md or .txt paper; prints its id on the last line.
+    /// Add a .pdf, .tex, .md or .txt paper, or Paper2Code's .json; prints its id on the last line.
     Add {
         /// The paper file.
         file: String,

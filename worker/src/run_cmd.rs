@@ -16,7 +16,7 @@ use crate::papers_cmd;
 /// Options of `annapurna run`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// A paper file (.pdf, .tex, .md, .txt) or the id of a stored paper.
+    /// A paper file (.pdf, .tex, .md, .txt, or Paper2Code .json) or the id of a stored paper.
     pub paper: String,
     /// Show progress until the run ends, then where the results are.
     #[arg(long)]

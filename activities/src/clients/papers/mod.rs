@@ -31,7 +31,7 @@ pub struct PaperRecord {
     pub title: String,
     /// Where it came from (path or URI as given).
     pub source: String,
-    /// Format: pdf, tex, md or txt.
+    /// Format: pdf, tex, md, txt or json (Paper2Code).
     pub format: String,
     /// SHA-256 of the original file.
     pub sha256: String,
