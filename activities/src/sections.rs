@@ -60,9 +60,14 @@ fn lettered(title: &str) -> bool {
 pub fn kind_of_title(title: &str) -> Option<SectionKind> {
     let t = normalise(title);
     let starts = |p: &str| t == p || t.starts_with(&format!("{p} "));
-    if ["references", "bibliography", "literature cited", "works cited"]
-        .iter()
-        .any(|p| starts(p))
+    if [
+        "references",
+        "bibliography",
+        "literature cited",
+        "works cited",
+    ]
+    .iter()
+    .any(|p| starts(p))
     {
         return Some(SectionKind::References);
     }
@@ -90,9 +95,14 @@ pub fn kind_of_title(title: &str) -> Option<SectionKind> {
     if starts("appendix") || starts("appendices") || starts("supplementary material") {
         return Some(SectionKind::Appendix);
     }
-    if ["related work", "related works", "prior work", "background and related work"]
-        .iter()
-        .any(|p| starts(p))
+    if [
+        "related work",
+        "related works",
+        "prior work",
+        "background and related work",
+    ]
+    .iter()
+    .any(|p| starts(p))
     {
         return Some(SectionKind::RelatedWork);
     }
@@ -118,9 +128,10 @@ pub fn looks_like_references(body: &str) -> bool {
     let entries = lines
         .iter()
         .filter(|l| {
-            let numbered = l.starts_with('[') && l[1..].split(']').next().is_some_and(|n| {
-                !n.is_empty() && n.len() <= 4 && n.chars().all(|c| c.is_ascii_digit())
-            });
+            let numbered = l.starts_with('[')
+                && l[1..].split(']').next().is_some_and(|n| {
+                    !n.is_empty() && n.len() <= 4 && n.chars().all(|c| c.is_ascii_digit())
+                });
             numbered || (year(l) && l.matches(',').count() >= 2)
         })
         .count();
@@ -162,7 +173,10 @@ pub fn regions(text: &str, sections: &[Section]) -> Vec<Region> {
         } else {
             let k = match named {
                 Some(k) => k,
-                None if in_back_matter || (out.iter().any(|r| r.kind == SectionKind::References) && lettered(&s.title)) => {
+                None if in_back_matter
+                    || (out.iter().any(|r| r.kind == SectionKind::References)
+                        && lettered(&s.title)) =>
+                {
                     SectionKind::Appendix
                 }
                 None if looks_like_references(&text[start..end]) => SectionKind::References,
@@ -232,7 +246,8 @@ mod tests {
                     [4] J. Devlin, M. Chang. BERT. NAACL, 2019.\n\
                     [5] T. Brown, B. Mann. Language models are few-shot learners. 2020.\n";
         assert!(looks_like_references(refs));
-        let prose = "We train for 10 epochs.\nThe loss falls.\nSee Table 2.\nResults hold.\nDone.\n";
+        let prose =
+            "We train for 10 epochs.\nThe loss falls.\nSee Table 2.\nResults hold.\nDone.\n";
         assert!(!looks_like_references(prose));
     }
 

@@ -1,6 +1,6 @@
 //! Ingestion end to end: `annapurna ingest` starts IngestPapers on a real Temporal server; the
-//! feeds are local HTTP servers answering in the arXiv API's Atom and the OpenReview API v2's JSON
-//! (fixtures in `tests/fixtures/feeds/`), with PDFs that are good, not PDFs, unreadable, or too
+//! feeds are local HTTP servers answering in the arXiv API's Atom, the OpenReview API v2's JSON
+//! and the MLSys proceedings' HTML pages (fixtures in `tests/fixtures/feeds/`), with PDFs that are good, not PDFs, unreadable, or too
 //! large. Malformed entries and bad PDFs fail alone, with their reasons; the judge (the stand-in's
 //! template) indexes some papers and rejects others, which are kept; `--batch` then runs
 //! PaperBatch over the indexed ones. A Temporal Schedule created by `annapurna schedule create`
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use annapurna_tests::{Stack, papers_dir};
+use annapurna_tests::{Stack, assert_success, papers_dir};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -74,6 +74,14 @@ fn paper_pdf(title: &str, topic: &str) -> Vec<u8> {
     pdf_with(&refs)
 }
 
+/// Papers of the MLSys fixture (`fixtures/feeds/mlsys-2024/`), by the hash in their addresses:
+/// "LLMs" in the title; "(LLM)" only in the abstract; no LLM ("smallmodels" is not one); "LLM"
+/// in the title but no PDF link.
+const MLSYS_PAGED_KV: &str = "3c9f1e0a7b2d4c8e9f0a1b2c3d4e5f60";
+const MLSYS_COST_MODELS: &str = "7a1b2c3d4e5f60718293a4b5c6d7e8f9";
+const MLSYS_COMPRESSION: &str = "b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5";
+const MLSYS_NO_PDF: &str = "c4d5e6f708192a3b4c5d6e7f8091a2b3";
+
 struct Feeds {
     base: String,
     pdfs: BTreeMap<String, Vec<u8>>,
@@ -113,13 +121,31 @@ async fn pdf(State(f): State<Arc<Feeds>>, Path(name): Path<String>) -> Response 
     }
 }
 
+/// The MLSys site: the 2024 year page and its abstract pages, their absolute links to the real
+/// site pointed at this server.
+async fn mlsys(State(f): State<Arc<Feeds>>, uri: axum::http::Uri) -> Response {
+    let file = match uri.path().strip_prefix("/paper_files/paper/2024") {
+        Some("") => "index.html",
+        Some(page) => page.trim_start_matches('/'),
+        None => "",
+    };
+    match std::fs::read_to_string(fixture("mlsys-2024").join(file)) {
+        Ok(html) if !file.is_empty() => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html.replace("https://proceedings.mlsys.org", &f.base),
+        )
+            .into_response(),
+        _ => (StatusCode::NOT_FOUND, "<h1>Not Found</h1>").into_response(),
+    }
+}
+
 fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/feeds")
         .join(name)
 }
 
-/// Serves both APIs and the PDFs; returns its base URL and its state.
+/// Serves the feeds and the PDFs; returns its base URL and its state.
 async fn start_feeds() -> (String, Arc<Feeds>) {
     start_feeds_with(Vec::new()).await
 }
@@ -158,6 +184,30 @@ async fn start_feeds_with(rewrites: Vec<(String, String)>) -> (String, Arc<Feeds
         "9a4e0c27d1b3f58e6a72c04d1e9b3f8a6c5d2e17.pdf".to_owned(),
         big,
     );
+    // MLSys: the two papers with "LLM" in the title or abstract and one without (never fetched
+    // when searching for it).
+    for (hash, title, topic) in [
+        (
+            MLSYS_PAGED_KV,
+            "PagedKV: Memory-Efficient Serving of LLMs",
+            "serving LLMs with block-sparse key-value caches",
+        ),
+        (
+            MLSYS_COST_MODELS,
+            "Learned Cost Models for Tensor Program Autotuning",
+            "autotuning tensor programs with learned cost models",
+        ),
+        (
+            MLSYS_COMPRESSION,
+            "Compress and Overlap",
+            "gradient compression inside collective communication",
+        ),
+    ] {
+        pdfs.insert(
+            format!("{hash}-Paper-Conference.pdf"),
+            paper_pdf(title, topic),
+        );
+    }
     let state = Arc::new(Feeds {
         base: base.clone(),
         pdfs,
@@ -169,6 +219,9 @@ async fn start_feeds_with(rewrites: Vec<(String, String)>) -> (String, Arc<Feeds
         .route("/api/query", get(arxiv))
         .route("/notes", get(openreview))
         .route("/pdf/{name}", get(pdf))
+        .route("/paper_files/paper/2024/file/{name}", get(pdf))
+        .route("/paper_files/paper/2024", get(mlsys))
+        .route("/paper_files/paper/2024/{*page}", get(mlsys))
         .with_state(state);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (base, shared)
@@ -180,6 +233,7 @@ async fn stack_with_feeds(base: &str) -> Stack {
         &[
             ("ANNAPURNA_SOURCES__ARXIV_URL", &format!("{base}/api/query")),
             ("ANNAPURNA_SOURCES__OPENREVIEW_URL", base),
+            ("ANNAPURNA_SOURCES__MLSYS_URL", base),
             ("ANNAPURNA_SOURCES__INTERVAL_MS", "10"),
             ("ANNAPURNA_SOURCES__PDF_MAX_BYTES", "2621440"),
             (
@@ -192,11 +246,7 @@ async fn stack_with_feeds(base: &str) -> Stack {
 }
 
 fn started_id(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(out, "annapurna ingest");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .next()
@@ -261,9 +311,7 @@ async fn feeds_to_indexed_papers_to_a_batch() {
 
     // The store: indexed and rejected papers are both kept, with the judge's verdict; the
     // unreadable PDF is kept under raw/.
-    let list = stack.annapurna(&["paper", "list", "--json"]);
-    let papers: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    let papers = papers.as_array().unwrap();
+    let papers = stack.papers();
     assert_eq!(papers.len(), 3, "{papers:#?}");
     let rejected = papers
         .iter()
@@ -311,12 +359,7 @@ async fn feeds_to_indexed_papers_to_a_batch() {
 
     stack.record_history(&id, "ingest-feeds.json");
     // The ingestion's history replays against the current workflow code.
-    let replay = stack.annapurna(&["replay", &id]);
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    stack.annapurna_ok(&["replay", &id]);
 
     // Ingesting the same feeds again stores nothing new, judges nothing again, and downloads
     // only what failed before (the HTML page): entries seen before are known by their id.
@@ -330,6 +373,88 @@ async fn feeds_to_indexed_papers_to_a_batch() {
         feeds.pdf_requests.load(std::sync::atomic::Ordering::SeqCst) - pdfs_before,
         1,
         "only the entry that failed is fetched again"
+    );
+}
+
+/// MLSys proceedings searched for a term: the year page and each abstract page are read in order;
+/// a paper with the term in its title or only in its abstract is indexed, one without it is never
+/// downloaded, one without a PDF link fails alone, and `--max-results` counts matching papers
+/// (the year page's fourth match is not read).
+#[tokio::test]
+async fn an_mlsys_year_searched_for_a_term() {
+    let (base, feeds) = start_feeds().await;
+    let stack = stack_with_feeds(&base).await;
+    let id = started_id(&stack.annapurna(&[
+        "ingest",
+        "--mlsys",
+        "2024",
+        "--search",
+        "LLM",
+        "--max-results",
+        "3",
+        "--no-judge",
+    ]));
+    let summary: IngestSummary = stack.result::<IngestPapers>(&id, 300).await;
+    let by_key: BTreeMap<&str, &str> = summary
+        .items
+        .iter()
+        .map(|i| (i.key.as_str(), i.outcome.as_str()))
+        .collect();
+    assert_eq!(summary.entries, 3, "{summary:#?}");
+    let key = |hash: &str| format!("mlsys:{hash}");
+    assert_eq!(
+        by_key[key(MLSYS_PAGED_KV).as_str()],
+        "indexed",
+        "{summary:#?}"
+    );
+    assert_eq!(
+        by_key[key(MLSYS_COST_MODELS).as_str()],
+        "indexed",
+        "the term only in the abstract: {summary:#?}"
+    );
+    let no_pdf = by_key[key(MLSYS_NO_PDF).as_str()];
+    assert!(
+        no_pdf.starts_with("failed: ") && no_pdf.contains("no link to the paper's PDF"),
+        "{no_pdf}"
+    );
+    // Filtered out by the term, or past --max-results: not entries at all.
+    assert!(
+        !by_key.contains_key(key(MLSYS_COMPRESSION).as_str()),
+        "{summary:#?}"
+    );
+    assert!(
+        !by_key.keys().any(|k| k.starts_with("mlsys:entry-")),
+        "{summary:#?}"
+    );
+    assert_eq!(summary.indexed, 2, "{summary:#?}");
+    assert_eq!(
+        feeds.pdf_requests.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "only the matching papers' PDFs are downloaded"
+    );
+
+    // The store: the feed's title, abstract and venue, from the abstract pages.
+    let papers = stack.papers();
+    assert_eq!(papers.len(), 2, "{papers:#?}");
+    assert!(
+        papers.iter().all(|p| p["origin"]["source"] == "mlsys"
+            && p["origin"]["venue"] == "MLSys 2024"
+            && p["status"] == "indexed"),
+        "{papers:#?}"
+    );
+    let cost_models = papers
+        .iter()
+        .find(|p| p["title"] == "Learned Cost Models for Tensor Program Autotuning")
+        .expect("the paper matched by its abstract");
+    assert!(
+        cost_models["origin"]["abstract_text"]
+            .as_str()
+            .is_some_and(|a| a.contains("large language model (LLM)")),
+        "{cost_models}"
+    );
+    assert_eq!(
+        cost_models["origin"]["authors"],
+        serde_json::json!(["Rafael Quintero", "Ingrid Solberg"])
     );
 }
 
@@ -355,7 +480,7 @@ async fn bad_feed_arguments_are_refused_before_anything_starts() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("2026-02-30"));
     // A feed that cannot be read is reported in the summary; the ingestion itself completes.
-    let out = stack.annapurna(&[
+    let out = stack.annapurna_ok(&[
         "ingest",
         "--arxiv",
         "cs.LG",
@@ -363,11 +488,6 @@ async fn bad_feed_arguments_are_refused_before_anything_starts() {
         "2000",
         "--follow",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let summary: IngestSummary =
         serde_json::from_slice(&out.stdout[out.stdout.iter().position(|b| *b == b'{').unwrap()..])
             .unwrap();
@@ -380,7 +500,7 @@ async fn bad_feed_arguments_are_refused_before_anything_starts() {
 async fn a_schedule_starts_ingestion() {
     let (base, _feeds) = start_feeds().await;
     let stack = stack_with_feeds(&base).await;
-    let out = stack.annapurna(&[
+    stack.annapurna_ok(&[
         "schedule",
         "create",
         "daily-cs-lg",
@@ -395,16 +515,10 @@ async fn a_schedule_starts_ingestion() {
         "--no-judge",
         "--trigger-now",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // The immediate trigger starts IngestPapers as ingest/daily-cs-lg-<time>.
     let deadline = Instant::now() + Duration::from_secs(120);
     let described = loop {
-        let d = stack.annapurna(&["schedule", "describe", "daily-cs-lg"]);
-        assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
+        let d = stack.annapurna_ok(&["schedule", "describe", "daily-cs-lg"]);
         let v: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
         if v["recent_workflows"]
             .as_array()
@@ -425,12 +539,7 @@ async fn a_schedule_starts_ingestion() {
     // Without the judge, both readable arXiv papers are indexed.
     assert_eq!(summary.indexed, 2, "{summary:#?}");
     assert_eq!(summary.input_tokens, 0);
-    let del = stack.annapurna(&["schedule", "delete", "daily-cs-lg"]);
-    assert!(
-        del.status.success(),
-        "{}",
-        String::from_utf8_lossy(&del.stderr)
-    );
+    stack.annapurna_ok(&["schedule", "delete", "daily-cs-lg"]);
     let gone = stack.annapurna(&["schedule", "describe", "daily-cs-lg"]);
     assert!(!gone.status.success());
 }
@@ -530,17 +639,7 @@ async fn hostile_feed_links_and_injected_state_are_refused() {
         }
     });
     stack.start_with_cli("IngestPapers", "ingest/injected", &injected.to_string());
-    let failed = tokio::time::timeout(
-        Duration::from_secs(120),
-        stack
-            .client
-            .get_workflow_handle::<IngestPapers>("ingest/injected")
-            .get_result(Default::default()),
-    )
-    .await
-    .expect("the injected ingestion ends")
-    .expect_err("an injected carry is refused");
-    let failed = format!("{failed:?}");
+    let failed = stack.failure::<IngestPapers>("ingest/injected", 120).await;
     assert!(
         failed.contains("InvalidInput") && failed.contains("carried"),
         "{failed}"

@@ -30,7 +30,14 @@ pub struct FeedArgs {
     /// OpenReview venue and year, VENUE:YEAR with VENUE one of ICLR, ICML, NeurIPS (repeatable).
     #[arg(long = "openreview", value_name = "VENUE:YEAR")]
     pub openreview: Vec<String>,
-    /// At most this many entries per feed.
+    /// MLSys proceedings of a year, such as 2024 (repeatable).
+    #[arg(long = "mlsys", value_name = "YEAR")]
+    pub mlsys: Vec<u32>,
+    /// Only papers with this term in the title or abstract, in every feed named (arXiv searches
+    /// itself; OpenReview and MLSys entries are matched as they are read).
+    #[arg(long, value_name = "TERM")]
+    pub search: Option<String>,
+    /// At most this many entries per feed (matching --search, when given).
     #[arg(long, default_value_t = 50)]
     pub max_results: u32,
     /// Index every new paper without asking the judge.
@@ -53,6 +60,9 @@ pub struct FeedArgs {
 impl FeedArgs {
     /// The workflow input these arguments describe; a clear error when they name no feed.
     pub fn input(&self) -> anyhow::Result<IngestPapersInput> {
+        let search = activities::feeds::SearchTerm::parse(self.search.as_deref())
+            .map_err(|e| anyhow::anyhow!("--search: {e}"))?
+            .map(|term| term.as_str().to_owned());
         let mut feeds = Vec::new();
         if let Some(cats) = &self.arxiv {
             let categories: Vec<String> = cats
@@ -75,6 +85,7 @@ impl FeedArgs {
                 to: self.to.clone(),
                 days: self.days,
                 max_results: self.max_results,
+                search: search.clone(),
             });
         }
         for venue_year in &self.openreview {
@@ -90,10 +101,23 @@ impl FeedArgs {
                 venue: venue.to_owned(),
                 year,
                 max_results: self.max_results,
+                search: search.clone(),
+            });
+        }
+        for &year in &self.mlsys {
+            activities::feeds::mlsys_year_url("", year)
+                .map_err(|e| anyhow::anyhow!("--mlsys {year}: {e}"))?;
+            feeds.push(FeedQuery::Mlsys {
+                year,
+                search: search.clone(),
+                max_results: self.max_results,
             });
         }
         if feeds.is_empty() {
-            bail!("name a feed: --arxiv CATEGORIES (e.g. cs.LG) and/or --openreview VENUE:YEAR");
+            bail!(
+                "name a feed: --arxiv CATEGORIES (e.g. cs.LG), --openreview VENUE:YEAR and/or \
+                 --mlsys YEAR"
+            );
         }
         Ok(IngestPapersInput {
             feeds,
@@ -258,11 +282,13 @@ mod tests {
                     to: None,
                     days: Some(1),
                     max_results: 50,
+                    search: None,
                 },
                 FeedQuery::OpenReview {
                     venue: "ICLR".into(),
                     year: 2024,
                     max_results: 50,
+                    search: None,
                 },
             ]
         );
@@ -275,6 +301,43 @@ mod tests {
     }
 
     #[test]
+    fn a_search_term_goes_to_every_feed() {
+        let i = input(&[
+            "--openreview",
+            "ICLR:2025",
+            "--mlsys",
+            "2024",
+            "--search",
+            "  LLM ",
+            "--max-results",
+            "300",
+        ])
+        .unwrap();
+        assert_eq!(
+            i.feeds,
+            vec![
+                FeedQuery::OpenReview {
+                    venue: "ICLR".into(),
+                    year: 2025,
+                    max_results: 300,
+                    search: Some("LLM".into()),
+                },
+                FeedQuery::Mlsys {
+                    year: 2024,
+                    search: Some("LLM".into()),
+                    max_results: 300,
+                },
+            ]
+        );
+        // The JSON of a feed without a term is what it was before terms existed.
+        let plain = input(&["--mlsys", "2023"]).unwrap();
+        assert_eq!(
+            serde_json::to_value(&plain.feeds).unwrap(),
+            serde_json::json!([{"kind": "mlsys", "year": 2023, "max_results": 50}])
+        );
+    }
+
+    #[test]
     fn bad_feed_arguments_name_what_to_give() {
         for (args, expected) in [
             (vec![], "--arxiv"),
@@ -282,6 +345,12 @@ mod tests {
             (vec!["--openreview", "ICLR"], "VENUE:YEAR"),
             (vec!["--openreview", "ICLR:next"], "number"),
             (vec!["--openreview", "CVPR:2024"], "NeurIPS"),
+            (vec!["--mlsys", "24"], "MLSys year 24"),
+            (vec!["--mlsys", "next"], "next"),
+            (
+                vec!["--mlsys", "2024", "--search", "say \"hi\""],
+                "--search",
+            ),
             (
                 vec!["--arxiv", "cs.LG", "--from", "2026-13-01"],
                 "2026-13-01",

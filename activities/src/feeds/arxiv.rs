@@ -7,7 +7,8 @@ use super::*;
 /// date range (`YYYY-MM-DD`), e.g.
 /// `(cat:cs.LG OR cat:stat.ML) AND submittedDate:[202611010000 TO 202611222359]`.
 ///
-/// A range with only one end is open on the other side.
+/// A range with only one end is open on the other side. A search term is added by
+/// [`fetch_arxiv`] ([`SearchTerm::arxiv_clause`]).
 pub fn arxiv_search_query(
     categories: &[String],
     from: Option<&str>,
@@ -449,16 +450,22 @@ impl AtomReader {
 
 /// Pages through the arXiv API, newest submissions first, until `max_results` entries, an
 /// empty page or `opensearch:totalResults`; requests are [`SourceConfig::interval_ms`] apart.
+/// A `search` term is arXiv's own search: `AND (ti:"term" OR abs:"term")` ends the query.
 pub async fn fetch_arxiv(
     http: &reqwest::Client,
     cfg: &SourceConfig,
     categories: &[String],
     from: Option<&str>,
     to: Option<&str>,
+    search: Option<&str>,
     max_results: u32,
 ) -> Result<Vec<FeedEntry>, SourceError> {
-    let search_query = arxiv_search_query(categories, from, to)?;
-    paged(cfg, max_results, |start, ask| {
+    let mut search_query = arxiv_search_query(categories, from, to)?;
+    if let Some(term) = SearchTerm::parse(search)? {
+        search_query = format!("{search_query} AND {}", term.arxiv_clause());
+    }
+    // arXiv searched already: every entry it gives counts.
+    paged(cfg, max_results, None, |start, ask| {
         let search_query = search_query.clone();
         async move {
             let params = [
@@ -707,6 +714,7 @@ mod tests {
 
     #[tokio::test]
     async fn fetch_arxiv_pages_politely() {
+        let _turn = alone().await;
         let (base, log) = arxiv_server().await;
         let cfg = test_config(&base);
         let http = http_client(&cfg);
@@ -716,6 +724,7 @@ mod tests {
             to: Some("2026-11-22".to_owned()),
             days: None,
             max_results: 10,
+            search: None,
         };
         let entries = fetch(&http, &cfg, &query).await.expect("two pages");
         let ids: Vec<&str> = entries.iter().map(|e| e.source_id.as_str()).collect();
@@ -759,23 +768,19 @@ mod tests {
                 .iter()
                 .all(|r| r.user_agent.as_deref() == Some("annapurna-test/1"))
         );
-        let gap = requests[1].at.duration_since(requests[0].at);
-        // The pacer spaces request starts; arrival times at the server also carry the first
-        // request's connection set-up, so they may come up to a few milliseconds closer.
-        assert!(
-            gap + Duration::from_millis(5) >= Duration::from_millis(cfg.interval_ms),
-            "{gap:?}"
-        );
+        assert_paced(requests[0].at, requests[1].at, 1, &cfg);
     }
 
     #[tokio::test]
     async fn fetch_arxiv_stops_at_max_results() {
+        let _turn = together().await;
         let (base, log) = arxiv_server().await;
         let cfg = test_config(&base);
         let entries = fetch_arxiv(
             &http_client(&cfg),
             &cfg,
             &strings(&["cs.LG"]),
+            None,
             None,
             None,
             4,
@@ -792,7 +797,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn fetch_arxiv_asks_arxiv_to_search_titles_and_abstracts() {
+        let _turn = together().await;
+        let (base, log) = arxiv_server().await;
+        let cfg = test_config(&base);
+        let http = http_client(&cfg);
+        let cats = strings(&["cs.LG"]);
+        let entries = fetch_arxiv(&http, &cfg, &cats, None, None, Some(" LLM "), 2)
+            .await
+            .expect("fetches");
+        // arXiv did the searching: what it answers is kept as it is.
+        assert_eq!(entries.len(), 2);
+        let requests = seen(&log);
+        assert_eq!(
+            requests[0].params["search_query"],
+            "cat:cs.LG AND (ti:\"LLM\" OR abs:\"LLM\")"
+        );
+        assert_eq!(requests[0].params["max_results"], "2");
+        match fetch_arxiv(&http, &cfg, &cats, None, None, Some("x\" OR all:\"y"), 2).await {
+            Err(SourceError::BadQuery(m)) => assert!(m.contains("plain words"), "{m}"),
+            other => panic!("expected BadQuery, got {other:?}"),
+        }
+        assert_eq!(seen(&log).len(), 1, "a refused term sends nothing");
+    }
+
+    #[tokio::test]
     async fn fetch_arxiv_reports_a_refused_query() {
+        let _turn = together().await;
         let (base, _log) = arxiv_server().await;
         let cfg = SourceConfig {
             arxiv_url: format!("{base}/refusing/query"),
@@ -802,6 +833,7 @@ mod tests {
             &http_client(&cfg),
             &cfg,
             &strings(&["cs.LG"]),
+            None,
             None,
             None,
             5,

@@ -8,9 +8,13 @@ use super::*;
 /// Pages through a feed: `page(offset, ask)` fetches one page and returns its entries and the
 /// total the API reports. Stops at `max_results` entries, at an empty page, at the total, or
 /// (without a total) at a short page; pauses `interval-ms` between two requests.
+///
+/// With `search`, only entries that match it are kept and count towards `max_results`; pages
+/// are then always asked for whole, since how many of a page will match is not known.
 pub(crate) async fn paged<F, Fut>(
     cfg: &SourceConfig,
     max_results: u32,
+    search: Option<&SearchTerm>,
     mut page: F,
 ) -> Result<Vec<FeedEntry>, SourceError>
 where
@@ -22,7 +26,10 @@ where
     let mut entries: Vec<FeedEntry> = Vec::new();
     let mut offset: u64 = 0;
     while entries.len() < wanted {
-        let ask = page_size.min(wanted - entries.len());
+        let ask = match search {
+            Some(_) => page_size,
+            None => page_size.min(wanted - entries.len()),
+        };
         let (page_entries, total) = page(offset, ask).await?;
         if page_entries.is_empty() {
             break;
@@ -30,7 +37,12 @@ where
         let received = page_entries.len();
         offset += received as u64;
         let room = wanted - entries.len();
-        entries.extend(page_entries.into_iter().take(room));
+        entries.extend(
+            page_entries
+                .into_iter()
+                .filter(|e| search.is_none_or(|term| term.matches(e)))
+                .take(room),
+        );
         match total {
             Some(total) if offset >= total => break,
             // Without a total, a short page is the last one.
@@ -114,8 +126,8 @@ pub(crate) fn user_agent(cfg: &SourceConfig) -> Result<HeaderValue, SourceError>
 
 pub(crate) fn bad_url(url: &str, e: &reqwest::Error) -> SourceError {
     SourceError::BadQuery(format!(
-        "`{url}` is not a usable http(s) URL ({}); check sources.arxiv-url / sources.openreview-url \
-         or the link",
+        "`{url}` is not a usable http(s) URL ({}); check sources.arxiv-url, sources.openreview-url, \
+         sources.mlsys-url or the link",
         error_chain(e)
     ))
 }
@@ -451,6 +463,7 @@ mod tests {
 
     #[tokio::test]
     async fn download_pdf_against_a_local_server() {
+        let _turn = together().await;
         let base = pdf_server().await;
         let cfg = test_config(&base);
 
@@ -529,6 +542,7 @@ mod tests {
 
     #[tokio::test]
     async fn links_that_leave_the_allowed_hosts_are_never_fetched() {
+        let _turn = together().await;
         let (target, hits) = counting_server().await;
         let target_port = url::Url::parse(&target).unwrap().port().unwrap();
         let redirect_to = format!("{target}/stolen.pdf");
@@ -598,6 +612,7 @@ mod tests {
 
     #[tokio::test]
     async fn feed_bodies_are_size_capped() {
+        let _turn = together().await;
         let app = Router::new().route("/api/query", get(|| async { endless_pdf() }));
         let base = serve(app).await;
         let cfg = test_config(&base);
@@ -616,6 +631,7 @@ mod tests {
 
     #[tokio::test]
     async fn download_pdf_times_out() {
+        let _turn = together().await;
         let base = pdf_server().await;
         let cfg = SourceConfig {
             pdf_timeout_secs: 1,
@@ -637,6 +653,7 @@ mod tests {
 
     #[tokio::test]
     async fn unreachable_server_is_a_retryable_transport_error() {
+        let _turn = together().await;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         drop(listener);
@@ -645,6 +662,7 @@ mod tests {
             &http_client(&cfg),
             &cfg,
             &strings(&["cs.LG"]),
+            None,
             None,
             None,
             5,

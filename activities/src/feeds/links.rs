@@ -69,11 +69,12 @@ pub struct LinkPolicy {
 }
 
 impl LinkPolicy {
-    /// The policy for links found in `source`'s feed (`arxiv`, `openreview`, …).
+    /// The policy for links found in `source`'s feed (`arxiv`, `openreview`, `mlsys`, …).
     pub fn for_source(cfg: &SourceConfig, source: &str) -> LinkPolicy {
         let endpoint = match source {
             "arxiv" => Some(&cfg.arxiv_url),
             "openreview" => Some(&cfg.openreview_url),
+            "mlsys" => Some(&cfg.mlsys_url),
             _ => None,
         }
         .and_then(|u| Url::parse(u).ok())
@@ -197,7 +198,7 @@ impl LinkPolicy {
 
 /// Hosts of the configured endpoints: trusted, so they may resolve to private addresses.
 fn endpoint_hosts(cfg: &SourceConfig) -> Vec<String> {
-    [&cfg.arxiv_url, &cfg.openreview_url]
+    [&cfg.arxiv_url, &cfg.openreview_url, &cfg.mlsys_url]
         .into_iter()
         .filter_map(|u| Url::parse(u).ok())
         .filter_map(|u| u.host_str().map(str::to_ascii_lowercase))
@@ -305,6 +306,22 @@ mod tests {
                 .check(&Url::parse("https://openreview.net/pdf?id=x").unwrap())
                 .is_ok()
         );
+        // MLSys PDFs are on the proceedings site (or another mlsys.org host), not elsewhere.
+        let mlsys = LinkPolicy::for_source(&cfg(), "mlsys");
+        let mlsys_ok = |u: &str| mlsys.check(&Url::parse(u).unwrap());
+        assert!(
+            mlsys_ok(
+                "https://proceedings.mlsys.org/paper_files/paper/2024/file/ab-Paper-Conference.pdf"
+            )
+            .is_ok()
+        );
+        assert!(mlsys_ok("https://mlsys.org/media/x.pdf").is_ok());
+        assert!(
+            mlsys_ok("https://arxiv.org/pdf/1")
+                .expect_err("not an MLSys host")
+                .0
+                .contains("link-hosts.mlsys")
+        );
         // A source without a list refuses everything but its endpoint.
         let other = LinkPolicy::for_source(&cfg(), "elsewhere");
         assert!(
@@ -332,5 +349,13 @@ mod tests {
                 .check(&Url::parse("http://127.0.0.1:4001/pdf/1").unwrap())
                 .is_err()
         );
+        // The MLSys site configured is its source's endpoint, and no other source's.
+        let cfg = SourceConfig {
+            mlsys_url: "http://127.0.0.1:4002".into(),
+            ..cfg
+        };
+        let pdf = Url::parse("http://127.0.0.1:4002/paper_files/paper/2024/file/a.pdf").unwrap();
+        assert!(LinkPolicy::for_source(&cfg, "mlsys").check(&pdf).is_ok());
+        assert!(LinkPolicy::for_source(&cfg, "arxiv").check(&pdf).is_err());
     }
 }

@@ -3,6 +3,9 @@
 //! - [`arxiv`]: the arXiv API ([`arxiv_search_query`], [`parse_arxiv_atom`], [`fetch_arxiv`]).
 //! - [`openreview`]: the OpenReview API v2 ([`openreview_venue_id`], [`parse_openreview_notes`],
 //!   [`fetch_openreview`]).
+//! - [`mlsys`]: the MLSys proceedings' HTML pages ([`mlsys_year_url`], [`parse_mlsys_year`],
+//!   [`parse_mlsys_abstract`], [`fetch_mlsys`]), read with the forgiving tokenizer of [`html`].
+//! - [`search`]: a search term ([`SearchTerm`]) matched on titles and abstracts.
 //! - [`http`]: polite paging and per-host pacing across the process, and [`download_pdf`] under
 //!   a size and time limit.
 //! - Here: [`SourceConfig`], [`SourceError`], [`http_client`], and [`fetch`], which dispatches
@@ -12,7 +15,7 @@
 //! ([`SourceError::BadFeed`]); an unusable entry (no id, no title, no PDF link) is kept as a
 //! [`FeedEntry`] whose `problem` says why, so that reports can show it.
 //!
-//! Both APIs ask clients to be polite: two requests to one host are separated by
+//! Every source asks clients to be polite: two requests to one host are separated by
 //! [`SourceConfig::interval_ms`] (arXiv asks for one request every 3 seconds).
 
 use std::borrow::Cow;
@@ -26,15 +29,20 @@ use serde_json::Value;
 use workflows::types::{FeedEntry, FeedQuery};
 
 pub mod arxiv;
+pub(crate) mod html;
 pub mod http;
 pub mod links;
+pub mod mlsys;
 pub mod openreview;
+pub mod search;
 #[cfg(test)]
 pub(crate) mod test_support;
 
 pub use arxiv::*;
 pub use http::*;
+pub use mlsys::*;
 pub use openreview::*;
+pub use search::*;
 
 /// How many characters of an error response body are kept in [`SourceError::Http`].
 pub(crate) const BODY_START_CHARS: usize = 300;
@@ -56,6 +64,8 @@ pub struct SourceConfig {
     pub arxiv_url: String,
     /// The OpenReview API v2 base URL (also the base of relative PDF paths).
     pub openreview_url: String,
+    /// The MLSys proceedings site (year pages at `/paper_files/paper/<year>`).
+    pub mlsys_url: String,
     /// Entries asked for per request.
     pub page_size: u32,
     /// Milliseconds between two requests (feed pages and PDFs) to one host, across this process.
@@ -82,6 +92,7 @@ impl Default for SourceConfig {
         Self {
             arxiv_url: "https://export.arxiv.org/api/query".to_owned(),
             openreview_url: "https://api2.openreview.net".to_owned(),
+            mlsys_url: "https://proceedings.mlsys.org".to_owned(),
             page_size: 100,
             interval_ms: 3000,
             user_agent: "annapurna/0.1 (paper ingestion)".to_owned(),
@@ -92,6 +103,7 @@ impl Default for SourceConfig {
             link_hosts: [
                 ("arxiv", &["arxiv.org"][..]),
                 ("openreview", &["openreview.net"][..]),
+                ("mlsys", &["proceedings.mlsys.org", "mlsys.org"][..]),
             ]
             .into_iter()
             .map(|(source, hosts)| {
@@ -248,6 +260,17 @@ impl SourceError {
     }
 }
 
+/// Refuses a year no conference has (`24` for 2024): [`SourceError::BadQuery`] naming `source`.
+pub(crate) fn plausible_year(source: &str, year: u32) -> Result<(), SourceError> {
+    if (2000..=2100).contains(&year) {
+        Ok(())
+    } else {
+        Err(SourceError::BadQuery(format!(
+            "{source} year {year} is not plausible: give the conference year, such as 2024"
+        )))
+    }
+}
+
 /// The HTTP client for feeds and PDFs: the configured user agent, a connect timeout and a
 /// per-request timeout of [`SourceConfig::request_timeout_secs`] (PDF downloads set their own).
 pub fn http_client(cfg: &SourceConfig) -> reqwest::Client {
@@ -284,6 +307,7 @@ pub async fn fetch(
             to,
             days,
             max_results,
+            search,
         } => {
             let (from, to) = match days {
                 Some(d) => {
@@ -298,6 +322,7 @@ pub async fn fetch(
                 categories,
                 from.as_deref(),
                 to.as_deref(),
+                search.as_deref(),
                 *max_results,
             )
             .await
@@ -306,7 +331,13 @@ pub async fn fetch(
             venue,
             year,
             max_results,
-        } => fetch_openreview(http, cfg, venue, *year, *max_results).await,
+            search,
+        } => fetch_openreview(http, cfg, venue, *year, search.as_deref(), *max_results).await,
+        FeedQuery::Mlsys {
+            year,
+            search,
+            max_results,
+        } => fetch_mlsys(http, cfg, *year, search.as_deref(), *max_results).await,
     }
 }
 
@@ -341,14 +372,22 @@ mod tests {
         let cfg = SourceConfig::default();
         assert_eq!(cfg.arxiv_url, "https://export.arxiv.org/api/query");
         assert_eq!(cfg.openreview_url, "https://api2.openreview.net");
+        assert_eq!(cfg.mlsys_url, "https://proceedings.mlsys.org");
+        assert_eq!(
+            cfg.link_hosts["mlsys"],
+            ["proceedings.mlsys.org", "mlsys.org"]
+        );
         assert_eq!(cfg.page_size, 100);
         assert_eq!(cfg.interval_ms, 3000);
         assert_eq!(cfg.pdf_max_bytes, 50 * 1024 * 1024);
         assert_eq!(cfg.pdf_timeout_secs, 120);
         assert_eq!(cfg.request_timeout_secs, 60);
 
-        let partial: SourceConfig =
-            serde_json::from_str(r#"{"interval-ms": 10, "pdf-max-bytes": 99}"#).expect("parse");
+        let partial: SourceConfig = serde_json::from_str(
+            r#"{"interval-ms": 10, "pdf-max-bytes": 99, "mlsys-url": "http://127.0.0.1:9"}"#,
+        )
+        .expect("parse");
+        assert_eq!(partial.mlsys_url, "http://127.0.0.1:9");
         assert_eq!(partial.interval_ms, 10);
         assert_eq!(partial.pdf_max_bytes, 99);
         assert_eq!(partial.page_size, 100);

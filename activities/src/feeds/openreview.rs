@@ -1,5 +1,6 @@
 //! The OpenReview API v2: venue ids for ICLR, ICML and NeurIPS by year, one `/notes` response read,
-//! and paging through the accepted papers of a venue.
+//! and paging through the accepted papers of a venue (a search term matched here, as they are
+//! read).
 
 #[allow(unused_imports)]
 use super::*;
@@ -18,11 +19,7 @@ pub fn openreview_venue_id(venue: &str, year: u32) -> Result<String, SourceError
             )));
         }
     };
-    if !(2000..=2100).contains(&year) {
-        return Err(SourceError::BadQuery(format!(
-            "OpenReview year {year} is not plausible: give the conference year, such as 2024"
-        )));
-    }
+    plausible_year("OpenReview", year)?;
     Ok(format!("{host}/{year}/Conference"))
 }
 
@@ -171,16 +168,24 @@ pub(crate) fn rfc3339_from_millis(millis: i64) -> String {
 /// Pages through the accepted papers of an OpenReview venue (`/notes?content.venueid=…`)
 /// until `max_results` entries, an empty page or the response's `count`; requests are
 /// [`SourceConfig::interval_ms`] apart.
+///
+/// With `search`, only notes whose title or abstract has the term count ([`SearchTerm::matches`]):
+/// the venue's notes are read page after page and filtered here, because the API's `/notes`
+/// has no filter on title or abstract (its full-text search is not a documented part of API v2),
+/// so a search term costs as many pages as it takes to find `max_results` matches, or the
+/// whole venue.
 pub async fn fetch_openreview(
     http: &reqwest::Client,
     cfg: &SourceConfig,
     venue: &str,
     year: u32,
+    search: Option<&str>,
     max_results: u32,
 ) -> Result<Vec<FeedEntry>, SourceError> {
     let venue_id = openreview_venue_id(venue, year)?;
+    let search = SearchTerm::parse(search)?;
     let notes_url = format!("{}/notes", cfg.openreview_url.trim_end_matches('/'));
-    paged(cfg, max_results, |offset, ask| {
+    paged(cfg, max_results, search.as_ref(), |offset, ask| {
         let (venue_id, notes_url) = (venue_id.clone(), notes_url.clone());
         async move {
             let params = [
@@ -255,12 +260,14 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_venue_fails_before_any_request() {
+        let _turn = together().await;
         // Port 9 (discard) is not listening: a request would be a Transport error.
         let cfg = test_config("http://127.0.0.1:9");
         let query = FeedQuery::OpenReview {
             venue: "CVPR".to_owned(),
             year: 2024,
             max_results: 10,
+            search: None,
         };
         match fetch(&http_client(&cfg), &cfg, &query).await {
             Err(e @ SourceError::BadQuery(_)) => assert_eq!(e.type_name(), "BadFeedQuery"),
@@ -421,18 +428,52 @@ mod tests {
         axum::Json(serde_json::json!({"notes": notes, "count": PAGED_TOTAL}))
     }
 
-    #[tokio::test]
-    async fn fetch_openreview_pages_politely() {
+    /// A `/notes` server of [`PAGED_TOTAL`] notes, with the requests it had.
+    async fn notes_server() -> (SourceConfig, Log) {
         let log: Log = Arc::default();
         let app = Router::new()
             .route("/notes", get(notes_page))
             .with_state(log.clone());
-        let base = serve(app).await;
-        let cfg = test_config(&base);
+        (test_config(&serve(app).await), log)
+    }
+
+    #[tokio::test]
+    async fn fetch_openreview_matches_the_search_term_on_every_note() {
+        let _turn = together().await;
+        let (cfg, log) = notes_server().await;
+        let search = |term: &str| FeedQuery::OpenReview {
+            venue: "ICLR".to_owned(),
+            year: 2025,
+            max_results: 1,
+            search: Some(term.to_owned()),
+        };
+        let http = http_client(&cfg);
+        let entries = fetch(&http, &cfg, &search("PAPER 4"))
+            .await
+            .expect("fetches");
+        let ids: Vec<&str> = entries.iter().map(|e| e.source_id.as_str()).collect();
+        assert_eq!(ids, ["note4"]);
+        // Whole pages are read until max_results notes match (here: the venue's last page).
+        assert_eq!(asked(&log, ["offset", "limit"]), [["0", "3"], ["3", "3"]]);
+
+        // No note matches: the whole venue is read, nothing is kept.
+        let entries = fetch(&http, &cfg, &search("diffusion"))
+            .await
+            .expect("fetches");
+        assert!(entries.is_empty(), "{entries:?}");
+        assert_eq!(seen(&log).len(), 4);
+    }
+
+    #[tokio::test]
+    async fn fetch_openreview_pages_politely() {
+        let _turn = alone().await;
+        let (cfg, log) = notes_server().await;
+        let base = cfg.openreview_url.clone();
         let query = FeedQuery::OpenReview {
             venue: "iclr".to_owned(),
             year: 2024,
             max_results: 50,
+            search: None,
         };
         let entries = fetch(&http_client(&cfg), &cfg, &query)
             .await
@@ -455,12 +496,6 @@ mod tests {
             .map(|r| r.params["offset"].as_str())
             .collect();
         assert_eq!(offsets, ["0", "3"]);
-        let gap = requests[1].at.duration_since(requests[0].at);
-        // The pacer spaces request starts; arrival times at the server also carry the first
-        // request's connection set-up, so they may come up to a few milliseconds closer.
-        assert!(
-            gap + Duration::from_millis(5) >= Duration::from_millis(cfg.interval_ms),
-            "{gap:?}"
-        );
+        assert_paced(requests[0].at, requests[1].at, 1, &cfg);
     }
 }

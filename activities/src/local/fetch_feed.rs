@@ -8,11 +8,7 @@ pub const MAX_FEED_ENTRIES: u32 = 1_000;
 /// FetchFeed: the feed's entries, each stored as a blob (malformed ones too, with their
 /// problem, so that the report can name them).
 pub async fn fetch_feed(d: Call<'_>, input: FetchFeedInput) -> Out<Vec<FeedItemRef>> {
-    let max = match &input.feed {
-        FeedQuery::Arxiv { max_results, .. } | FeedQuery::OpenReview { max_results, .. } => {
-            *max_results
-        }
-    };
+    let max = input.feed.max_results();
     if max > MAX_FEED_ENTRIES {
         return Err(permanent(
             "BadFeedQuery",

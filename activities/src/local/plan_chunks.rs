@@ -19,7 +19,12 @@ pub async fn plan_chunks(d: Call<'_>, input: PlanChunksInput) -> Out<ChunkPlan> 
         })?;
     let requested = d.settings.chunk_tokens(input.max_chunk_tokens);
     let max_bytes = effective_chunk_bytes(text.len() as u64, chunk_bytes_for_tokens(requested));
-    let plan = plan_parts(&text, &sections, max_bytes, d.settings.appendix_budget_tokens);
+    let plan = plan_parts(
+        &text,
+        &sections,
+        max_bytes,
+        d.settings.appendix_budget_tokens,
+    );
     let mut chunks = Vec::with_capacity(plan.pieces.len());
     for (index, (c, kind)) in plan.pieces.iter().enumerate() {
         let piece = &text[c.start..c.end];
@@ -74,7 +79,8 @@ pub fn plan_parts(
     while i < all.len() {
         let r = &all[i];
         if !r.kind.summarised() {
-            out.skipped.push(skipped(text, r, format!("{} are not summarised", r.kind)));
+            out.skipped
+                .push(skipped(text, r, format!("{} are not summarised", r.kind)));
             i += 1;
             continue;
         }
@@ -207,7 +213,11 @@ mod tests {
                     .all(|(_, k)| *k == SectionKind::Appendix),
                 "{name}: main text after an appendix"
             );
-            if plan.skipped.iter().any(|s| s.kind == SectionKind::References) {
+            if plan
+                .skipped
+                .iter()
+                .any(|s| s.kind == SectionKind::References)
+            {
                 with_references += 1;
             }
             let skipped: Vec<String> = plan

@@ -25,6 +25,9 @@ pub enum FeedQuery {
         /// At most this many entries.
         #[serde(default = "default_feed_max")]
         max_results: u32,
+        /// Only papers with this term in the title or abstract (arXiv's own search).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        search: Option<String>,
     },
     /// The OpenReview API v2: the accepted papers of a venue and year.
     OpenReview {
@@ -32,10 +35,36 @@ pub enum FeedQuery {
         venue: String,
         /// The conference year.
         year: u32,
-        /// At most this many entries.
+        /// At most this many entries (matching `search`, when set).
+        #[serde(default = "default_feed_max")]
+        max_results: u32,
+        /// Only papers with this term in the title or abstract (matched on the venue's notes as
+        /// they are read).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        search: Option<String>,
+    },
+    /// The MLSys proceedings (`proceedings.mlsys.org`): the papers of a year.
+    Mlsys {
+        /// The conference year.
+        year: u32,
+        /// Only papers with this term in the title or abstract (matched as they are read).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        search: Option<String>,
+        /// At most this many entries (matching `search`, when set).
         #[serde(default = "default_feed_max")]
         max_results: u32,
     },
+}
+
+impl FeedQuery {
+    /// At most this many entries.
+    pub fn max_results(&self) -> u32 {
+        match self {
+            FeedQuery::Arxiv { max_results, .. }
+            | FeedQuery::OpenReview { max_results, .. }
+            | FeedQuery::Mlsys { max_results, .. } => *max_results,
+        }
+    }
 }
 
 fn default_feed_max() -> u32 {
@@ -45,9 +74,10 @@ fn default_feed_max() -> u32 {
 /// One paper announced by a feed, as the feed described it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct FeedEntry {
-    /// `arxiv` or `openreview`.
+    /// `arxiv`, `openreview` or `mlsys`.
     pub source: String,
-    /// The source's id (`2411.01234v1`, an OpenReview note id); empty when the entry had none.
+    /// The source's id (`2411.01234v1`, an OpenReview note id, the hash in an MLSys paper's
+    /// address); empty when the entry had none.
     pub source_id: String,
     /// Title, whitespace collapsed.
     pub title: String,
@@ -61,7 +91,7 @@ pub struct FeedEntry {
     pub published: Option<String>,
     /// Where the PDF is.
     pub pdf_url: Option<String>,
-    /// Venue line (`ICLR 2024 poster`) or the arXiv journal reference.
+    /// Venue line (`ICLR 2024 poster`, `MLSys 2024`) or the arXiv journal reference.
     pub venue: Option<String>,
     /// Set when the entry is unusable (no id, no title, no PDF link): why, for the report.
     pub problem: Option<String>,
@@ -70,7 +100,8 @@ pub struct FeedEntry {
 /// An entry of a fetched feed, its details in a blob.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedItemRef {
-    /// `arxiv:<id>` or `openreview:<id>` (or `<source>:entry-<n>` for an entry without an id).
+    /// `<source>:<id>` (`arxiv:<id>`, `openreview:<id>`, `mlsys:<id>`), or `<source>:entry-<n>`
+    /// for an entry without an id.
     pub key: String,
     /// The title, at most 200 characters (for progress and reports).
     pub title: String,
@@ -180,7 +211,7 @@ pub struct RecordJudgementInput {
 /// The outcome of one feed entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestItem {
-    /// `arxiv:<id>` or `openreview:<id>`.
+    /// `<source>:<id>`, as in [`FeedItemRef::key`].
     pub key: String,
     /// The stored paper, when it got that far.
     pub paper_id: Option<String>,
@@ -213,4 +244,44 @@ pub struct IngestSummary {
     pub batch_workflow_id: Option<String>,
     /// Per entry (the first 1,000).
     pub items: Vec<IngestItem>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn feed_queries_keep_their_json_and_take_a_search_term() {
+        // Inputs (and recorded histories) from before search terms read as they did, and are
+        // written back the same.
+        for old in [
+            json!({"kind": "arxiv", "categories": ["cs.LG"], "from": null, "to": null,
+                   "days": 1, "max_results": 5}),
+            json!({"kind": "openreview", "venue": "ICLR", "year": 2024, "max_results": 4}),
+        ] {
+            let query: FeedQuery = serde_json::from_value(old.clone()).expect("reads");
+            assert_eq!(serde_json::to_value(&query).expect("writes"), old);
+        }
+        let searched: FeedQuery = serde_json::from_value(
+            json!({"kind": "openreview", "venue": "ICLR", "year": 2025, "search": "LLM"}),
+        )
+        .expect("reads");
+        assert_eq!(
+            searched,
+            FeedQuery::OpenReview {
+                venue: "ICLR".into(),
+                year: 2025,
+                max_results: 50,
+                search: Some("LLM".into()),
+            }
+        );
+        let mlsys: FeedQuery =
+            serde_json::from_value(json!({"kind": "mlsys", "year": 2024})).expect("reads");
+        assert_eq!(mlsys.max_results(), 50);
+        assert_eq!(
+            serde_json::to_value(&mlsys).expect("writes"),
+            json!({"kind": "mlsys", "year": 2024, "max_results": 50})
+        );
+    }
 }

@@ -419,8 +419,12 @@ mod tests {
                 )
             })
             .unwrap();
-        store.insert(&record("old-paper", Some("2019-03-01T00:00:00Z"))).unwrap();
-        store.insert(&record("new-paper", Some(&yesterday))).unwrap();
+        store
+            .insert(&record("old-paper", Some("2019-03-01T00:00:00Z")))
+            .unwrap();
+        store
+            .insert(&record("new-paper", Some(&yesterday)))
+            .unwrap();
         store.insert(&record("added-by-hand", None)).unwrap();
         let mut recent = store
             .select(&Selection {
