@@ -75,7 +75,11 @@ fn read_labels(path: &Path) -> anyhow::Result<Vec<(String, bool)>> {
             continue;
         }
         let (id, label) = line.split_once(',').with_context(|| {
-            format!("{}:{}: expected `paper id,pass|fail`", path.display(), n + 1)
+            format!(
+                "{}:{}: expected `paper id,pass|fail`",
+                path.display(),
+                n + 1
+            )
         })?;
         match parse_label(label) {
             Some(pass) => labels.push((id.trim().to_owned(), pass)),

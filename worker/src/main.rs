@@ -3,8 +3,8 @@
 //! `annapurna bench …` runs the `annapurna-bench` binary beside it (the `bench` crate).
 
 use annapurna::{
-    check_cmd, config, dev, doctor, exec_cmd, ingest_cmd, judge_cmd, papers_cmd, replay, rerun, run_cmd,
-    telemetry, wiring, worker_cmd,
+    check_cmd, config, dev, doctor, exec_cmd, ingest_cmd, judge_cmd, papers_cmd, replay, rerun,
+    run_cmd, telemetry, wiring, worker_cmd,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -238,8 +238,9 @@ enum ScheduleCommand {
         id: String,
         #[command(flatten)]
         when: ingest_cmd::When,
+        // Boxed: the feed arguments are most of the enum's size.
         #[command(flatten)]
-        feeds: ingest_cmd::FeedArgs,
+        feeds: Box<ingest_cmd::FeedArgs>,
         /// Also start one ingestion right away.
         #[arg(long)]
         trigger_now: bool,

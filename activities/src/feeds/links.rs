@@ -10,7 +10,7 @@
 //!
 //! The link client uses no proxy: the address check has to see the address connected to.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use url::Url;
@@ -244,19 +244,21 @@ pub fn refusal_in(e: &(dyn std::error::Error + 'static)) -> Option<LinkRefused> 
     None
 }
 
-/// Addresses that are not public, for the tests and the docs.
-pub const EXAMPLE_REFUSED: [IpAddr; 6] = [
-    IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
-    IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
-    IpAddr::V4(Ipv4Addr::new(100, 100, 1, 1)),
-    IpAddr::V6(Ipv6Addr::LOCALHOST),
-    IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x7f00, 1)),
-];
-
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv6Addr;
+
     use super::*;
+
+    /// Addresses that are not public.
+    const EXAMPLE_REFUSED: [IpAddr; 6] = [
+        IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
+        IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+        IpAddr::V4(Ipv4Addr::new(100, 100, 1, 1)),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x7f00, 1)),
+    ];
 
     fn cfg() -> SourceConfig {
         SourceConfig::default()

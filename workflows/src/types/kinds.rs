@@ -100,9 +100,12 @@ pinned_enum! {
 }
 
 pinned_enum! {
-    /// What a part of a paper is (see `activities::sections`).
+    /// What a part of a paper is (see `activities::sections`); `main` when a recorded chunk
+    /// does not say.
+    #[derive(Default)]
     SectionKind {
         /// The paper's own text: abstract, method, experiments, conclusion.
+        #[default]
         Main = "main",
         /// Related or prior work: summarised, and marked.
         RelatedWork = "related-work",
@@ -115,12 +118,6 @@ pinned_enum! {
         Checklist = "checklist",
         /// Appendices: summarised last, within a budget.
         Appendix = "appendix",
-    }
-}
-
-impl Default for SectionKind {
-    fn default() -> Self {
-        SectionKind::Main
     }
 }
 
