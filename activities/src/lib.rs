@@ -22,6 +22,8 @@
 //! - [`failure`]: errors → retryable or non-retryable Temporal failures
 //! - [`settings`]: models and budgets
 //! - [`catalogue`]: what each model costs and allows, inference profiles, retired models
+//! - [`eval`]: the ResearchCodeBench task format, task bundles and the test-run program of
+//!   `EvaluateSuite`
 //! - [`feeds`]: one file per source (arXiv, OpenReview) and their HTTP: pacing, PDF download
 
 pub mod catalogue;
@@ -30,6 +32,7 @@ pub mod chunking;
 pub mod clients;
 pub mod datasets;
 pub mod deps;
+pub mod eval;
 pub mod exec;
 pub mod extract;
 pub mod failure;

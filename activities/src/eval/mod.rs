@@ -1,0 +1,8 @@
+//! The evaluation harness's pure parts: the ResearchCodeBench task format
+//! ([`task_format`]), the bundle a task folder travels in ([`bundle`]), and the program that
+//! runs a task's test on a copy of its folder in the sandbox ([`program`]). The activities that
+//! use them are `PrepareEvalTask` and `RecordEval` (`local/`) and `AnswerSnippet` (`llm/`).
+
+pub mod bundle;
+pub mod program;
+pub mod task_format;
