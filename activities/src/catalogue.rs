@@ -3,7 +3,9 @@
 //! starting quotas), and how an inference-profile id (`us.anthropic.…`, `global.anthropic.…`)
 //! resolves to its model.
 //!
-//! The built-in entries are Bedrock's figures for the Claude models as of 2026-12; a deployment
+//! The built-in entries are Bedrock's figures for the Claude models as of 2026-12, OpenAI's
+//! published figures for the GPT-5 family (standard tier; OpenAI has no cache-write surcharge,
+//! so a cache write costs the input price) and a local DeepSeek-Coder; a deployment
 //! adds or corrects entries under `[models.catalogue."model-id"]` in `annapurna.toml`. A model that
 //! is in no entry still works: cost and quota are then unknown, and the worker and
 //! `annapurna doctor` say so.
@@ -18,6 +20,14 @@ pub const HAIKU_4_5: &str = "anthropic.claude-haiku-4-5-20251001-v1:0";
 pub const SONNET_4_6: &str = "anthropic.claude-sonnet-4-6";
 /// Claude Sonnet 4.5.
 pub const SONNET_4_5: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+/// GPT-5 (OpenAI): code at OpenAI.
+pub const GPT_5: &str = "gpt-5";
+/// GPT-5 mini (OpenAI).
+pub const GPT_5_MINI: &str = "gpt-5-mini";
+/// GPT-5 nano (OpenAI).
+pub const GPT_5_NANO: &str = "gpt-5-nano";
+/// DeepSeek-Coder 6.7B Instruct on a local server: a 16K context, no price.
+pub const DEEPSEEK_CODER_6_7B: &str = "deepseek-coder-6.7b-instruct";
 /// Claude 3 Haiku (retired on Bedrock on 2026-09-10 in most regions).
 pub const HAIKU_3: &str = "anthropic.claude-3-haiku-20240307-v1:0";
 /// Claude 3.5 Sonnet v2 (retired on Bedrock on 2026-03-01).
@@ -75,7 +85,8 @@ impl Price {
         }
     }
 
-    fn scaled(self, factor: f64) -> Self {
+    /// The cache write and read prices, the usual multipliers of the input price where unset.
+    pub fn cache_prices(self) -> (f64, f64) {
         let cache_write = if self.cache_write > 0.0 {
             self.cache_write
         } else {
@@ -86,6 +97,11 @@ impl Price {
         } else {
             self.input * 0.1
         };
+        (cache_write, cache_read)
+    }
+
+    fn scaled(self, factor: f64) -> Self {
+        let (cache_write, cache_read) = self.cache_prices();
         Self {
             input: self.input * factor,
             output: self.output * factor,
@@ -158,7 +174,50 @@ pub fn builtin() -> BTreeMap<String, ModelInfo> {
         profile_only: false,
         quota_name: quota_name.into(),
     };
+    // OpenAI: 400K context, 128K output, cached input at a tenth of the input price; quotas of a
+    // usage tier 1 account. Output tokens count once against the tokens-per-minute quota.
+    let gpt5 = |input: f64, output: f64, tpm: u64| ModelInfo {
+        context_tokens: 400_000,
+        max_output_tokens: 128_000,
+        burndown: 1,
+        price: Price {
+            input,
+            output,
+            cache_write: input,
+            cache_read: input * 0.1,
+        },
+        default_rpm: 500,
+        default_tpm: tpm,
+        lifecycle: Lifecycle::Active,
+        replacement: None,
+        profile_only: false,
+        quota_name: String::new(),
+    };
     BTreeMap::from([
+        (GPT_5.into(), gpt5(1.25, 10.0, 500_000)),
+        (GPT_5_MINI.into(), gpt5(0.25, 2.0, 500_000)),
+        (GPT_5_NANO.into(), gpt5(0.05, 0.40, 200_000)),
+        (
+            DEEPSEEK_CODER_6_7B.into(),
+            ModelInfo {
+                context_tokens: 16_384,
+                max_output_tokens: 4_096,
+                burndown: 1,
+                // Your own GPU: no per-token price.
+                price: Price {
+                    input: 0.0,
+                    output: 0.0,
+                    cache_write: 0.0,
+                    cache_read: 0.0,
+                },
+                default_rpm: 0,
+                default_tpm: 0,
+                lifecycle: Lifecycle::Active,
+                replacement: None,
+                profile_only: false,
+                quota_name: String::new(),
+            },
+        ),
         (
             HAIKU_4_5.into(),
             claude4(

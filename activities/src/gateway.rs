@@ -25,6 +25,10 @@ struct CachedAnswer {
     standin: bool,
     model: String,
     #[serde(default)]
+    cache_read_tokens: u64,
+    #[serde(default)]
+    cache_write_tokens: u64,
+    #[serde(default)]
     mac: String,
 }
 
@@ -39,6 +43,8 @@ impl CachedAnswer {
             &self.model,
             &self.input_tokens.to_string(),
             &self.output_tokens.to_string(),
+            &self.cache_read_tokens.to_string(),
+            &self.cache_write_tokens.to_string(),
             if self.truncated { "t" } else { "f" },
             if self.standin { "s" } else { "r" },
         ] {
@@ -50,17 +56,40 @@ impl CachedAnswer {
 }
 
 impl Deps {
-    /// One model call through the answer cache: the key covers the prompt version, the model and
-    /// the whole request, so a retried or replayed activity reuses the answer instead of paying
-    /// twice. Usage counts only calls actually made.
+    /// One model call through the answer cache: the key covers the prompt version, the provider
+    /// and model and the whole request, so a retried or replayed activity reuses the answer
+    /// instead of paying twice. Usage counts only calls actually made.
     pub(crate) async fn converse(
         &self,
         request: &LlmRequest,
         usage: &mut LlmUsage,
     ) -> Result<LlmResponse, Classified> {
+        // The answer budget fits the model (a 16K local model cannot take 8K of answer after a
+        // long prompt).
+        let prompt_tokens = (request.system.len()
+            + request.messages.iter().map(|(_, t)| t.len()).sum::<usize>())
+            as u64
+            / 4;
+        let fitted;
+        let request =
+            match self
+                .settings
+                .fit_max_tokens(&request.model, prompt_tokens, request.max_tokens)
+            {
+                n if n == request.max_tokens => request,
+                n => {
+                    let mut r = request.clone();
+                    r.max_tokens = n;
+                    fitted = r;
+                    &fitted
+                }
+            };
+        // `provider/model`, with Bedrock's ids bare: the same model id at two providers is two
+        // answers.
+        let model = crate::clients::router::canonical(&request.model);
         let mut h = format!(
-            "{PROMPT_VERSION}\n{}\n{}\n{}\n",
-            request.model, request.max_tokens, request.system
+            "{PROMPT_VERSION}\n{model}\n{}\n{}\n",
+            request.max_tokens, request.system
         );
         for (role, text) in &request.messages {
             h.push_str(if *role == Role::User {
@@ -71,7 +100,7 @@ impl Deps {
             h.push_str(text);
         }
         let key = format!("llm-cache/{}.json", sha256_hex(h.as_bytes()));
-        usage.model = request.model.clone();
+        usage.model = model.clone();
         if let Some(bytes) = self.blobs.try_get_uri(&self.blobs.uri_of(&key)).await?
             && let Ok(hit) = serde_json::from_slice::<CachedAnswer>(&bytes)
             && self.cache_entry_verified(&hit, &key)
@@ -81,16 +110,14 @@ impl Deps {
                 text: hit.text,
                 input_tokens: hit.input_tokens,
                 output_tokens: hit.output_tokens,
+                cache_read_tokens: hit.cache_read_tokens,
+                cache_write_tokens: hit.cache_write_tokens,
                 truncated: hit.truncated,
                 latency: Duration::ZERO,
                 standin: hit.standin,
             });
         }
-        let estimate = (request.system.len()
-            + request.messages.iter().map(|(_, t)| t.len()).sum::<usize>())
-            as u64
-            / 4
-            + request.max_tokens as u64;
+        let estimate = prompt_tokens + request.max_tokens as u64;
         // A model the catalogue knows to be retired, or a bare id of a profile-only model, fails
         // here for good, before any call: no retries, no quota spent, and the message names the
         // model and what to use instead.
@@ -111,13 +138,11 @@ impl Deps {
             }
         };
         usage.calls += 1;
-        usage.cost_microusd += self.settings.cost_microusd(
-            &request.model,
-            response.input_tokens,
-            response.output_tokens,
-        );
+        usage.cost_microusd += self.settings.call_cost_microusd(&request.model, &response);
         usage.input_tokens += response.input_tokens;
         usage.output_tokens += response.output_tokens;
+        usage.cache_read_tokens += response.cache_read_tokens;
+        usage.cache_write_tokens += response.cache_write_tokens;
         usage.latency_ms += response.latency.as_millis() as u64;
         usage.standin |= response.standin;
         let mut cached = CachedAnswer {
@@ -126,7 +151,9 @@ impl Deps {
             output_tokens: response.output_tokens,
             truncated: response.truncated,
             standin: response.standin,
-            model: request.model.clone(),
+            model: model.clone(),
+            cache_read_tokens: response.cache_read_tokens,
+            cache_write_tokens: response.cache_write_tokens,
             mac: String::new(),
         };
         cached.mac = cached.mac(&self.cache_key, &key);

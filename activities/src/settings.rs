@@ -30,6 +30,7 @@ pub fn find_tool(name: &str) -> Option<std::path::PathBuf> {
 pub use crate::catalogue::Price;
 use crate::catalogue::{self, ModelInfo};
 use crate::failure::Classified;
+use workflows::types::ModelRole;
 
 /// The summary and judge model by default: Claude Haiku 4.5 through the US inference profile
 /// (the default region is us-east-1; [`Settings::for_region`] picks the region's geography).
@@ -46,6 +47,11 @@ pub struct Settings {
     pub summary_model: String,
     /// Model id (or inference-profile id) for code, review and fixes.
     pub code_model: String,
+    /// A model per role (`[models.roles] code = "openai/gpt-5-mini"`): role (`summary`,
+    /// `dataset`, `code`, `review`, `fix`, `diagnose`, `judge`) → `provider/model`, a bare id
+    /// being Bedrock's. A role not listed uses `summary-model` (summary, dataset, judge) or
+    /// `code-model` (the others).
+    pub roles: BTreeMap<String, String>,
     /// Largest chunk, in estimated tokens, when the workflow input does not say.
     pub max_chunk_tokens: u64,
     /// Context window of the summary model, in tokens: a chunk, its prompt and the reserved
@@ -82,6 +88,10 @@ pub struct Settings {
     /// configuration is loaded): names the inference profile to use instead of a refused id.
     #[serde(skip)]
     pub region: String,
+    /// Providers whose models need no catalogue entry (`any-model = true`, local servers by
+    /// default; set when the configuration is loaded).
+    #[serde(skip)]
+    pub any_model_providers: Vec<String>,
 }
 
 /// What the judge looks for, and how good a paper must be to be indexed for generation.
@@ -120,21 +130,43 @@ impl Default for JudgeSettings {
 const PROMPT_OVERHEAD_TOKENS: u64 = 1_000;
 
 impl Settings {
-    /// The code model a request names, else the configured one. A model named by a workflow
-    /// input must be in the catalogue (built-in or configured): `Err` names it otherwise.
-    pub fn code_model_or(&self, requested: &Option<String>) -> Result<String, Classified> {
-        self.allowed(requested, &self.code_model)
+    /// The model of `role` a request names, else the configured one. A model named by a
+    /// workflow input must be in the catalogue (built-in or configured), or be served by a
+    /// provider with `any-model` (a local server): `Err` names it otherwise.
+    pub fn model_for(
+        &self,
+        role: ModelRole,
+        requested: &Option<String>,
+    ) -> Result<String, Classified> {
+        self.allowed(requested, &self.configured_model(role))
     }
 
-    /// The summary model a request names, else the configured one, as [`Self::code_model_or`].
-    pub fn summary_model_or(&self, requested: &Option<String>) -> Result<String, Classified> {
-        self.allowed(requested, &self.summary_model)
+    /// The configured model of `role`: `[models.roles]`, else the judge's own setting, else
+    /// the summary or code model.
+    pub fn configured_model(&self, role: ModelRole) -> String {
+        if let Some(m) = self.roles.get(role.as_str()) {
+            return m.clone();
+        }
+        match role {
+            ModelRole::Judge if !self.judge.model.is_empty() => self.judge.model.clone(),
+            r if r.uses_summary_model() => self.summary_model.clone(),
+            _ => self.code_model.clone(),
+        }
     }
 
     fn allowed(&self, requested: &Option<String>, configured: &str) -> Result<String, Classified> {
+        let open = |m: &str| {
+            self.any_model_providers
+                .iter()
+                .any(|p| p == crate::clients::router::provider_of(m))
+        };
         match requested {
             None => Ok(configured.to_owned()),
             Some(m) if self.model_info(m).is_some() => Ok(m.clone()),
+            Some(m) if open(m) => {
+                tracing::warn!(model = %m, "a model the catalogue does not know: its cost and context are unknown (add it under [models.catalogue])");
+                Ok(m.clone())
+            }
             Some(m) => Err(crate::failure::permanent(
                 workflows::names::failure::MODEL_NOT_ALLOWED,
                 format!(
@@ -146,11 +178,15 @@ impl Settings {
     }
 
     /// The chunk budget in tokens: the requested one, but never more than the summary model's
-    /// context leaves after the prompt and the reserved output.
-    pub fn chunk_tokens(&self, requested: Option<u64>) -> u64 {
-        let room = self
-            .summary_context_tokens
-            .saturating_sub(self.summary_max_tokens as u64 + PROMPT_OVERHEAD_TOKENS);
+    /// context leaves after the prompt and the reserved output. The context is the catalogue's
+    /// for `model` (a 16K local model gets small chunks), bounded by `summary-context-tokens`.
+    pub fn chunk_tokens(&self, requested: Option<u64>, model: &str) -> u64 {
+        let context = self
+            .model_info(model)
+            .map(|r| r.info.context_tokens)
+            .unwrap_or(u64::MAX)
+            .min(self.summary_context_tokens);
+        let room = context.saturating_sub(self.summary_max_tokens as u64 + PROMPT_OVERHEAD_TOKENS);
         requested
             .unwrap_or(self.max_chunk_tokens)
             .min(room)
@@ -191,8 +227,27 @@ impl Settings {
             .or_else(|| self.model_info(model).map(|r| r.price()))
     }
 
-    /// Estimated cost in micro-dollars of a call to `model`; 0 for a model without a price (the
-    /// worker warns of such models when it starts).
+    /// Estimated cost in micro-dollars of an answer of `model`: input, output, cache reads and
+    /// cache writes each at their price; 0 for a model without a price (the worker warns of
+    /// such models when it starts).
+    pub fn call_cost_microusd(
+        &self,
+        model: &str,
+        answer: &crate::clients::llm::LlmResponse,
+    ) -> u64 {
+        self.price(model)
+            .map(|p| {
+                let (write, read) = p.cache_prices();
+                (answer.input_tokens as f64 * p.input
+                    + answer.output_tokens as f64 * p.output
+                    + answer.cache_read_tokens as f64 * read
+                    + answer.cache_write_tokens as f64 * write)
+                    .round() as u64
+            })
+            .unwrap_or(0)
+    }
+
+    /// Estimated cost in micro-dollars of `input_tokens` and `output_tokens` of `model`, no cache.
     pub fn cost_microusd(&self, model: &str, input_tokens: u64, output_tokens: u64) -> u64 {
         self.price(model)
             .map(|p| {
@@ -201,22 +256,29 @@ impl Settings {
             .unwrap_or(0)
     }
 
+    /// The answer budget of a request to `model` whose prompt is about `input_tokens`:
+    /// `wanted`, but no more than the model's largest answer, nor than its context leaves after
+    /// the prompt (a local server refuses a request that cannot fit); at least 256.
+    pub fn fit_max_tokens(&self, model: &str, input_tokens: u64, wanted: u32) -> u32 {
+        match self.model_info(model) {
+            Some(r) => {
+                let room = r.info.context_tokens.saturating_sub(input_tokens);
+                (wanted as u64)
+                    .min(r.info.max_output_tokens)
+                    .min(room)
+                    .max(256)
+                    .min(wanted as u64) as u32
+            }
+            None => wanted,
+        }
+    }
+
     /// The models of every role, named: `(role, model id)`.
     pub fn roles(&self) -> Vec<(&'static str, String)> {
-        let judge = if self.judge.model.is_empty() {
-            self.summary_model.clone()
-        } else {
-            self.judge.model.clone()
-        };
-        vec![
-            ("summary", self.summary_model.clone()),
-            ("dataset", self.summary_model.clone()),
-            ("judge", judge),
-            ("code", self.code_model.clone()),
-            ("review", self.code_model.clone()),
-            ("fix", self.code_model.clone()),
-            ("diagnose", self.code_model.clone()),
-        ]
+        ModelRole::ALL
+            .into_iter()
+            .map(|r| (r.as_str(), self.configured_model(r)))
+            .collect()
     }
 }
 
@@ -242,6 +304,8 @@ impl Default for Settings {
             catalogue: catalogue::builtin(),
             region: "us-east-1".into(),
             judge: JudgeSettings::default(),
+            roles: BTreeMap::new(),
+            any_model_providers: vec!["local".into()],
         }
     }
 }
@@ -253,10 +317,78 @@ mod tests {
     #[test]
     fn chunk_budget_fits_the_context() {
         let mut s = Settings::default();
-        assert_eq!(s.chunk_tokens(None), 24_000);
-        assert_eq!(s.chunk_tokens(Some(500_000)), 200_000 - 1_500 - 1_000);
+        let haiku = DEFAULT_SUMMARY_MODEL;
+        assert_eq!(s.chunk_tokens(None, haiku), 24_000);
+        assert_eq!(
+            s.chunk_tokens(Some(500_000), haiku),
+            200_000 - 1_500 - 1_000
+        );
+        // A 16K local model gets chunks that fit its context; an unknown one the configured.
+        let local = "local/deepseek-coder-6.7b-instruct";
+        assert_eq!(s.chunk_tokens(None, local), 16_384 - 1_500 - 1_000);
+        assert_eq!(s.chunk_tokens(None, "local/some-new-model"), 24_000);
         s.summary_context_tokens = 8_000;
-        assert_eq!(s.chunk_tokens(None), 8_000 - 1_500 - 1_000);
+        assert_eq!(s.chunk_tokens(None, haiku), 8_000 - 1_500 - 1_000);
+    }
+
+    #[test]
+    fn roles_route_to_providers_and_inputs_win() {
+        let mut s = Settings::default();
+        s.roles.insert("review".into(), "openai/gpt-5-mini".into());
+        let role = |s: &Settings, r, req: Option<&str>| {
+            s.model_for(r, &req.map(str::to_owned))
+                .map_err(|e| format!("{e:?}"))
+        };
+        assert_eq!(
+            role(&s, ModelRole::Review, None).unwrap(),
+            "openai/gpt-5-mini"
+        );
+        assert_eq!(role(&s, ModelRole::Fix, None).unwrap(), DEFAULT_CODE_MODEL);
+        assert_eq!(
+            role(&s, ModelRole::Judge, None).unwrap(),
+            DEFAULT_SUMMARY_MODEL
+        );
+        assert_eq!(
+            role(&s, ModelRole::Code, Some("openai/gpt-5")).unwrap(),
+            "openai/gpt-5"
+        );
+        // A local server may serve any model; OpenAI's must be catalogued.
+        assert_eq!(
+            role(&s, ModelRole::Code, Some("local/qwen2.5-coder-7b")).unwrap(),
+            "local/qwen2.5-coder-7b"
+        );
+        let refused = role(&s, ModelRole::Code, Some("openai/gpt-99")).unwrap_err();
+        assert!(refused.contains("ModelNotAllowed"), "{refused}");
+        // The answer budget fits the model: 16K context, 4K answers.
+        let local = "local/deepseek-coder-6.7b-instruct";
+        assert_eq!(s.fit_max_tokens(local, 2_000, 8_000), 4_096);
+        assert_eq!(s.fit_max_tokens(local, 14_000, 8_000), 2_384);
+        assert_eq!(s.fit_max_tokens("openai/gpt-5-mini", 2_000, 8_000), 8_000);
+    }
+
+    #[test]
+    fn cache_reads_and_writes_cost_their_prices() {
+        let s = Settings::default();
+        let answer = crate::clients::llm::LlmResponse {
+            text: String::new(),
+            input_tokens: 1_000_000,
+            output_tokens: 1_000_000,
+            cache_read_tokens: 1_000_000,
+            cache_write_tokens: 1_000_000,
+            truncated: false,
+            latency: std::time::Duration::ZERO,
+            standin: false,
+        };
+        // GPT-5 mini: $0.25 in, $2 out, $0.025 cached, writes at the input price.
+        assert_eq!(
+            s.call_cost_microusd("openai/gpt-5-mini", &answer),
+            250_000 + 2_000_000 + 25_000 + 250_000
+        );
+        // Haiku 4.5 (global): $1 in, $5 out, $0.10 read, $1.25 write.
+        assert_eq!(
+            s.call_cost_microusd("global.anthropic.claude-haiku-4-5-20251001-v1:0", &answer),
+            1_000_000 + 5_000_000 + 100_000 + 1_250_000
+        );
     }
 
     #[test]

@@ -187,6 +187,7 @@ impl ReorderedPaperToCode {
             PlanChunksInput {
                 paper,
                 max_chunk_tokens: None,
+                model: None,
             },
             opts(),
         )

@@ -14,7 +14,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Everything configurable.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", default)]
 pub struct Config {
     /// Where papers, blobs and results live.
@@ -23,6 +23,11 @@ pub struct Config {
     pub bedrock: Bedrock,
     /// Models and budgets of the activities.
     pub models: Settings,
+    /// Model providers by name (`[providers.<name>]`): `bedrock` (Converse, connection in
+    /// `[bedrock]`), `openai` (Chat Completions at OpenAI, key in `OPENAI_API_KEY`) and `local`
+    /// (an OpenAI-compatible server on this machine) are built in; a model id `name/model`
+    /// goes to provider `name`.
+    pub providers: std::collections::BTreeMap<String, activities::clients::openai::ProviderConfig>,
     /// Worker concurrency and shutdown.
     pub worker: WorkerConfig,
     /// Logs and traces.
@@ -60,6 +65,22 @@ pub enum PaperStoreKind {
     Sqlite,
     /// An OpenSearch cluster (`storage.opensearch`).
     Opensearch,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            storage: Storage::default(),
+            bedrock: Bedrock::default(),
+            models: Settings::default(),
+            providers: activities::clients::openai::default_providers(),
+            worker: WorkerConfig::default(),
+            telemetry: Telemetry::default(),
+            dev: Dev::default(),
+            sandbox: Default::default(),
+            sources: Default::default(),
+        }
+    }
 }
 
 impl Default for Storage {
@@ -198,6 +219,12 @@ impl Config {
         };
         let mut config = Self::layered(defaults, file)?;
         config.models.region = config.region();
+        config.models.any_model_providers = config
+            .providers
+            .iter()
+            .filter(|(_, p)| p.any_model)
+            .map(|(name, _)| name.clone())
+            .collect();
         Ok(config)
     }
 
@@ -259,6 +286,21 @@ mod tests {
             let c = Config::load(Some(&file)).unwrap();
             assert_eq!(c.models.summary_model, "m-file");
             assert_eq!(c.models.code_model, "eu.anthropic.claude-sonnet-4-6");
+            // Providers: the built-in ones, a file or the environment changes one field.
+            assert_eq!(c.providers["openai"].api_key_env, "OPENAI_API_KEY");
+            jail.set_env(
+                "ANNAPURNA_PROVIDERS__OPENAI__BASE_URL",
+                "http://127.0.0.1:9/v1",
+            );
+            jail.set_env("ANNAPURNA_MODELS__ROLES__CODE", "openai/gpt-5-mini");
+            let c = Config::load(Some(&file)).unwrap();
+            assert_eq!(c.providers["openai"].base_url, "http://127.0.0.1:9/v1");
+            assert_eq!(
+                c.providers["openai"].max_tokens_field,
+                "max_completion_tokens"
+            );
+            assert_eq!(c.models.roles["code"], "openai/gpt-5-mini");
+            assert_eq!(c.models.any_model_providers, vec!["local".to_owned()]);
             Ok(())
         });
         assert!(Config::load(Some(Path::new("/no/such.toml"))).is_err());

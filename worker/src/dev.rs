@@ -152,7 +152,7 @@ pub async fn run(mut config: Config, port: u16, ui_port: u16) -> anyhow::Result<
     } else {
         None
     };
-    let llm = wiring::bedrock(&config, standin_url.as_deref()).await;
+    let llm = wiring::models(&config, standin_url.as_deref()).await?;
     let deps = wiring::deps(&config, llm).await?;
     eprintln!(
         "annapurna dev: Temporal at {address} (state in {}), Web UI http://localhost:{ui_port}\n\

@@ -92,7 +92,7 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<()> {
     checks.extend(temporal_checks().await);
     let standin = standin_url(config);
     let sdk = crate::wiring::aws_sdk_config(config, standin.as_deref()).await;
-    let llm = crate::wiring::bedrock(config, standin.as_deref()).await;
+    let llm = crate::wiring::models(config, standin.as_deref()).await?;
     checks.extend(model_checks(config, &sdk, Some(llm.as_ref())).await);
     checks.extend(sandbox_checks(config).await);
     checks.extend(store_checks(config).await);
@@ -248,6 +248,16 @@ pub async fn model_checks(
                     r.info.replacement.as_ref().filter(|_| status == Status::Warn).map(|m| format!("move to {m}")),
                 ));
             }
+        }
+        // Bedrock's control plane and Service Quotas know only Bedrock's models: another
+        // provider's model gets the one-token call alone.
+        if activities::clients::router::provider_of(model)
+            != activities::clients::router::DEFAULT_PROVIDER
+        {
+            if let Some(llm) = llm {
+                out.push(converse_check(llm, &name, model).await);
+            }
+            continue;
         }
         let base = activities::catalogue::split_profile(model).1.to_owned();
         out.push(lifecycle_check(&control, &name, &base).await);

@@ -1,5 +1,6 @@
-//! Building the pieces from configuration: the Temporal client, the Bedrock client, the
-//! activities' dependencies, and the two workers (one per task queue).
+//! Building the pieces from configuration: the Temporal client, the model providers (Bedrock
+//! and the OpenAI-compatible ones, behind one router), the activities' dependencies, and the
+//! workers (one per task queue).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,6 +8,8 @@ use std::time::Duration;
 
 use activities::clients::blobs::BlobStore;
 use activities::clients::llm::{BedrockLlm, LlmClient};
+use activities::clients::openai::{OpenAiLlm, ProviderKind};
+use activities::clients::router::Router;
 use activities::{Deps, ExecActivities, LlmActivities, LocalActivities};
 use anyhow::Context;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
@@ -86,11 +89,54 @@ pub async fn aws_sdk_config(config: &Config, standin_url: Option<&str>) -> aws_c
     loader.load().await
 }
 
-/// The Bedrock client, configured as [`aws_sdk_config`] says.
+/// The Bedrock client alone, configured as [`aws_sdk_config`] says ([`models`] routes every
+/// provider).
 pub async fn bedrock(config: &Config, standin_url: Option<&str>) -> Arc<dyn LlmClient> {
     let sdk = aws_sdk_config(config, standin_url).await;
     let client = aws_sdk_bedrockruntime::Client::new(&sdk);
     Arc::new(BedrockLlm::new(client, standin_url.is_some()))
+}
+
+/// Every configured provider behind one router (`provider/model` ids; a bare id is Bedrock's).
+/// With `standin_url` (the stand-in runs), Bedrock goes to the stand-in, and so does an
+/// OpenAI-compatible provider whose key is not in the environment (its answers marked as the
+/// stand-in's); one with its key goes where it is configured.
+pub async fn models(
+    config: &Config,
+    standin_url: Option<&str>,
+) -> anyhow::Result<Arc<dyn LlmClient>> {
+    let bedrock = bedrock(config, standin_url).await;
+    let mut providers = std::collections::BTreeMap::new();
+    for (name, provider) in &config.providers {
+        let client: Arc<dyn LlmClient> = match provider.kind {
+            ProviderKind::Bedrock => bedrock.clone(),
+            ProviderKind::Openai => {
+                let mut provider = provider.clone();
+                let key_missing = !provider.api_key_env.is_empty()
+                    && std::env::var(&provider.api_key_env).map_or(true, |k| k.trim().is_empty());
+                if let Some(url) = standin_url
+                    && key_missing
+                {
+                    provider.base_url = format!("{}/v1", url.trim_end_matches('/'));
+                    provider.api_key_env = String::new();
+                }
+                let standin = standin_url
+                    .is_some_and(|u| provider.base_url.starts_with(u.trim_end_matches('/')));
+                if key_missing && standin_url.is_none() {
+                    tracing::warn!(provider = %name, variable = %provider.api_key_env, "no API key in the environment: calls to this provider will fail with MissingApiKey");
+                }
+                Arc::new(
+                    OpenAiLlm::new(name, provider, standin)
+                        .with_context(|| format!("configuring provider {name}"))?,
+                )
+            }
+        };
+        providers.insert(name.clone(), client);
+    }
+    providers
+        .entry(activities::clients::router::DEFAULT_PROVIDER.to_owned())
+        .or_insert(bedrock);
+    Ok(Arc::new(Router::new(providers)))
 }
 
 /// At a worker's start: the model checks of `annapurna doctor` without the model call, their

@@ -21,7 +21,7 @@ pub async fn run(config: &Config, exec: Option<String>) -> anyhow::Result<()> {
     if exec.is_none() {
         wiring::log_model_checks(&config, standin_url.as_deref());
     }
-    let llm = wiring::bedrock(&config, standin_url.as_deref()).await;
+    let llm = wiring::models(&config, standin_url.as_deref()).await?;
     let deps = wiring::deps(&config, llm).await?;
     let client = wiring::temporal_client(None).await?;
     let queues = wiring::Queues {

@@ -35,12 +35,30 @@ pub fn input_out_of_bounds(input: &crate::types::PaperToCodeInput) -> Option<Str
             return Some(format!("{name} is {v}, over its bound of {max}"));
         }
     }
-    match input.min_success_ratio {
-        Some(r) if !(0.0..=1.0).contains(&r) => {
-            Some(format!("min_success_ratio is {r}, outside 0..=1"))
-        }
-        _ => None,
+    if let Some(r) = input.min_success_ratio
+        && !(0.0..=1.0).contains(&r)
+    {
+        return Some(format!("min_success_ratio is {r}, outside 0..=1"));
     }
+    let unknown = input.unknown_roles();
+    if !unknown.is_empty() {
+        let roles: Vec<&str> = crate::types::ModelRole::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        return Some(format!(
+            "models names unknown roles {unknown:?}; the roles are {}",
+            roles.join(", ")
+        ));
+    }
+    // Bounded like every other input: a role's model id is a short name.
+    if let Some((role, model)) = input.models.iter().find(|(_, m)| m.len() > 200) {
+        return Some(format!(
+            "models.{role} is {} characters long, over its bound of 200",
+            model.len()
+        ));
+    }
+    None
 }
 
 /// Whether enough chunks were summarised to go on: at least `min_ratio` of `total`, and always
@@ -196,6 +214,35 @@ impl Stage {
 mod tests {
     use super::*;
     use crate::types::{BlobRef, CodeRef, Finding, LlmUsage};
+
+    #[test]
+    fn models_per_role_override_the_old_fields_and_unknown_roles_are_refused() {
+        use crate::types::{ModelRole, PaperToCodeInput};
+        let input: PaperToCodeInput = serde_json::from_str(
+            r#"{"paper_id": "p", "summary_model": "s", "code_model": "c", "models": {"review": "openai/gpt-5-mini"}}"#,
+        )
+        .unwrap();
+        assert_eq!(input.model_for(ModelRole::Summary).as_deref(), Some("s"));
+        assert_eq!(input.model_for(ModelRole::Dataset).as_deref(), Some("s"));
+        assert_eq!(input.model_for(ModelRole::Code).as_deref(), Some("c"));
+        assert_eq!(
+            input.model_for(ModelRole::Review).as_deref(),
+            Some("openai/gpt-5-mini")
+        );
+        assert_eq!(input_out_of_bounds(&input), None);
+        // An input of before there were roles reads, and writes back, as it was.
+        let old: PaperToCodeInput = serde_json::from_str(r#"{"paper_id": "p"}"#).unwrap();
+        assert_eq!(old.model_for(ModelRole::Code), None);
+        assert!(!serde_json::to_string(&old).unwrap().contains("models"));
+        let typo: PaperToCodeInput =
+            serde_json::from_str(r#"{"paper_id": "p", "models": {"coder": "openai/gpt-5"}}"#)
+                .unwrap();
+        let problem = input_out_of_bounds(&typo).unwrap();
+        assert!(
+            problem.contains("coder") && problem.contains("diagnose"),
+            "{problem}"
+        );
+    }
 
     #[test]
     fn inputs_are_bounded() {

@@ -206,6 +206,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
             PlanChunksInput {
                 paper: paper.clone(),
                 max_chunk_tokens: input.max_chunk_tokens,
+                model: input.model_for(ModelRole::Summary),
             },
             local_options(
                 "plan".into(),
@@ -221,7 +222,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
             LlmActivities::recommend_dataset,
             RecommendDatasetInput {
                 paper: paper.clone(),
-                model: input.summary_model.clone(),
+                model: input.model_for(ModelRole::Dataset),
             },
             llm_options("dataset".into(), input.heartbeat_timeout()),
         )
@@ -262,7 +263,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
                 title: paper.title.clone(),
                 summaries: summaries.iter().map(|s| s.summary.clone()).collect(),
                 target: target.clone(),
-                model: input.code_model.clone(),
+                model: input.model_for(ModelRole::Code),
                 dataset: Some(dataset.dataset.clone()),
             },
             llm_options("generate".into(), input.heartbeat_timeout()),
@@ -426,7 +427,7 @@ async fn summarize(
                             title: paper.title.clone(),
                             chunk,
                             chunk_count: count as u32,
-                            model: input.summary_model.clone(),
+                            model: input.model_for(ModelRole::Summary),
                         },
                         llm_options(format!("summarize-{index}"), input.heartbeat_timeout()),
                     )
@@ -583,7 +584,7 @@ async fn execute_loop(
                     code: code.clone(),
                     report,
                     target: target.clone(),
-                    model: input.code_model.clone(),
+                    model: input.model_for(ModelRole::Diagnose),
                 },
                 llm_options(format!("diagnose-{attempt}"), heartbeat),
             )
@@ -602,7 +603,7 @@ async fn execute_loop(
                     code: code.clone(),
                     findings: diagnosis.findings.clone(),
                     target: target.clone(),
-                    model: input.code_model.clone(),
+                    model: input.model_for(ModelRole::Fix),
                     round: 100 + attempt,
                 },
                 llm_options(format!("repair-{attempt}"), heartbeat),
@@ -678,7 +679,7 @@ async fn review_loop(
                     code: code.clone(),
                     check: latest.clone(),
                     target: target.clone(),
-                    model: input.code_model.clone(),
+                    model: input.model_for(ModelRole::Review),
                     round,
                 },
                 llm_options(format!("review-{round}"), input.heartbeat_timeout()),
@@ -696,7 +697,7 @@ async fn review_loop(
                         code: code.clone(),
                         findings,
                         target: target.clone(),
-                        model: input.code_model.clone(),
+                        model: input.model_for(ModelRole::Fix),
                         round,
                     },
                     llm_options(format!("fix-{round}"), input.heartbeat_timeout()),

@@ -1,6 +1,8 @@
 //! Model calls. [`LlmClient`] is the contract; [`BedrockLlm`] is the real client on the AWS SDK's
 //! Converse API (against Bedrock, or against the stand-in, which speaks the same wire protocol);
-//! [`ScriptedLlm`] is the test double for unit tests of the activities.
+//! [`crate::clients::openai::OpenAiLlm`] speaks OpenAI's Chat Completions; the
+//! [`crate::clients::router::Router`] picks one per `provider/model` id; [`ScriptedLlm`] is the
+//! test double for unit tests of the activities.
 
 use std::time::{Duration, Instant};
 
@@ -8,13 +10,14 @@ use async_trait::async_trait;
 use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::operation::converse::ConverseError;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, InferenceConfiguration, Message, StopReason, SystemContentBlock,
+    CachePointBlock, CachePointType, ContentBlock, ConversationRole, InferenceConfiguration,
+    Message, StopReason, SystemContentBlock,
 };
 
 /// The marker every stand-in answer carries, so that whatever it touches can say so.
 pub const STANDIN_MARKER: &str = "ANNAPURNA-STANDIN";
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Who said a turn of the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +41,10 @@ pub struct LlmRequest {
     pub max_tokens: u32,
     /// Sampling temperature.
     pub temperature: f32,
+    /// Bytes of the first user message that are a prefix shared with other requests (the paper
+    /// context of code, review, fix and diagnosis prompts): Bedrock gets a `cachePoint` after
+    /// them; OpenAI-compatible servers cache a stable prefix on their own. 0: none.
+    pub cache_prefix: usize,
 }
 
 impl LlmRequest {
@@ -54,7 +61,14 @@ impl LlmRequest {
             messages: vec![(Role::User, user)],
             max_tokens,
             temperature,
+            cache_prefix: 0,
         }
+    }
+
+    /// The same, with the first `bytes` of the first user message marked as a shared prefix.
+    pub fn with_cache_prefix(mut self, bytes: usize) -> Self {
+        self.cache_prefix = bytes;
+        self
     }
 }
 
@@ -63,15 +77,20 @@ impl LlmRequest {
 pub struct LlmResponse {
     /// The answer's text.
     pub text: String,
-    /// Input tokens, as reported.
+    /// Input tokens billed at the input price: neither read from nor written to the prompt
+    /// cache (Bedrock's `inputTokens`; OpenAI's `prompt_tokens` less `cached_tokens`).
     pub input_tokens: u64,
     /// Output tokens, as reported.
     pub output_tokens: u64,
+    /// Input tokens read from the provider's prompt cache (billed at the cache-read price).
+    pub cache_read_tokens: u64,
+    /// Input tokens written to the provider's prompt cache (billed at the cache-write price).
+    pub cache_write_tokens: u64,
     /// True when generation stopped at `max_tokens`.
     pub truncated: bool,
     /// Wall time of the call.
     pub latency: Duration,
-    /// True when the Bedrock stand-in answered.
+    /// True when the stand-in answered.
     pub standin: bool,
 }
 
@@ -131,6 +150,41 @@ pub enum LlmError {
         /// Why.
         reason: String,
     },
+    /// The provider's key is not in the environment variable its configuration names.
+    #[error(
+        "provider {provider} needs an API key in the environment variable {variable}, which is not set (or empty); set it on every worker (providers.{provider}.api-key-env names the variable)"
+    )]
+    MissingApiKey {
+        /// Provider name (`openai`, `local`, …).
+        provider: String,
+        /// The environment variable that should hold the key.
+        variable: String,
+    },
+    /// The server answered, but not with a chat completion: the base URL most likely points at
+    /// something that does not speak the protocol. Retrying will not help.
+    #[error(
+        "model {model} at {endpoint} answered with a body that is not a chat completion: {reason}"
+    )]
+    Malformed {
+        /// Model id.
+        model: String,
+        /// The URL asked.
+        endpoint: String,
+        /// What was wrong with the body.
+        reason: String,
+    },
+    /// The model id names a provider that is not configured.
+    #[error(
+        "model {model} names provider {provider}, which is not configured; configure [providers.{provider}] or use one of: {known}"
+    )]
+    UnknownProvider {
+        /// The whole model id.
+        model: String,
+        /// The provider it names.
+        provider: String,
+        /// The configured providers, comma-separated.
+        known: String,
+    },
 }
 
 impl LlmError {
@@ -152,6 +206,9 @@ impl LlmError {
                 workflows::names::failure::MODEL_NEEDS_INFERENCE_PROFILE
             }
             LlmError::Refused { .. } => "ModelRefused",
+            LlmError::MissingApiKey { .. } => "MissingApiKey",
+            LlmError::Malformed { .. } => "ModelAnswerMalformed",
+            LlmError::UnknownProvider { .. } => "ModelProviderUnknown",
         }
     }
 }
@@ -245,14 +302,32 @@ impl LlmClient for BedrockLlm {
     async fn converse(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
         let model = request.model.as_str();
         let mut messages = Vec::with_capacity(request.messages.len());
-        for (role, text) in &request.messages {
+        for (i, (role, text)) in request.messages.iter().enumerate() {
             let role = match role {
                 Role::User => ConversationRole::User,
                 Role::Assistant => ConversationRole::Assistant,
             };
+            // The shared prefix, then a cache point, then the rest: later requests with the
+            // same prefix read it from Bedrock's prompt cache.
+            let split = (i == 0 && request.cache_prefix > 0 && request.cache_prefix < text.len())
+                .then(|| text.split_at_checked(request.cache_prefix))
+                .flatten();
+            let content = match split {
+                Some((prefix, rest)) => vec![
+                    ContentBlock::Text(prefix.to_owned()),
+                    ContentBlock::CachePoint(
+                        CachePointBlock::builder()
+                            .r#type(CachePointType::Default)
+                            .build()
+                            .expect("a cache point has its type"),
+                    ),
+                    ContentBlock::Text(rest.to_owned()),
+                ],
+                None => vec![ContentBlock::Text(text.clone())],
+            };
             let message = Message::builder()
                 .role(role)
-                .content(ContentBlock::Text(text.clone()))
+                .set_content(Some(content))
                 .build()
                 .map_err(|e| LlmError::Rejected {
                     model: model.to_owned(),
@@ -289,15 +364,17 @@ impl LlmClient for BedrockLlm {
                     .join("")
             })
             .unwrap_or_default();
-        let (input_tokens, output_tokens) = out
+        let (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens) = out
             .usage()
             .map(|u| {
                 (
                     u.input_tokens().max(0) as u64,
                     u.output_tokens().max(0) as u64,
+                    u.cache_read_input_tokens().unwrap_or(0).max(0) as u64,
+                    u.cache_write_input_tokens().unwrap_or(0).max(0) as u64,
                 )
             })
-            .unwrap_or((0, 0));
+            .unwrap_or((0, 0, 0, 0));
         let truncated = matches!(out.stop_reason(), StopReason::MaxTokens);
         if text.trim().is_empty() && !truncated {
             return Err(LlmError::Refused {
@@ -310,6 +387,8 @@ impl LlmClient for BedrockLlm {
             text,
             input_tokens,
             output_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
             truncated,
             latency,
         })
@@ -357,6 +436,8 @@ impl LlmClient for ScriptedLlm {
                 .map(|(_, t)| t.len() as u64 / 4)
                 .sum(),
             output_tokens: text.len() as u64 / 4,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
             standin: false,
             truncated: false,
             latency: Duration::ZERO,

@@ -8,7 +8,7 @@ use crate::prelude::*;
 pub async fn diagnose_failure(d: Call<'_>, input: DiagnoseFailureInput) -> Out<Diagnosis> {
     let code = d.text(&input.code).await?;
     let prompt = prompts::diagnose(&input.target, &code, &input.report);
-    let model = d.settings.code_model_or(&input.model)?;
+    let model = d.settings.model_for(ModelRole::Diagnose, &input.model)?;
     let mut request = LlmRequest::single(model, prompt, 1_500, 0.0);
     let mut usage = LlmUsage::default();
     let parse = |text: &str| -> Option<Diagnosis> {

@@ -6,7 +6,7 @@ use crate::prelude::*;
 pub async fn fix_code(d: Call<'_>, input: FixCodeInput) -> Out<CodeRef> {
     let code = d.text(&input.code).await?;
     let prompt = prompts::fix(&input.target, &code, &input.findings);
-    let model = d.settings.code_model_or(&input.model)?;
+    let model = d.settings.model_for(ModelRole::Fix, &input.model)?;
     let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.0);
     let mut usage = LlmUsage::default();
     let fixed = prompts::code_block(&d.converse_whole(request, &mut usage).await?);

@@ -10,7 +10,7 @@ pub async fn generate_code(d: Call<'_>, input: GenerateCodeInput) -> Out<CodeRef
     }
     let dataset = input.dataset.as_deref().unwrap_or("synthetic");
     let prompt = prompts::generate(&input.title, &input.target, dataset, &summaries);
-    let model = d.settings.code_model_or(&input.model)?;
+    let model = d.settings.model_for(ModelRole::Code, &input.model)?;
     let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.2);
     let mut usage = LlmUsage::default();
     let code = prompts::code_block(&d.converse_whole(request, &mut usage).await?);

@@ -34,11 +34,7 @@ pub async fn judge_paper(d: Call<'_>, input: JudgePaperInput) -> Out<Judgement> 
 pub async fn judge(d: &Deps, entry: &FeedEntry, text: &str) -> Out<Judgement> {
     let judge = &d.settings.judge;
     let excerpt: String = text.chars().take(judge.excerpt_chars).collect();
-    let model = if judge.model.is_empty() {
-        d.settings.summary_model.clone()
-    } else {
-        judge.model.clone()
-    };
+    let model = d.settings.configured_model(ModelRole::Judge);
     let prompt = prompts::judge(&judge.profile, entry, &excerpt);
     let mut request = LlmRequest::single(model.clone(), prompt, 600, 0.0);
     let mut usage = LlmUsage::default();

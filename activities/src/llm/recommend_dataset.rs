@@ -29,7 +29,7 @@ pub async fn recommend_dataset(d: Call<'_>, input: RecommendDatasetInput) -> Out
         .collect();
     let excerpt: String = text.chars().take(6_000).collect();
     let prompt = prompts::dataset(&input.paper.title, catalogue, &names, &excerpt);
-    let model = d.settings.summary_model_or(&input.model)?;
+    let model = d.settings.model_for(ModelRole::Dataset, &input.model)?;
     let request = LlmRequest::single(model, prompt, 500, 0.0);
     let answer = d.converse(&request, &mut usage).await?;
     let parsed: Option<(String, Vec<String>)> = answer

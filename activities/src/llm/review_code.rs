@@ -29,7 +29,7 @@ pub(crate) fn parse_review(answer: &str) -> Option<ReviewAnswer> {
 pub async fn review_code(d: Call<'_>, input: ReviewCodeInput) -> Out<ReviewRef> {
     let code = d.text(&input.code).await?;
     let prompt = prompts::review(&input.title, &input.target, &code, &input.check.findings);
-    let model = d.settings.code_model_or(&input.model)?;
+    let model = d.settings.model_for(ModelRole::Review, &input.model)?;
     let mut request = LlmRequest::single(model, prompt, 2_000, 0.0);
     let mut usage = LlmUsage::default();
     let parsed = d

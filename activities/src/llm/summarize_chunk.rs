@@ -12,7 +12,7 @@ pub async fn summarize_chunk(d: Call<'_>, input: SummarizeChunkInput) -> Out<Sum
         &input.chunk.section_titles,
         &chunk,
     );
-    let model = d.settings.summary_model_or(&input.model)?;
+    let model = d.settings.model_for(ModelRole::Summary, &input.model)?;
     let request = LlmRequest::single(model, prompt, d.settings.summary_max_tokens, 0.2);
     let mut usage = LlmUsage::default();
     let answer = d.converse_whole(request, &mut usage).await?;

@@ -17,7 +17,9 @@ pub async fn plan_chunks(d: Call<'_>, input: PlanChunksInput) -> Out<ChunkPlan> 
                 format!("sections of {}: {e}", input.paper.paper_id),
             )
         })?;
-    let requested = d.settings.chunk_tokens(input.max_chunk_tokens);
+    // The chunks follow the context of the model that will summarise them.
+    let model = d.settings.model_for(ModelRole::Summary, &input.model)?;
+    let requested = d.settings.chunk_tokens(input.max_chunk_tokens, &model);
     let max_bytes = effective_chunk_bytes(text.len() as u64, chunk_bytes_for_tokens(requested));
     let plan = plan_parts(
         &text,

@@ -46,7 +46,7 @@ pub struct Section {
 /// Token usage and provenance of model calls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct LlmUsage {
-    /// Model id used.
+    /// Model id used: `provider/model`, or a bare id for Bedrock.
     pub model: String,
     /// Input tokens, as the provider reported.
     pub input_tokens: u64,
@@ -64,7 +64,75 @@ pub struct LlmUsage {
     /// True when the answer was still cut off after the last continuation allowed.
     #[serde(default)]
     pub truncated: bool,
-    /// Estimated cost in micro-dollars (configured prices × tokens).
+    /// Estimated cost in micro-dollars (configured prices × tokens, cache reads and writes at
+    /// their own prices).
     #[serde(default)]
     pub cost_microusd: u64,
+    /// Input tokens read from the provider's prompt cache (not in `input_tokens`).
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    /// Input tokens written to the provider's prompt cache (not in `input_tokens`).
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+}
+
+/// What a model is asked to do; each role maps to a `provider/model` (configuration
+/// `[models.roles]`, or a workflow input's `models`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelRole {
+    /// Chunk summaries.
+    Summary,
+    /// The dataset choice.
+    Dataset,
+    /// Writing the code.
+    Code,
+    /// Reviewing it.
+    Review,
+    /// Fixing it (after review or a failed run).
+    Fix,
+    /// Diagnosing a failed run.
+    Diagnose,
+    /// Judging ingested papers.
+    Judge,
+}
+
+impl ModelRole {
+    /// Every role.
+    pub const ALL: [ModelRole; 7] = [
+        ModelRole::Summary,
+        ModelRole::Dataset,
+        ModelRole::Code,
+        ModelRole::Review,
+        ModelRole::Fix,
+        ModelRole::Diagnose,
+        ModelRole::Judge,
+    ];
+
+    /// The role's name, as in configuration and workflow inputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelRole::Summary => "summary",
+            ModelRole::Dataset => "dataset",
+            ModelRole::Code => "code",
+            ModelRole::Review => "review",
+            ModelRole::Fix => "fix",
+            ModelRole::Diagnose => "diagnose",
+            ModelRole::Judge => "judge",
+        }
+    }
+
+    /// The role named `name`.
+    pub fn parse(name: &str) -> Option<ModelRole> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// Whether the role falls back to the summary model (summary, dataset, judge) rather than
+    /// the code model (code, review, fix, diagnose).
+    pub fn uses_summary_model(self) -> bool {
+        matches!(
+            self,
+            ModelRole::Summary | ModelRole::Dataset | ModelRole::Judge
+        )
+    }
 }

@@ -20,6 +20,11 @@ pub struct PaperToCodeInput {
     pub summary_model: Option<String>,
     /// Model for code generation, review and fixes; the worker's default when absent.
     pub code_model: Option<String>,
+    /// A model per role, overriding `summary_model` / `code_model` and the worker's defaults:
+    /// role (`summary`, `dataset`, `code`, `review`, `fix`, `diagnose`) → `provider/model`
+    /// (`{"code": "openai/gpt-5"}`); a bare model id is Bedrock's.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub models: std::collections::BTreeMap<String, String>,
     /// Largest chunk, in estimated tokens; the worker's default when absent.
     pub max_chunk_tokens: Option<u64>,
     /// How many chunk summaries run at once (lanes). Default 4.
@@ -46,6 +51,27 @@ pub struct PaperToCodeInput {
 }
 
 impl PaperToCodeInput {
+    /// The model this input names for `role`: `models[role]`, else `summary_model` or
+    /// `code_model`; `None` for the worker's configured one.
+    pub fn model_for(&self, role: ModelRole) -> Option<String> {
+        self.models.get(role.as_str()).cloned().or_else(|| {
+            if role.uses_summary_model() {
+                self.summary_model.clone()
+            } else {
+                self.code_model.clone()
+            }
+        })
+    }
+
+    /// Keys of `models` that name no role, sorted.
+    pub fn unknown_roles(&self) -> Vec<String> {
+        self.models
+            .keys()
+            .filter(|k| ModelRole::parse(k).is_none())
+            .cloned()
+            .collect()
+    }
+
     /// The target, defaulted.
     pub fn target(&self) -> String {
         self.target.clone().unwrap_or_else(|| "cpu".to_owned())
@@ -134,6 +160,10 @@ pub struct PlanChunksInput {
     pub paper: PaperRef,
     /// Largest chunk in estimated tokens; `None` for the worker's default.
     pub max_chunk_tokens: Option<u64>,
+    /// The summary model the input names (its context bounds the chunks); `None` for the
+    /// worker's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 /// One chunk of a paper, by reference.
