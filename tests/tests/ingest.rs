@@ -6,7 +6,7 @@
 //! PaperBatch over the indexed ones. A Temporal Schedule created by `annapurna schedule create`
 //! starts the same workflow.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -255,6 +255,62 @@ fn started_id(out: &std::process::Output) -> String {
         .to_owned()
 }
 
+/// Every (activity, task queue) the workflow scheduled, from its history as the Temporal CLI shows it.
+fn activity_queues(stack: &Stack, workflow_id: &str) -> BTreeSet<(String, String)> {
+    let out = stack.temporal(&[
+        "workflow",
+        "show",
+        "--workflow-id",
+        workflow_id,
+        "-o",
+        "json",
+    ]);
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e.get("activityTaskScheduledEventAttributes"))
+        .map(|a| {
+            (
+                a["activityType"]["name"].as_str().unwrap_or("").to_owned(),
+                a["taskQueue"]["name"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The activity rate limit the server holds for `queue`, as its pollers set it.
+fn poller_rate(stack: &Stack, queue: &str) -> Option<f64> {
+    let out = stack.temporal(&[
+        "task-queue",
+        "describe",
+        "--task-queue",
+        queue,
+        "--task-queue-type",
+        "activity",
+        "-o",
+        "json",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let described: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    find_number(&described, "ratePerSecond")
+}
+
+/// The first number under `key` anywhere in `value`.
+fn find_number(value: &serde_json::Value, key: &str) -> Option<f64> {
+    match value {
+        serde_json::Value::Object(map) => map
+            .get(key)
+            .and_then(|v| v.as_f64())
+            .or_else(|| map.values().find_map(|v| find_number(v, key))),
+        serde_json::Value::Array(items) => items.iter().find_map(|v| find_number(v, key)),
+        _ => None,
+    }
+}
+
 #[tokio::test]
 async fn feeds_to_indexed_papers_to_a_batch() {
     let (base, feeds) = start_feeds().await;
@@ -357,7 +413,34 @@ async fn feeds_to_indexed_papers_to_a_batch() {
     indexed_sorted.sort();
     assert_eq!(ran, indexed_sorted);
 
-    stack.record_history(&id, "ingest-feeds.json");
+    // Feed requests and downloads ran on their source's own queue, whose pace the server holds
+    // for every worker: one request per `sources.interval-ms` (10 ms here, so 100 a second).
+    let queues = activity_queues(&stack, &id);
+    for (activity, source) in [
+        ("FetchFeed", "arxiv"),
+        ("FetchFeed", "openreview"),
+        ("DownloadPaper", "arxiv"),
+        ("DownloadPaper", "openreview"),
+    ] {
+        let queue = format!("annapurna-fetch-{source}");
+        assert!(
+            queues.contains(&(activity.to_owned(), queue.clone())),
+            "{activity} on {queue}: {queues:?}"
+        );
+    }
+    assert!(
+        !queues
+            .iter()
+            .any(|(a, q)| (a == "FetchFeed" || a == "DownloadPaper") && q == "annapurna"),
+        "{queues:?}"
+    );
+    assert!(queues.contains(&("JudgePaper".to_owned(), "annapurna-llm".to_owned())));
+    for source in ["arxiv", "openreview", "mlsys"] {
+        let rate = poller_rate(&stack, &format!("annapurna-fetch-{source}"));
+        assert_eq!(rate, Some(100.0), "the server's pace for {source}");
+    }
+
+    stack.record_history(&id, "ingest-fetch-queues.json");
     // The ingestion's history replays against the current workflow code.
     stack.annapurna_ok(&["replay", &id]);
 
@@ -662,4 +745,104 @@ async fn hostile_feed_links_and_injected_state_are_refused() {
         !history.contains("activitytaskscheduled") && !history.contains("activity_task_scheduled"),
         "no activity may run for an injected carry"
     );
+}
+
+/// `annapurna judge check`: the current judge over the stored papers agrees with the decisions
+/// it stored; with the profile changed (as a prompt change would be tried), it lists the papers it
+/// now decides otherwise; against a labels file it reports that file's disagreements. It never
+/// changes the store.
+#[tokio::test]
+async fn judge_check_measures_a_changed_profile_without_changing_the_store() {
+    let (base, _feeds) = start_feeds().await;
+    let stack = stack_with_feeds(&base).await;
+    let id = started_id(&stack.annapurna(&["ingest", "--arxiv", "cs.LG", "--max-results", "5"]));
+    let summary: IngestSummary = stack.result::<IngestPapers>(&id, 300).await;
+    assert_eq!((summary.indexed, summary.rejected), (1, 1), "{summary:#?}");
+    let before = stack.papers();
+
+    let check = |extra_env: &[(&str, &str)], args: &[&str]| -> serde_json::Value {
+        let mut cmd = stack.command();
+        cmd.args(["judge", "check", "--json"]).args(args);
+        cmd.envs(extra_env.iter().copied());
+        let out = annapurna_tests::run_ok(&mut cmd, "annapurna judge check");
+        annapurna_tests::last_line_json(&out)
+    };
+    // The same judge: every stored decision is made again.
+    let same = check(&[], &["--sample", "10"]);
+    assert_eq!(same["checked"], 2, "{same}");
+    assert_eq!(same["agree"], 2, "{same}");
+    assert_eq!(same["agreement"], 1.0, "{same}");
+    assert_eq!(same["standin"], true, "stand-in answers say so: {same}");
+    assert!(same["disagreements"].as_array().unwrap().is_empty());
+
+    // A profile about the rejected paper's subject: both decisions flip, each listed.
+    let changed = check(
+        &[(
+            "ANNAPURNA_MODELS__JUDGE__PROFILE",
+            "Adapters that forget less under continual fine-tuning.",
+        )],
+        &["--sample", "10"],
+    );
+    assert_eq!(changed["checked"], 2, "{changed}");
+    assert_eq!(changed["agree"], 0, "{changed}");
+    let flips: BTreeMap<String, (String, String)> = changed["disagreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["title"].as_str().unwrap().to_owned(),
+                (
+                    d["expected"].as_str().unwrap().to_owned(),
+                    d["now"].as_str().unwrap().to_owned(),
+                ),
+            )
+        })
+        .collect();
+    let rejected = "Low-Rank Adapters Forget Less: A Controlled Study of Continual Fine-Tuning";
+    assert_eq!(
+        flips[rejected],
+        ("fail".to_owned(), "pass".to_owned()),
+        "{changed}"
+    );
+    assert_eq!(flips.len(), 2, "{changed}");
+
+    // Against labels: the file's decisions, not the stored ones.
+    let ids: BTreeMap<String, String> = before
+        .iter()
+        .map(|p| {
+            (
+                p["title"].as_str().unwrap().to_owned(),
+                p["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let labels = stack.dir.path().join("labels.csv");
+    std::fs::write(
+        &labels,
+        ids.values()
+            .map(|id| format!("{id},pass\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let labelled = check(&[], &["--labels", labels.to_str().unwrap()]);
+    assert_eq!(labelled["checked"], 2, "{labelled}");
+    assert_eq!(labelled["agree"], 1, "{labelled}");
+    assert_eq!(
+        labelled["disagreements"][0]["paper_id"],
+        ids[rejected].as_str()
+    );
+
+    // A label for a paper that is not stored is named.
+    std::fs::write(&labels, "no-such-paper,pass\n").unwrap();
+    let out = stack.annapurna(&["judge", "check", "--labels", labels.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no-such-paper"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Nothing stored changed.
+    assert_eq!(stack.papers(), before);
 }

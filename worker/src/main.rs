@@ -93,7 +93,8 @@ enum Command {
         #[arg(long)]
         follow: bool,
     },
-    /// Start IngestPapers: read arXiv / OpenReview feeds, download the PDFs, ask the judge,
+    /// Start IngestPapers: read arXiv, OpenReview or MLSys feeds (optionally searched for a
+    /// term), download the PDFs, ask the judge,
     /// index what passes (and with --batch, run PaperBatch over it).
     Ingest {
         #[command(flatten)]

@@ -16,7 +16,9 @@ use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::{Client, ClientOptions, Connection};
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
-use workflows::names::{LLM_TASK_QUEUE, TASK_QUEUE, exec_task_queue};
+use workflows::names::{
+    FETCH_SOURCES, LLM_TASK_QUEUE, TASK_QUEUE, exec_task_queue, fetch_task_queue,
+};
 use workflows::{IngestPapers, PaperBatch, PaperToCode};
 
 use crate::config::Config;
@@ -227,10 +229,15 @@ fn tuner(activities: usize) -> TunerHolder {
         .build()
 }
 
+/// The server-side rate of a source's fetch queue: one request per `interval_ms`, none when 0.
+pub fn fetch_activities_per_second(interval_ms: u64) -> Option<f64> {
+    (interval_ms > 0).then(|| 1000.0 / interval_ms as f64)
+}
+
 /// Which task queues a worker process polls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queues {
-    /// `annapurna` and `annapurna-llm`.
+    /// `annapurna`, `annapurna-llm` and the sources' `annapurna-fetch-<source>`.
     pub main: bool,
     /// `annapurna-exec-<target>`, when set.
     pub exec: Option<String>,
@@ -296,6 +303,22 @@ pub async fn run_queues(
                 .context("creating the annapurna-llm worker")?,
         );
         names.extend([TASK_QUEUE.to_owned(), LLM_TASK_QUEUE.to_owned()]);
+        // Feed requests and downloads: one queue per source, its pace set on the server so that
+        // every ingesting worker together keeps to `sources.interval-ms` per source host.
+        let fetch_rate = fetch_activities_per_second(config.sources.interval_ms);
+        for queue in FETCH_SOURCES.iter().filter_map(|s| fetch_task_queue(s)) {
+            let options = WorkerOptions::new(queue.as_str())
+                .register_activities(LocalActivities::new(deps.clone()))
+                .tuner(tuner(config.worker.max_concurrent_activities))
+                .graceful_shutdown_period(grace)
+                .maybe_max_task_queue_activities_per_second(fetch_rate)
+                .build();
+            workers.push(
+                Worker::new(&runtime, client.clone(), options)
+                    .with_context(|| format!("creating the {queue} worker"))?,
+            );
+            names.push(queue);
+        }
     }
     if let Some(target) = &queues.exec {
         let queue = exec_task_queue(target);

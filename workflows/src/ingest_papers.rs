@@ -1,6 +1,6 @@
-//! `IngestPapers`: reads feeds (`FetchFeed`: arXiv, OpenReview), then for each entry, a few at a
-//! time: `DownloadPaper` (the PDF, kept whatever happens next, and the paper stored as
-//! `ingested`) → `JudgePaper` on `annapurna-llm` (relevance and novelty against the configured
+//! `IngestPapers`: reads feeds (`FetchFeed`: arXiv, OpenReview, MLSys), then for each entry, a few
+//! at a time: `DownloadPaper` (the PDF, kept whatever happens next, and the paper stored as
+//! `ingested`; both on the source's own `annapurna-fetch-<source>` queue) → `JudgePaper` on `annapurna-llm` (relevance and novelty against the configured
 //! profile) → `RecordJudgement` (`indexed` or `rejected`). An entry that fails (malformed, not a
 //! PDF, too large, unreadable) is reported with its reason, and so is a feed that cannot be read;
 //! the others go on. With `batch` set, a
@@ -17,11 +17,16 @@ use temporalio_workflow::{
 
 use crate::PaperBatch;
 use crate::activities::{LlmActivities, LocalActivities};
-use crate::names::LLM_TASK_QUEUE;
+use crate::names::{LLM_TASK_QUEUE, fetch_task_queue};
 use crate::types::*;
 
 /// Entries one run of the ingestion handles before it continues as new, by default.
 pub const ENTRIES_PER_RUN: usize = 500;
+
+/// The patch id of feed requests and downloads on their source's own task queue
+/// ([`fetch_task_queue`]) instead of `annapurna`; histories recorded before it replay on the old
+/// queue.
+pub const FETCH_QUEUES_PATCH: &str = "annapurna-fetch-queues";
 
 /// The ingestion's state (its summary is what the `progress` query shows).
 #[workflow]
@@ -73,9 +78,10 @@ impl IngestPapers {
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<IngestSummary> {
         let input = ctx.state(|s| s.input.clone());
         crate::carry::refuse_injected(ctx, input.carried.is_some(), "IngestPapers")?;
+        let per_source = ctx.patched(FETCH_QUEUES_PATCH);
         let (items, mut indexed) = match &input.carried {
             Some(carry) => (carry.remaining.clone(), carry.indexed.clone()),
-            None => (fetch_all(ctx, &input).await, Vec::new()),
+            None => (fetch_all(ctx, &input, per_source).await, Vec::new()),
         };
         let per_run = input
             .entries_per_run
@@ -97,7 +103,7 @@ impl IngestPapers {
             async move {
                 let mut done = Vec::new();
                 for (n, item) in mine {
-                    done.push(ingest_one(ctx, n, item, judge).await);
+                    done.push(ingest_one(ctx, n, item, judge, per_source).await);
                 }
                 done
             }
@@ -169,14 +175,23 @@ impl IngestPapers {
 async fn fetch_all(
     ctx: &WorkflowContext<IngestPapers>,
     input: &IngestPapersInput,
+    per_source: bool,
 ) -> Vec<FeedItemRef> {
     let mut items: Vec<FeedItemRef> = Vec::new();
     for (n, feed) in input.feeds.iter().enumerate() {
+        let queue = per_source
+            .then(|| fetch_task_queue(feed.source()))
+            .flatten();
         match ctx
             .execute_activity(
                 LocalActivities::fetch_feed,
                 FetchFeedInput { feed: feed.clone() },
-                options(format!("fetch-{n}"), Duration::from_secs(900), 5),
+                options_on(
+                    queue.as_deref(),
+                    format!("fetch-{n}"),
+                    Duration::from_secs(900),
+                    5,
+                ),
             )
             .await
         {
@@ -196,11 +211,13 @@ async fn fetch_all(
 }
 
 /// One entry: download, judge, record. Never fails the workflow: a failure is the entry's outcome.
+/// With `per_source`, the download runs on the task queue of the source its key names.
 async fn ingest_one(
     ctx: &WorkflowContext<IngestPapers>,
     n: usize,
     item: FeedItemRef,
     judge: bool,
+    per_source: bool,
 ) -> IngestItem {
     let fail = |reason: String| {
         ctx.state_mut(|s| *s.summary.failed.entry(reason.clone()).or_default() += 1);
@@ -213,11 +230,23 @@ async fn ingest_one(
     if let Some(problem) = &item.problem {
         return fail(format!("malformed feed entry: {problem}"));
     }
+    let queue = per_source
+        .then(|| {
+            item.key
+                .split_once(':')
+                .and_then(|(source, _)| fetch_task_queue(source))
+        })
+        .flatten();
     let downloaded = match ctx
         .execute_activity(
             LocalActivities::download_paper,
             DownloadPaperInput { item: item.clone() },
-            options(format!("download-{n}"), Duration::from_secs(600), 4),
+            options_on(
+                queue.as_deref(),
+                format!("download-{n}"),
+                Duration::from_secs(600),
+                4,
+            ),
         )
         .await
     {

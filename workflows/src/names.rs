@@ -23,6 +23,18 @@ pub fn exec_task_queue(target: &str) -> String {
     format!("annapurna-exec-{target}")
 }
 
+/// The sources whose feed requests and downloads run on a task queue of their own.
+pub const FETCH_SOURCES: [&str; 3] = ["arxiv", "openreview", "mlsys"];
+
+/// The task queue of `source`'s feed requests and PDF downloads (`annapurna-fetch-arxiv`, …): its
+/// server-side rate limit keeps every ingesting worker together within the source host's pace.
+/// `None` for a source without one (its work stays on [`TASK_QUEUE`]).
+pub fn fetch_task_queue(source: &str) -> Option<String> {
+    FETCH_SOURCES
+        .contains(&source)
+        .then(|| format!("annapurna-fetch-{source}"))
+}
+
 /// Activity names, verb + object.
 pub mod activity {
     /// Resolve a paper id or source into a stored paper.

@@ -57,6 +57,15 @@ pub enum FeedQuery {
 }
 
 impl FeedQuery {
+    /// The source's name, as in entry keys (`arxiv`, `openreview`, `mlsys`).
+    pub fn source(&self) -> &'static str {
+        match self {
+            FeedQuery::Arxiv { .. } => "arxiv",
+            FeedQuery::OpenReview { .. } => "openreview",
+            FeedQuery::Mlsys { .. } => "mlsys",
+        }
+    }
+
     /// At most this many entries.
     pub fn max_results(&self) -> u32 {
         match self {
