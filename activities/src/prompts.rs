@@ -31,11 +31,13 @@ pub enum Task {
     Diagnose,
     /// Judge a paper's relevance and novelty, answer JSON.
     Judge,
+    /// Fill one masked block of a benchmark task's file, answer code.
+    AnswerSnippet,
 }
 
 impl Task {
     /// Every kind.
-    pub const ALL: [Task; 7] = [
+    pub const ALL: [Task; 8] = [
         Task::Summarize,
         Task::Generate,
         Task::Review,
@@ -43,6 +45,7 @@ impl Task {
         Task::Dataset,
         Task::Diagnose,
         Task::Judge,
+        Task::AnswerSnippet,
     ];
 
     /// The pinned name, as in the `annapurna-task:` line and the stand-in's statistics.
@@ -55,6 +58,7 @@ impl Task {
             Task::Dataset => "recommend-dataset",
             Task::Diagnose => "diagnose-failure",
             Task::Judge => "judge-paper",
+            Task::AnswerSnippet => "answer-snippet",
         }
     }
 
@@ -115,6 +119,14 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("fix.user", include_str!("../templates/fix.user.j2")),
         ("judge.system", include_str!("../templates/judge.system.j2")),
         ("judge.user", include_str!("../templates/judge.user.j2")),
+        (
+            "answer_snippet.system",
+            include_str!("../templates/answer_snippet.system.j2"),
+        ),
+        (
+            "answer_snippet.user",
+            include_str!("../templates/answer_snippet.user.j2"),
+        ),
     ] {
         env.add_template(name, source)
             .expect("the prompt templates parse");
@@ -260,6 +272,23 @@ pub fn fix(target: &str, code: &str, findings: &[Finding]) -> (String, String) {
     render(
         "fix",
         context! { target, code, findings => findings_text(findings) },
+    )
+}
+
+/// Fill block `block` of `file`: `code` is the file with the block's TODO line; `context` holds
+/// (path, text) of the task's context files; `passages` the paper's best-matching chunks.
+pub fn answer_snippet(
+    title: &str,
+    file: &str,
+    block: &str,
+    code: &str,
+    summaries: &[String],
+    passages: &[String],
+    context: &[(String, String)],
+) -> (String, String) {
+    render(
+        "answer_snippet",
+        context! { title, file, block, code, summaries => summaries.to_vec(), passages => passages.to_vec(), context => context.to_vec() },
     )
 }
 

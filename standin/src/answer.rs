@@ -362,6 +362,10 @@ impl Shared {
                 .to_string()
             }
             Some(Task::Judge) => judgement(system, first_user),
+            // A benchmark snippet: a statement that runs wherever a block can stand, marked.
+            Some(Task::AnswerSnippet) => fenced(&format!(
+                "# {STANDIN_MARKER}: template answer from the Bedrock stand-in; no model wrote this block\npass\n"
+            )),
             Some(Task::Dataset) => json!({
                 "dataset": "synthetic",
                 "reasons": [format!("{STANDIN_MARKER}: template answer from the stand-in")]

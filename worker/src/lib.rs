@@ -8,7 +8,7 @@
 //! - [`doctor`]: `annapurna doctor`, the readiness checks
 //! - one file per subcommand: [`worker_cmd`] (`worker`), [`run_cmd`] (`run`), [`papers_cmd`]
 //!   (`paper …`), [`ingest_cmd`] (`ingest`, `schedule …`), [`check_cmd`] (`check`),
-//!   [`exec_cmd`] (`exec`), [`replay`] (`replay`, `history export`), [`rerun`] (`rerun`)
+//!   [`exec_cmd`] (`exec`), [`eval_cmd`] (`eval`, `eval compare`), [`replay`] (`replay`, `history export`), [`rerun`] (`rerun`)
 //! - [`history_json`]: the Temporal CLI's JSON histories, read
 //!
 //! The Bedrock stand-in is the `standin` crate; the benchmarks are the `bench` crate.
@@ -17,6 +17,7 @@ pub mod check_cmd;
 pub mod config;
 pub mod dev;
 pub mod doctor;
+pub mod eval_cmd;
 pub mod exec_cmd;
 pub mod history_json;
 pub mod ingest_cmd;

@@ -3,8 +3,8 @@
 //! `annapurna bench …` runs the `annapurna-bench` binary beside it (the `bench` crate).
 
 use annapurna::{
-    check_cmd, config, dev, doctor, exec_cmd, ingest_cmd, judge_cmd, papers_cmd, replay, rerun,
-    run_cmd, telemetry, wiring, worker_cmd,
+    check_cmd, config, dev, doctor, eval_cmd, exec_cmd, ingest_cmd, judge_cmd, papers_cmd, replay,
+    rerun, run_cmd, telemetry, wiring, worker_cmd,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -61,6 +61,10 @@ enum Command {
     },
     /// Start PaperToCode for a paper file or stored paper id.
     Run(run_cmd::RunArgs),
+    /// Evaluate on ResearchCodeBench-format task folders (EvaluateSuite): per masked snippet an
+    /// answer (the model, or --oracle / --empty) and the task's test in the sandbox; pass@1
+    /// weighted by lines. `eval compare RUN RUN` prints the per-task delta of two runs.
+    Eval(eval_cmd::EvalArgs),
     /// Start a PaperBatch: papers selected by id, recency, at random, by query or title, each run
     /// as a child PaperToCode (`paper/<id>`), `--max-concurrent` at a time.
     Batch {
@@ -342,6 +346,7 @@ async fn main() -> anyhow::Result<()> {
             .await
             .map(|_| ()),
         Command::Run(args) => run_cmd::run(&config, args).await,
+        Command::Eval(args) => eval_cmd::run(&config, args).await,
         Command::Batch {
             paper_ids,
             recent_days,

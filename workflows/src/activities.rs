@@ -58,6 +58,18 @@ impl LocalActivities {
         unimplemented!()
     }
 
+    /// Parse a stored task folder of the benchmark format; the program of its reference run.
+    #[activity(name = "PrepareEvalTask")]
+    pub fn prepare_eval_task(input: PrepareEvalTaskInput) -> Result<EvalTask, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Write an evaluation suite's scores to `results/eval/<suite-run>/`; returns the directory.
+    #[activity(name = "RecordEval")]
+    pub fn record_eval(input: RecordEvalInput) -> Result<String, ActivityError> {
+        unimplemented!()
+    }
+
     /// Write the results directory and the paper's status.
     #[activity(name = "RecordResults")]
     pub fn record_results(input: RecordResultsInput) -> Result<ResultsRef, ActivityError> {
@@ -111,6 +123,13 @@ impl LlmActivities {
     pub fn fix_code(input: FixCodeInput) -> Result<CodeRef, ActivityError> {
         unimplemented!()
     }
+
+    /// Fill one masked snippet (from the model, or the original or the TODO); the program that
+    /// tests it on a copy of the task folder.
+    #[activity(name = "AnswerSnippet")]
+    pub fn answer_snippet(input: AnswerSnippetInput) -> Result<SnippetAnswer, ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// Activities on the `annapurna-exec-<target>` task queues (executor hosts).
@@ -135,11 +154,11 @@ impl ExecActivities {
 pub mod defs {
     pub use super::exec_activities::{ExecuteCode, ProbeExecutor};
     pub use super::llm_activities::{
-        DiagnoseFailure, FixCode, GenerateCode, JudgePaper, RecommendDataset, ReviewCode,
-        SummarizeChunk,
+        AnswerSnippet, DiagnoseFailure, FixCode, GenerateCode, JudgePaper, RecommendDataset,
+        ReviewCode, SummarizeChunk,
     };
     pub use super::local_activities::{
-        CheckCode, DownloadPaper, FetchFeed, LoadPaper, PlanChunks, RecordJudgement, RecordResults,
-        SelectPapers,
+        CheckCode, DownloadPaper, FetchFeed, LoadPaper, PlanChunks, PrepareEvalTask, RecordEval,
+        RecordJudgement, RecordResults, SelectPapers,
     };
 }

@@ -8,11 +8,15 @@
 //! - [`decisions`]: pure decision functions (chunk spans, review-loop steps, stages)
 //! - [`paper_to_code`]: the `PaperToCode` workflow
 //! - [`paper_batch`]: the `PaperBatch` workflow (child `PaperToCode`s)
+//! - [`evaluate_suite`]: the `EvaluateSuite` workflow (benchmark tasks → answers → sandboxed
+//!   tests → scores); [`eval_score`]: its pure decisions and the scores
 //! - [`ingest_papers`]: the `IngestPapers` workflow (feeds → PDFs → judge → index)
 
 pub mod activities;
 pub mod carry;
 pub mod decisions;
+pub mod eval_score;
+pub mod evaluate_suite;
 pub mod ingest_papers;
 pub mod names;
 pub mod paper_batch;
@@ -20,6 +24,7 @@ pub mod paper_to_code;
 pub mod types;
 
 pub use decisions::Stage;
+pub use evaluate_suite::EvaluateSuite;
 pub use ingest_papers::IngestPapers;
 pub use paper_batch::PaperBatch;
 pub use paper_to_code::PaperToCode;

@@ -11,6 +11,9 @@ pub const PAPER_BATCH: &str = "PaperBatch";
 /// Workflow type of feed ingestion.
 pub const INGEST_PAPERS: &str = "IngestPapers";
 
+/// Workflow type of an evaluation suite (the benchmark format of ResearchCodeBench).
+pub const EVALUATE_SUITE: &str = "EvaluateSuite";
+
 /// Task queue of the workflows and the cheap, local activities.
 pub const TASK_QUEUE: &str = "annapurna";
 /// Task queue of every activity that calls a model; its server-side rate limit is the
@@ -71,6 +74,12 @@ pub mod activity {
     pub const RECORD_JUDGEMENT: &str = "RecordJudgement";
     /// Write results and the paper's status.
     pub const RECORD_RESULTS: &str = "RecordResults";
+    /// Parse a stored benchmark task folder.
+    pub const PREPARE_EVAL_TASK: &str = "PrepareEvalTask";
+    /// Fill one masked snippet of a benchmark task.
+    pub const ANSWER_SNIPPET: &str = "AnswerSnippet";
+    /// Write an evaluation suite's scores.
+    pub const RECORD_EVAL: &str = "RecordEval";
 }
 
 /// Failure type names that cross crates: activities raise them, `PaperToCode` decides on them,
@@ -105,6 +114,11 @@ pub mod search_attribute {
     pub const DATASET: &str = "Dataset";
     /// All of them, for registration.
     pub const ALL: [&str; 4] = [PAPER_ID, PAPER_STAGE, PAPER_OUTCOME, DATASET];
+}
+
+/// The workflow id of an evaluation suite run: `eval/<suite-run>`.
+pub fn eval_workflow_id(suite_run: &str) -> String {
+    format!("eval/{suite_run}")
 }
 
 /// The workflow id of a paper's run: a business key, so starting the same paper twice while one

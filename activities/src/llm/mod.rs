@@ -3,6 +3,7 @@
 //! Each activity is a plain `async fn` in its own file, returning [`Classified`]; the methods
 //! here are one-line delegates that the Temporal worker registers (`#[activities]`).
 
+pub mod answer_snippet;
 pub mod diagnose_failure;
 pub mod fix_code;
 pub mod generate_code;
@@ -32,6 +33,9 @@ crate::group::activity_group! {
     /// the findings for FixCode. An answer that is not the JSON asked for gets one repair request,
     /// then the run's own error stands as the finding.
     DiagnoseFailure => heartbeating diagnose_failure::diagnose_failure(DiagnoseFailureInput) -> Diagnosis;
+    /// AnswerSnippet: one masked block of a benchmark task filled in (the original, the TODO, or
+    /// the code model's answer from the paper's summaries and passages), and its test program.
+    AnswerSnippet => heartbeating answer_snippet::answer_snippet(AnswerSnippetInput) -> SnippetAnswer;
     /// FixCode: the whole fixed file.
     FixCode => heartbeating fix_code::fix_code(FixCodeInput) -> CodeRef;
 }

@@ -8,6 +8,8 @@ pub mod download_paper;
 pub mod fetch_feed;
 pub mod load_paper;
 pub mod plan_chunks;
+pub mod prepare_eval_task;
+pub mod record_eval;
 pub mod record_judgement;
 pub mod record_results;
 pub mod select_papers;
@@ -35,6 +37,12 @@ crate::group::activity_group! {
     /// RecordJudgement: `indexed` when the judge passed the paper (or there was no judge),
     /// `rejected` otherwise; a paper past ingestion (already run) keeps its stage.
     RecordJudgement => plain record_judgement::record_judgement(RecordJudgementInput) -> ();
+    /// PrepareEvalTask: a stored benchmark task folder parsed (tags, yaml), the program of its
+    /// reference run, and (for the model) its paper stored; a folder that does not parse comes
+    /// back with its problem.
+    PrepareEvalTask => heartbeating prepare_eval_task::prepare_eval_task(PrepareEvalTaskInput) -> EvalTask;
+    /// RecordEval: an evaluation suite's scores in `results/eval/<suite-run>/`.
+    RecordEval => plain record_eval::record_eval(RecordEvalInput) -> String;
     /// RecordResults: the results directory and the paper's status.
     RecordResults => heartbeating record_results::record_results(RecordResultsInput) -> ResultsRef;
 }

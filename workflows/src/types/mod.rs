@@ -2,18 +2,22 @@
 //! blobs (`BlobRef`), never paper, chunk or code text, so that payloads stay small whatever the
 //! size of the paper (claim check).
 //!
-//! One module per workflow (`paper_to_code`, `execution`, `paper_batch`, `ingest_papers`) and the
+//! One module per workflow (`paper_to_code`, `execution`, `paper_batch`, `ingest_papers`, `eval`) and the
 //! shared ones (`common`); everything is re-exported here, so `workflows::types::X` names any of
 //! them.
 
 mod common;
 mod execution;
 mod ingest_papers;
+#[macro_use]
 mod kinds;
+// After `kinds`: it uses `pinned_enum!`.
+mod eval;
 mod paper_batch;
 mod paper_to_code;
 
 pub use common::*;
+pub use eval::*;
 pub use execution::*;
 pub use ingest_papers::*;
 pub use kinds::*;

@@ -1,0 +1,135 @@
+//! AnswerSnippet: one masked block of a benchmark task filled in, and the program that tests it
+//! on a copy of the task folder. Oracle answers put the original back and empty answers leave the
+//! TODO, without a model call; model answers come from the code model given the paper's chunk
+//! summaries, the chunks whose words best match the code around the block, the task's context
+//! files and the file with the block masked.
+
+use crate::eval::{program, retrieve, task_format};
+use crate::local::prepare_eval_task::{load_bundle, task_prefix};
+use crate::prelude::*;
+
+/// Paper chunks given to the model beside the summaries.
+const PASSAGES: usize = 3;
+/// Lines around the block whose words choose the passages.
+const AROUND_LINES: usize = 30;
+/// Characters of each context file given to the model.
+const CONTEXT_CHARS: usize = 20_000;
+
+/// AnswerSnippet: the block filled in (oracle, empty or model) and the test program of a copy of
+/// the task folder with it in place.
+pub async fn answer_snippet(d: Call<'_>, input: AnswerSnippetInput) -> Out<SnippetAnswer> {
+    let bundle = load_bundle(&d, &input.bundle).await?;
+    let task = task_format::parse_task(&input.task, bundle.bytes())
+        .map_err(|e| permanent("TaskFormat", e.to_string()))?;
+    let snippet = task
+        .snippets
+        .iter()
+        .find(|s| s.file == input.snippet.file && s.name == input.snippet.name)
+        .ok_or_else(|| {
+            permanent(
+                "SnippetNotFound",
+                format!(
+                    "{}: no snippet {:?} in {}",
+                    input.task, input.snippet.name, input.snippet.file
+                ),
+            )
+        })?;
+    let text = task.text(&snippet.file);
+    let mut usage = LlmUsage::default();
+    let (answer, verbatim) = match input.mode {
+        AnswerMode::Oracle => (task_format::original(text, snippet), true),
+        AnswerMode::Empty => (format!("{}\n", task_format::todo_line(snippet)), true),
+        AnswerMode::Model => (
+            ask_model(&d, &input, &task, snippet, &mut usage).await?,
+            false,
+        ),
+    };
+    let filled = task_format::fill(text, snippet, &answer, verbatim);
+    let mut files = task.files.clone();
+    files.insert(snippet.file.clone(), filled.into_bytes());
+    let label = format!("{}:{} ({})", snippet.file, snippet.name, input.mode);
+    let prog = program::program(&task.name, &label, &files, &task.test_entry);
+    let prefix = format!(
+        "{}/{}",
+        task_prefix(&input.suite_run, &input.task),
+        short(&sha256_hex(
+            format!("{}\0{}", snippet.file, snippet.name).as_bytes()
+        ))
+    );
+    let answer = d
+        .blobs
+        .put(
+            &format!(
+                "{prefix}/{}-answer-{}.py",
+                input.mode,
+                short(&sha256_hex(answer.as_bytes()))
+            ),
+            answer,
+        )
+        .await?;
+    let program = d
+        .blobs
+        .put(
+            &format!(
+                "{prefix}/{}-program-{}.py",
+                input.mode,
+                short(&sha256_hex(prog.as_bytes()))
+            ),
+            prog,
+        )
+        .await?;
+    Ok(SnippetAnswer {
+        answer,
+        program,
+        usage,
+    })
+}
+
+/// The code model's block: the answer's code block, at no particular indentation.
+async fn ask_model(
+    d: &Call<'_>,
+    input: &AnswerSnippetInput,
+    task: &task_format::Task,
+    snippet: &task_format::Snippet,
+    usage: &mut LlmUsage,
+) -> Result<String, Classified> {
+    let text = task.text(&snippet.file);
+    let masked = task_format::mask(text, snippet);
+    let mut summaries = Vec::with_capacity(input.summaries.len());
+    for s in &input.summaries {
+        summaries.push(d.blobs.get_text(s).await?);
+    }
+    let mut chunks = Vec::with_capacity(input.chunks.len());
+    for c in &input.chunks {
+        chunks.push(d.blobs.get_text(&c.text).await?);
+    }
+    // The code around the block (the block itself is what is asked for, so not its lines).
+    let around = retrieve::around(&masked, snippet.open, snippet.open + 2, AROUND_LINES);
+    let passages: Vec<String> = retrieve::best_chunks(&around, &chunks, PASSAGES)
+        .into_iter()
+        .map(|i| chunks[i].clone())
+        .collect();
+    let context: Vec<(String, String)> = task
+        .context_files
+        .iter()
+        .map(|f| {
+            (
+                f.clone(),
+                task.text(f).chars().take(CONTEXT_CHARS).collect(),
+            )
+        })
+        .collect();
+    let prompt = prompts::answer_snippet(
+        &input.title,
+        &snippet.file,
+        &snippet.name,
+        &masked,
+        &summaries,
+        &passages,
+        &context,
+    );
+    let model = d.settings.model_for(ModelRole::Code, &input.model)?;
+    let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.0);
+    let answer = prompts::code_block(&d.converse_whole(request, usage).await?);
+    Ok(answer)
+}
