@@ -209,6 +209,13 @@ async fn a_target_without_an_executor_fails_naming_its_queue() {
     let never = "the progress query never said waiting-for-executor";
     let waiting = wait_progress(&handle, 30, never, |p| p.stage == "waiting-for-executor").await;
     assert_eq!(waiting.waiting_on_queue, "annapurna-exec-trainium");
+    // The Web UI says the same in words (the workflow's current details).
+    let metadata = stack.temporal(&["workflow", "metadata", "--workflow-id", &workflow_id]);
+    let metadata = String::from_utf8_lossy(&metadata.stdout);
+    assert!(
+        metadata.contains("executing: waiting for an executor on annapurna-exec-trainium"),
+        "current details: {metadata}"
+    );
     // Visibility follows the search attribute a moment later.
     let mut listed = String::new();
     for _ in 0..20 {
@@ -243,4 +250,18 @@ async fn a_target_without_an_executor_fails_naming_its_queue() {
         stderr.contains("no executor polls annapurna-exec-trainium"),
         "{stderr}"
     );
+    // The run it started carries a one-line summary for the Web UI: paper, target, models.
+    let described = stack.temporal(&["workflow", "describe", "--workflow-id", &workflow_id]);
+    let described = String::from_utf8_lossy(&described.stdout);
+    let title = stack.show_paper(&id)["paper"]["title"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let summary_line = described
+        .lines()
+        .find(|l| l.contains("→ trainium"))
+        .unwrap_or_else(|| panic!("no static summary in: {described}"));
+    let start: String = title.chars().take(40).collect();
+    assert!(summary_line.contains(&start), "{summary_line}");
+    assert!(summary_line.contains("code "), "{summary_line}");
 }

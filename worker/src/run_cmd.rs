@@ -48,17 +48,18 @@ pub struct RunArgs {
 
 /// Starts (and with `--follow`, follows) a paper's run.
 pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
-    let paper_id = if std::path::Path::new(&args.paper).is_file() {
-        papers_cmd::add(config, &args.paper, false).await?.id
+    let (paper_id, title) = if std::path::Path::new(&args.paper).is_file() {
+        let added = papers_cmd::add(config, &args.paper, false).await?;
+        (added.id, added.title)
     } else {
         let papers = papers_cmd::paper_store(config).await?;
-        if papers.get(&args.paper).await?.is_none() {
+        let Some(record) = papers.get(&args.paper).await? else {
             bail!(
                 "{:?} is neither a file nor the id of a stored paper; give a .pdf/.tex/.md/.txt path or see `annapurna paper list`",
                 args.paper
             );
-        }
-        args.paper.clone()
+        };
+        (args.paper.clone(), record.title)
     };
     let client = crate::wiring::temporal_client(None).await?;
     let workflow_id = paper_workflow_id(&paper_id);
@@ -74,9 +75,24 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
         ),
         ..Default::default()
     };
+    // The Web UI's one-line summary of the run: the paper, the target, the main models.
+    let roles = config.models.roles();
+    let shown: Vec<(&str, &str)> = roles
+        .iter()
+        .filter(|(role, _)| matches!(*role, "summary" | "code"))
+        .map(|(role, model)| (*role, model.as_str()))
+        .collect();
+    let title = if title.trim().is_empty() { &paper_id } else { &title };
+    let summary = workflows::details::static_summary(title, &args.target, &shown);
     warn_without_executor(&client, &args.target).await;
     let handle = client
-        .start_workflow(PaperToCode::run, input, WorkflowStartOptions::new(TASK_QUEUE, &workflow_id).build())
+        .start_workflow(
+            PaperToCode::run,
+            input,
+            WorkflowStartOptions::new(TASK_QUEUE, &workflow_id)
+                .static_summary(summary)
+                .build(),
+        )
         .await
         .with_context(|| {
             format!("starting {workflow_id}; if it is already running, follow it in the Web UI or wait for it to end")

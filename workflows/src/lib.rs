@@ -15,6 +15,7 @@
 pub mod activities;
 pub mod carry;
 pub mod decisions;
+pub mod details;
 pub mod eval_score;
 pub mod evaluate_suite;
 pub mod ingest_papers;

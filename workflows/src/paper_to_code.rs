@@ -103,6 +103,19 @@ fn enter(ctx: &WorkflowContext<PaperToCode>, stage: Stage) {
         s.progress.stage = stage.as_str().to_owned();
     });
     ctx.upsert_search_attributes([PAPER_STAGE.value_set(stage.as_str().to_owned())]);
+    show_details(ctx);
+}
+
+/// Changes the progress and tells the Web UI in words (current details: the metadata query,
+/// answered from memory, never in the history).
+fn progress_mut(ctx: &WorkflowContext<PaperToCode>, change: impl FnOnce(&mut Progress)) {
+    ctx.state_mut(|s| change(&mut s.progress));
+    show_details(ctx);
+}
+
+fn show_details(ctx: &WorkflowContext<PaperToCode>) {
+    let details = ctx.state(|s| crate::details::current_details(&s.progress));
+    ctx.set_current_details(details);
 }
 
 fn add_usage(ctx: &WorkflowContext<PaperToCode>, usage: &LlmUsage) {
@@ -231,7 +244,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
     ctx.upsert_search_attributes([DATASET.value_set(dataset.dataset.clone())]);
 
     enter(ctx, Stage::Summarizing);
-    ctx.state_mut(|s| s.progress.chunks_total = chunk_count);
+    progress_mut(ctx, |p| p.chunks_total = chunk_count);
     let (summaries, failed_chunks) = summarize(ctx, &input, &paper, &plan).await?;
     if !enough_chunks(
         summaries.len() as u32,
@@ -435,7 +448,7 @@ async fn summarize(
                 match result {
                     Ok(summary) => {
                         add_usage(ctx, &summary.usage);
-                        ctx.state_mut(|s| s.progress.chunks_done += 1);
+                        progress_mut(ctx, |p| p.chunks_done += 1);
                         done.push(summary);
                     }
                     Err(e @ ActivityExecutionError::Cancelled(_)) => return Err(e),
@@ -445,7 +458,7 @@ async fn summarize(
                         return Err(e);
                     }
                     Err(e) => {
-                        ctx.state_mut(|s| s.progress.chunks_failed += 1);
+                        progress_mut(ctx, |p| p.chunks_failed += 1);
                         failed.push(ChunkFailure {
                             index,
                             reason: failure_reason(&e, 300),
@@ -486,7 +499,7 @@ async fn wait_for_executor(
     let target = input.target();
     let queue = exec_task_queue(&target);
     enter(ctx, Stage::WaitingForExecutor);
-    ctx.state_mut(|s| s.progress.waiting_on_queue = queue.clone());
+    progress_mut(ctx, |p| p.waiting_on_queue = queue.clone());
     let wait = input.executor_wait();
     let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
         .activity_id("probe-executor".to_owned())
@@ -503,7 +516,7 @@ async fn wait_for_executor(
             options,
         )
         .await;
-    ctx.state_mut(|s| s.progress.waiting_on_queue.clear());
+    progress_mut(ctx, |p| p.waiting_on_queue.clear());
     match probe {
         Ok(_) => Ok(()),
         Err(e) => Err(WorkflowTermination::failed_application(
@@ -536,7 +549,7 @@ async fn execute_loop(
     let mut rounds: Vec<ExecutionRound> = Vec::new();
     loop {
         let attempt = rounds.len() as u32 + 1;
-        ctx.state_mut(|s| s.progress.execution_attempt = attempt);
+        progress_mut(ctx, |p| p.execution_attempt = attempt);
         let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(
             timeout.saturating_add(120),
         ))
@@ -669,7 +682,7 @@ async fn review_loop(
             ReviewStep::Stop { .. } => break,
             ReviewStep::Review { round } => round,
         };
-        ctx.state_mut(|s| s.progress.review_round = round);
+        progress_mut(ctx, |p| p.review_round = round);
         let review = ctx
             .execute_activity(
                 LlmActivities::review_code,
