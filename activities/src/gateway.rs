@@ -106,6 +106,7 @@ impl Deps {
             && self.cache_entry_verified(&hit, &key)
         {
             usage.standin |= hit.standin;
+            crate::metrics::model_cache_hit(&model);
             return Ok(LlmResponse {
                 text: hit.text,
                 input_tokens: hit.input_tokens,
@@ -128,15 +129,32 @@ impl Deps {
         let response = match self.llm.converse(request).await {
             Ok(r) => {
                 self.limiters.succeeded(&request.model);
+                crate::metrics::model_call(&model, "ok", r.latency.as_secs_f64());
                 r
             }
             Err(e) => {
-                if matches!(e, LlmError::Throttled { .. }) {
+                let throttled = matches!(e, LlmError::Throttled { .. });
+                if throttled {
                     self.limiters.throttled(&request.model);
                 }
+                crate::metrics::model_call(
+                    &model,
+                    if throttled { "throttled" } else { "error" },
+                    0.0,
+                );
                 return Err(self.explain(e));
             }
         };
+        crate::metrics::model_usage(
+            &model,
+            [
+                ("input", response.input_tokens),
+                ("output", response.output_tokens),
+                ("cache-read", response.cache_read_tokens),
+                ("cache-write", response.cache_write_tokens),
+            ],
+            self.settings.call_cost_microusd(&request.model, &response),
+        );
         usage.calls += 1;
         usage.cost_microusd += self.settings.call_cost_microusd(&request.model, &response);
         usage.input_tokens += response.input_tokens;

@@ -18,6 +18,7 @@
 //! - [`check`]: static checks of generated Python (`checker.py`, ruff)
 //! - [`datasets`]: datasets named in papers, and the catalogue
 //! - [`results`]: the results directory of a run
+//! - [`metrics`]: counters and histograms (Prometheus beside the SDK's, OTLP)
 //! - [`sandbox`]: running untrusted code under bubblewrap with limits
 //! - [`failure`]: errors → retryable or non-retryable Temporal failures
 //! - [`settings`]: models and budgets
@@ -44,6 +45,8 @@ pub mod ingest;
 pub mod latex;
 pub mod llm;
 pub mod local;
+pub mod metrics;
+pub mod notify;
 pub(crate) mod prelude;
 pub mod prompts;
 pub mod ratelimit;

@@ -182,6 +182,9 @@ pub struct Telemetry {
     pub otlp_endpoint: String,
     /// Log lines as JSON instead of text.
     pub json_logs: bool,
+    /// Where the worker serves Prometheus metrics at `/metrics` (e.g. `127.0.0.1:9464`), its own
+    /// and the Temporal SDK's; empty: no endpoint. With `otlp-endpoint`, metrics also go there.
+    pub prometheus_listen: String,
 }
 
 /// The embedded stack.

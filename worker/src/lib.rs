@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: defaults → annapurna.toml → ANNAPURNA_* variables
 //! - [`telemetry`]: tracing (RUST_LOG) and the optional OTLP exporter
+//! - [`metrics`]: the Prometheus endpoint, OTLP metrics, the interceptors that count
 //! - [`wiring`]: Temporal client, Bedrock client, activity dependencies, the workers
 //! - [`dev`]: the embedded stack (`annapurna dev`)
 //! - [`doctor`]: `annapurna doctor`, the readiness checks
@@ -22,6 +23,7 @@ pub mod exec_cmd;
 pub mod history_json;
 pub mod ingest_cmd;
 pub mod judge_cmd;
+pub mod metrics;
 pub mod papers_cmd;
 pub mod replay;
 pub mod rerun;

@@ -267,8 +267,8 @@ pub async fn run_queues(
     queues: &Queues,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let runtime =
-        Runtime::from_current_tokio(Default::default()).context("starting the Temporal runtime")?;
+    let runtime = Runtime::from_current_tokio(crate::metrics::runtime_options(&config.telemetry)?)
+        .context("starting the Temporal runtime")?;
     let grace = Duration::from_secs(config.worker.graceful_shutdown_secs);
     let mut workers = Vec::new();
     let mut names = Vec::new();
@@ -285,6 +285,8 @@ pub async fn run_queues(
             .register_activities(LocalActivities::new(deps.clone()))
             .tuner(tuner(config.worker.max_concurrent_activities))
             .graceful_shutdown_period(grace)
+            .activity_inbound_interceptor(crate::metrics::ActivityMetrics)
+            .workflow_interceptor(crate::metrics::workflow_metrics())
             .sticky_queue_schedule_to_start_timeout(Duration::from_secs(
                 config.worker.sticky_timeout_secs.max(1),
             ))
@@ -294,6 +296,7 @@ pub async fn run_queues(
             .register_activities(LlmActivities::new(deps.clone()))
             .tuner(tuner(config.worker.max_concurrent_llm_activities))
             .graceful_shutdown_period(grace)
+            .activity_inbound_interceptor(crate::metrics::ActivityMetrics)
             .maybe_max_task_queue_activities_per_second(llm_rate)
             .build();
         workers.push(
@@ -313,6 +316,7 @@ pub async fn run_queues(
                 .register_activities(LocalActivities::new(deps.clone()))
                 .tuner(tuner(config.worker.max_concurrent_activities))
                 .graceful_shutdown_period(grace)
+            .activity_inbound_interceptor(crate::metrics::ActivityMetrics)
                 .maybe_max_task_queue_activities_per_second(fetch_rate)
                 .build();
             workers.push(
@@ -343,6 +347,7 @@ pub async fn run_queues(
             .register_activities(ExecActivities::new(deps, sandbox))
             .tuner(tuner(config.worker.max_concurrent_executions))
             .graceful_shutdown_period(grace)
+            .activity_inbound_interceptor(crate::metrics::ActivityMetrics)
             .build();
         workers.push(
             Worker::new(&runtime, client.clone(), exec_options)
