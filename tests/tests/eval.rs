@@ -251,6 +251,7 @@ async fn broken_references_missing_packages_and_bad_tags_are_broken_not_failures
         (Some(3), Some(1.0)),
         "only the good task counts"
     );
+    stack.record_history("eval/synthetic", "eval-suite-continued.json");
     assert!(
         stack.continued_as_new("eval/synthetic") >= 1,
         "3 snippets at 2 per run continue as new"
@@ -444,4 +445,28 @@ async fn a_worker_killed_mid_suite_finishes_without_rerunning_snippets() {
     assert_eq!(json["passed"], SNIPPETS, "{json}");
     // One reference run and one run per snippet: none was scheduled again after the kill.
     assert_eq!(executions_scheduled(&stack, "eval/crash"), SNIPPETS + 1);
+}
+
+/// The six shared folders answered by the stand-in (the map phase on their papers, one
+/// `answer-snippet` call per snippet): the figures in BENCHMARKS.md. Run by hand:
+/// `cargo test -p annapurna-tests --test eval -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark (about two minutes on two cores); run by hand for BENCHMARKS.md"]
+async fn the_shared_suite_with_the_standin() {
+    let stack = Stack::start(&[]).await;
+    let (_, json) = eval(&stack, &[rcb().to_str().unwrap(), "--name", "standin-rcb"]);
+    eprintln!("stand-in: {json}");
+    assert_eq!(json["standin"], true);
+    let stats = stack.standin_stats();
+    eprintln!("stand-in requests: {}", stats["by_kind"]);
+    assert_eq!(
+        stats["by_kind"]["answer-snippet"], json["snippets"],
+        "{stats}"
+    );
+    for s in read_json(&results(&stack, "standin-rcb").join("snippets.json"))
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(s["standin"], true, "{s}");
+    }
 }

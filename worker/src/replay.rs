@@ -22,6 +22,8 @@ pub fn replayer() -> anyhow::Result<WorkflowReplayer> {
         .context("registering PaperBatch for replay")?
         .register_workflow::<workflows::IngestPapers>()
         .context("registering IngestPapers for replay")?
+        .register_workflow::<workflows::EvaluateSuite>()
+        .context("registering EvaluateSuite for replay")?
         .build();
     WorkflowReplayer::new(options).context("creating the replayer")
 }
