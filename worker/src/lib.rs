@@ -10,6 +10,7 @@
 //! - one file per subcommand: [`worker_cmd`] (`worker`), [`run_cmd`] (`run`), [`papers_cmd`]
 //!   (`paper …`), [`ingest_cmd`] (`ingest`, `schedule …`), [`check_cmd`] (`check`),
 //!   [`exec_cmd`] (`exec`), [`eval_cmd`] (`eval`, `eval compare`), [`replay`] (`replay`, `history export`), [`rerun`] (`rerun`)
+//! - [`report`]: `annapurna report`, statistics as an HTML page with charts or JSON
 //! - [`history_json`]: the Temporal CLI's JSON histories, read
 //!
 //! The Bedrock stand-in is the `standin` crate; the benchmarks are the `bench` crate.
@@ -26,6 +27,7 @@ pub mod judge_cmd;
 pub mod metrics;
 pub mod papers_cmd;
 pub mod replay;
+pub mod report;
 pub mod rerun;
 pub mod run_cmd;
 pub mod telemetry;

@@ -65,6 +65,9 @@ enum Command {
     /// answer (the model, or --oracle / --empty) and the task's test in the sandbox; pass@1
     /// weighted by lines. `eval compare RUN RUN` prints the per-task delta of two runs.
     Eval(eval_cmd::EvalArgs),
+    /// Statistics of the recorded runs: one self-contained HTML page with charts (--out), or the
+    /// same figures as JSON (--json).
+    Report(annapurna::report::ReportArgs),
     /// Start a PaperBatch: papers selected by id, recency, at random, by query or title, each run
     /// as a child PaperToCode (`paper/<id>`), `--max-concurrent` at a time.
     Batch {
@@ -347,6 +350,7 @@ async fn main() -> anyhow::Result<()> {
             .map(|_| ()),
         Command::Run(args) => run_cmd::run(&config, args).await,
         Command::Eval(args) => eval_cmd::run(&config, args).await,
+        Command::Report(args) => annapurna::report::run(&config, args).await,
         Command::Batch {
             paper_ids,
             recent_days,
