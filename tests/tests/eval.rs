@@ -312,6 +312,7 @@ async fn a_standin_run_completes_with_every_output_marked() {
     let (_, json) = eval(&stack, &[dir.to_str().unwrap(), "--name", "standin"]);
     eprintln!("{json}");
     assert_eq!(json["standin"], true, "{json}");
+    stack.record_history("eval/standin", "eval-suite-standin.json");
     assert!(
         json["score_kind"]
             .as_str()
