@@ -55,6 +55,8 @@ pub struct Deps {
     /// The key that signs model-answer cache entries (see [`crate::gateway`]); every worker of a
     /// deployment must hold the same one to share the cache.
     pub cache_key: Vec<u8>,
+    /// Notifications (Slack).
+    pub notify: crate::notify::NotifyConfig,
     /// Where a workflow's `source` may name a file (none by default: see
     /// [`crate::ingest::allowed_source`]).
     pub source_roots: Vec<std::path::PathBuf>,
@@ -80,7 +82,14 @@ impl Deps {
             http: crate::feeds::http_client(&SourceConfig::default()),
             source_roots: Vec::new(),
             cache_key: Vec::new(),
+            notify: Default::default(),
         }
+    }
+
+    /// The same, with these notification settings.
+    pub fn with_notify(mut self, notify: crate::notify::NotifyConfig) -> Self {
+        self.notify = notify;
+        self
     }
 
     /// The same, with this cache key.

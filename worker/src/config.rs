@@ -38,6 +38,8 @@ pub struct Config {
     pub sandbox: activities::sandbox::SandboxConfig,
     /// Paper feeds (arXiv, OpenReview) and PDF downloads.
     pub sources: activities::feeds::SourceConfig,
+    /// Notifications: a Slack thread per paper (`[notify.slack]`; off by default).
+    pub notify: activities::notify::NotifyConfig,
 }
 
 /// Storage locations.
@@ -79,6 +81,7 @@ impl Default for Config {
             dev: Dev::default(),
             sandbox: Default::default(),
             sources: Default::default(),
+            notify: Default::default(),
         }
     }
 }

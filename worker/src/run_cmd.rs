@@ -82,7 +82,11 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
         .filter(|(role, _)| matches!(*role, "summary" | "code"))
         .map(|(role, model)| (*role, model.as_str()))
         .collect();
-    let title = if title.trim().is_empty() { &paper_id } else { &title };
+    let title = if title.trim().is_empty() {
+        &paper_id
+    } else {
+        &title
+    };
     let summary = workflows::details::static_summary(title, &args.target, &shown);
     warn_without_executor(&client, &args.target).await;
     let handle = client

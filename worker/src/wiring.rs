@@ -176,6 +176,7 @@ pub async fn deps(config: &Config, llm: Arc<dyn LlmClient>) -> anyhow::Result<Ar
             config.models.clone(),
         )
         .with_sources(config.sources.clone())
+        .with_notify(config.notify.clone())
         .with_source_roots(config.worker.source_roots.clone())
         .with_cache_key(cache_key(config)?),
     ))

@@ -53,6 +53,12 @@ impl LocalActivities {
     }
 
     /// Set an ingested paper's stage from the judge's verdict: `indexed` or `rejected`.
+    /// Post a paper's event to its Slack thread (nothing when Slack is not configured).
+    #[activity(name = "NotifySlack")]
+    pub fn notify_slack(input: NotifySlackInput) -> Result<NotifySlackOutput, ActivityError> {
+        unimplemented!()
+    }
+
     #[activity(name = "RecordJudgement")]
     pub fn record_judgement(input: RecordJudgementInput) -> Result<(), ActivityError> {
         unimplemented!()
@@ -158,7 +164,7 @@ pub mod defs {
         ReviewCode, SummarizeChunk,
     };
     pub use super::local_activities::{
-        CheckCode, DownloadPaper, FetchFeed, LoadPaper, PlanChunks, PrepareEvalTask, RecordEval,
-        RecordJudgement, RecordResults, SelectPapers,
+        CheckCode, DownloadPaper, FetchFeed, LoadPaper, NotifySlack, PlanChunks, PrepareEvalTask,
+        RecordEval, RecordJudgement, RecordResults, SelectPapers,
     };
 }

@@ -125,7 +125,10 @@ mod tests {
         let long = format!("A\nvery {}", "long ".repeat(60));
         let line = static_summary(&long, "cpu", &[("code", "openai/gpt-5"), ("summary", "")]);
         assert!(!line.contains('\n'));
-        assert!(line.contains('…') && line.ends_with("→ cpu · code openai/gpt-5"), "{line}");
+        assert!(
+            line.contains('…') && line.ends_with("→ cpu · code openai/gpt-5"),
+            "{line}"
+        );
         assert_eq!(static_summary("paper.pdf", "cuda", &[]), "paper.pdf → cuda");
     }
 }

@@ -72,6 +72,8 @@ pub mod activity {
     pub const JUDGE_PAPER: &str = "JudgePaper";
     /// Index or reject a judged paper.
     pub const RECORD_JUDGEMENT: &str = "RecordJudgement";
+    /// Post an event to a paper's Slack thread.
+    pub const NOTIFY_SLACK: &str = "NotifySlack";
     /// Write results and the paper's status.
     pub const RECORD_RESULTS: &str = "RecordResults";
     /// Parse a stored benchmark task folder.

@@ -136,8 +136,61 @@ impl PaperBatch {
             };
             ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
         }
+        if ctx.patched(BATCH_SLACK_PATCH) {
+            post_summary(ctx, &summary).await;
+        }
         Ok(summary)
     }
+}
+
+/// The patch id of the batch's summary message in Slack.
+pub const BATCH_SLACK_PATCH: &str = "annapurna-slack-batch-summary";
+
+/// The batch's summary in words, for Slack.
+pub fn summary_text(workflow_id: &str, summary: &BatchSummary) -> String {
+    let failed: u32 = summary.failed.values().sum();
+    let mut text = format!(
+        ":bar_chart: batch `{workflow_id}`: {} selected, {} completed, {failed} failed · {} \
+         tokens · ${:.4} · {:.0} s",
+        summary.selected,
+        summary.completed,
+        summary.input_tokens + summary.output_tokens,
+        summary.cost_microusd as f64 / 1e6,
+        summary.elapsed_ms as f64 / 1000.0
+    );
+    for (reason, n) in summary.failed.iter().take(5) {
+        text.push_str(&format!(" · {n}× {reason}"));
+    }
+    if summary.standin {
+        text.push_str(" · model answers were the stand-in's templates, not generation");
+    }
+    text
+}
+
+/// Posts the summary as a message of its own (nothing when Slack is off; dropped after a few
+/// attempts: a batch never fails for Slack).
+async fn post_summary(ctx: &WorkflowContext<PaperBatch>, summary: &BatchSummary) {
+    let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(20))
+        .activity_id("slack-batch-summary".to_owned())
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .maximum_interval(Duration::from_secs(5))
+                .maximum_attempts(3)
+                .build(),
+        )
+        .build();
+    let input = NotifySlackInput {
+        workflow_id: ctx.workflow_id().to_owned(),
+        key: format!("{}/batch-summary", ctx.run_id()),
+        thread: None,
+        event: SlackEvent::BatchSummary {
+            text: summary_text(ctx.workflow_id(), summary),
+        },
+    };
+    let _ = ctx
+        .execute_activity(LocalActivities::notify_slack, input, options)
+        .await;
 }
 
 /// Records a failed paper under a short reason and returns its outcome line.

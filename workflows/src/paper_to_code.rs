@@ -28,6 +28,8 @@ use crate::decisions::{
 use crate::names::{LLM_TASK_QUEUE, exec_task_queue, failure, search_attribute};
 use crate::types::*;
 
+mod slack;
+
 const PAPER_ID: SearchAttributeKey<String> =
     SearchAttributeKey::keyword(search_attribute::PAPER_ID);
 const PAPER_STAGE: SearchAttributeKey<String> =
@@ -42,6 +44,12 @@ pub struct PaperToCode {
     input: PaperToCodeInput,
     progress: Progress,
     timings: Vec<StageTiming>,
+    /// The paper's title, once loaded (for the Slack thread).
+    title: String,
+    /// How the pipeline ended, once it has (the Slack thread's last message).
+    ended: Option<SlackEvent>,
+    /// Set when the pipeline has returned, however it ended.
+    pipeline_done: bool,
 }
 
 #[workflow_methods]
@@ -56,13 +64,39 @@ impl PaperToCode {
             },
             input,
             timings: Vec::new(),
+            title: String::new(),
+            ended: None,
+            pipeline_done: false,
         }
     }
 
     /// Runs the pipeline; on failure, marks `PaperOutcome=failed` before failing.
     #[run(name = "PaperToCode")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<PaperToCodeOutput> {
-        let result = pipeline(ctx).await;
+        let result = if ctx.patched(slack::SLACK_PATCH) {
+            // The Slack lane runs beside the pipeline and ends after the pipeline's last message.
+            let ctx: &WorkflowContext<Self> = ctx;
+            let pipeline = async {
+                let result = pipeline(ctx).await;
+                let ended = match &result {
+                    Ok(out) => Some(slack::ended_event(&Ok(out.clone()))),
+                    Err(WorkflowTermination::Failed(e)) => {
+                        Some(slack::ended_event(&Err(e.to_string())))
+                    }
+                    // Evicted or cancelled: nothing more to post.
+                    Err(_) => None,
+                };
+                ctx.state_mut(|s| {
+                    s.ended = ended;
+                    s.pipeline_done = true;
+                });
+                result
+            };
+            let (result, ()) = temporalio_workflow::join!(pipeline, slack::thread(ctx));
+            result
+        } else {
+            pipeline(ctx).await
+        };
         if result.is_err() {
             ctx.upsert_search_attributes([PAPER_OUTCOME.value_set("failed".to_owned())]);
         }
@@ -173,7 +207,7 @@ pub(crate) fn invalid_input(message: &str) -> WorkflowTermination {
     )
 }
 
-async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToCodeOutput> {
+async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToCodeOutput> {
     let input = ctx.state(|s| s.input.clone());
     if input.paper_id.is_none() && input.source.is_none() {
         return Err(invalid_input(
@@ -211,6 +245,7 @@ async fn pipeline(ctx: &mut WorkflowContext<PaperToCode>) -> WorkflowResult<Pape
         )
         .await?;
     ctx.upsert_search_attributes([PAPER_ID.value_set(paper.paper_id.clone())]);
+    ctx.state_mut(|s| s.title = paper.title.clone());
 
     enter(ctx, Stage::Planning);
     let plan = ctx

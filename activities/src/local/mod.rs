@@ -14,6 +14,7 @@ pub mod record_judgement;
 pub mod record_results;
 pub mod select_papers;
 
+use crate::notify;
 use workflows::types::*;
 
 crate::group::activity_group! {
@@ -43,6 +44,8 @@ crate::group::activity_group! {
     PrepareEvalTask => heartbeating prepare_eval_task::prepare_eval_task(PrepareEvalTaskInput) -> EvalTask;
     /// RecordEval: an evaluation suite's scores in `results/eval/<suite-run>/`.
     RecordEval => plain record_eval::record_eval(RecordEvalInput) -> String;
+    /// NotifySlack: a paper's event in its Slack thread (nothing when Slack is off).
+    NotifySlack => plain notify::notify_slack(NotifySlackInput) -> NotifySlackOutput;
     /// RecordResults: the results directory and the paper's status.
     RecordResults => heartbeating record_results::record_results(RecordResultsInput) -> ResultsRef;
 }

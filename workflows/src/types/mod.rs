@@ -13,6 +13,7 @@ mod ingest_papers;
 mod kinds;
 // After `kinds`: it uses `pinned_enum!`.
 mod eval;
+mod notify;
 mod paper_batch;
 mod paper_to_code;
 
@@ -21,5 +22,6 @@ pub use eval::*;
 pub use execution::*;
 pub use ingest_papers::*;
 pub use kinds::*;
+pub use notify::*;
 pub use paper_batch::*;
 pub use paper_to_code::*;
