@@ -389,11 +389,10 @@ pub fn parse_task(name: &str, files: BTreeMap<String, Vec<u8>>) -> Result<Task, 
         task: name.to_owned(),
         what,
     };
-    let yaml = match files.get("paper2code.yaml") {
-        Some(bytes) => Some(parse_yaml(&String::from_utf8_lossy(bytes))),
-        None => None,
-    };
-    let yaml_ref = yaml.clone().unwrap_or_default();
+    let yaml_ref = files
+        .get("paper2code.yaml")
+        .map(|bytes| parse_yaml(&String::from_utf8_lossy(bytes)))
+        .unwrap_or_default();
     let test_entry = yaml_ref
         .test_entry_point
         .clone()
