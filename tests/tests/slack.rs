@@ -157,6 +157,7 @@ async fn a_papers_thread_holds_each_event_once_through_lost_responses_and_a_kill
     stack.start_worker();
     let out = wait_result(&handle, 300).await;
     assert_eq!(out.outcome, "succeeded");
+    stack.record_history(&workflow_id, "slack-thread.json");
 
     let messages = slack.messages.lock().unwrap().clone();
     let summary: Vec<String> = messages
@@ -266,6 +267,9 @@ async fn a_batch_posts_its_summary_beside_each_papers_thread() {
         .iter()
         .find(|t| t.contains("batch `batch/slack`"))
         .unwrap_or_else(|| panic!("no batch summary in {parents:#?}"));
-    assert!(batch.contains("2 selected, 2 completed, 0 failed"), "{batch}");
+    assert!(
+        batch.contains("2 selected, 2 completed, 0 failed"),
+        "{batch}"
+    );
     assert!(batch.contains("stand-in"), "{batch}");
 }
