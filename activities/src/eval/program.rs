@@ -14,6 +14,10 @@ pub fn program(task: &str, label: &str, files: &BTreeMap<String, Vec<u8>>, entry
     let mut text = BTreeMap::new();
     let mut binary = BTreeMap::new();
     for (path, bytes) in files {
+        // Relative paths inside the folder only (a bundle is an input like any other).
+        if path.starts_with('/') || path.split('/').any(|c| c == ".." || c.is_empty()) {
+            continue;
+        }
         match std::str::from_utf8(bytes) {
             Ok(t) => {
                 text.insert(path.as_str(), t);

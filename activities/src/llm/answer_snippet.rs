@@ -133,3 +133,132 @@ async fn ask_model(
     let answer = prompts::code_block(&d.converse_whole(request, usage).await?);
     Ok(answer)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use temporalio_sdk::testing::ActivityEnvironment;
+
+    use super::*;
+    use crate::clients::llm::ScriptedLlm;
+    use crate::eval::bundle::Bundle;
+    use crate::llm::LlmActivities;
+
+    const CODE: &str = "import math\n\n\ndef attention(q, k):\n    # <paper2code name=\"scores\">\n    s = q @ k / math.sqrt(k.shape[-1])\n    # </paper2code name=\"scores\">\n    return s\n";
+
+    /// The model path: the prompt holds the summaries, the chunk that matches the code around
+    /// the block (not the others), the context file and the masked file (never the original
+    /// block); the answer, written at no indentation, lands at the block's in the test program.
+    #[tokio::test]
+    async fn the_model_gets_summaries_matching_passages_and_the_masked_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen: Arc<Mutex<Vec<LlmRequest>>> = Default::default();
+        let record = seen.clone();
+        let llm = Arc::new(ScriptedLlm::new(move |req: &LlmRequest| {
+            record.lock().unwrap().push(req.clone());
+            Ok("```python\nscores = q @ k.transpose(-1, -2)\ns = scores / math.sqrt(k.shape[-1])\n```".to_owned())
+        }));
+        let deps = Arc::new(Deps::new(
+            BlobStore::open(dir.path().join("blobs").to_str().unwrap()).unwrap(),
+            BlobStore::open(dir.path().join("results").to_str().unwrap()).unwrap(),
+            crate::clients::papers::SqlitePaperStore::open(&dir.path().join("papers.db"))
+                .unwrap()
+                .into(),
+            llm,
+            Settings::default(),
+        ));
+        let files: BTreeMap<String, Vec<u8>> = [
+            ("attn.py", CODE),
+            ("helpers.py", "def scale_helper():\n    return 2\n"),
+            ("paper2code_test.py", "import attn\n"),
+            (
+                "paper2code.yaml",
+                "mask_file_path: attn.py\ncontext_file_paths: [helpers.py]\n",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.as_bytes().to_vec()))
+        .collect();
+        let bundle = serde_json::to_vec(&Bundle::new("t", &files)).unwrap();
+        let bundle = deps.blobs.put("eval/tasks/t.json", bundle).await.unwrap();
+        let mut chunks = Vec::new();
+        for (i, text) in [
+            "We thank our funders and colleagues.",
+            "Attention scores are the product of queries and keys scaled by the square root of the key dimension.",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            chunks.push(ChunkRef {
+                index: i as u32,
+                text: deps.blobs.put(&format!("chunks/p/{i}.txt"), text).await.unwrap(),
+                section_titles: vec![],
+                characters: text.len() as u64,
+                kind: SectionKind::Main,
+            });
+        }
+        let summary = deps
+            .blobs
+            .put("summaries/p/0.txt", "SUMMARY: scaled dot products.")
+            .await
+            .unwrap();
+        let input = AnswerSnippetInput {
+            suite_run: "run".into(),
+            task: "t".into(),
+            bundle,
+            snippet: EvalSnippet {
+                file: "attn.py".into(),
+                name: "scores".into(),
+                lines: 1,
+                depth: 0,
+            },
+            mode: AnswerMode::Model,
+            summaries: vec![summary],
+            chunks,
+            title: "Scaled attention".into(),
+            model: None,
+        };
+        let env = ActivityEnvironment::builder_with_default()
+            .register_activities(LlmActivities::new(deps.clone()))
+            .build();
+        let out = env.run(LlmActivities::answer_snippet, input).await.unwrap();
+        assert_eq!(out.usage.calls, 1);
+        let requests = seen.lock().unwrap().clone();
+        let prompt = &requests[0].messages[0].1;
+        assert!(
+            requests[0]
+                .system
+                .starts_with("annapurna-task: answer-snippet")
+        );
+        assert!(prompt.contains("SUMMARY: scaled dot products."), "{prompt}");
+        assert!(
+            prompt.contains("square root of the key dimension"),
+            "{prompt}"
+        );
+        assert!(
+            !prompt.contains("funders"),
+            "only matching passages: {prompt}"
+        );
+        assert!(
+            prompt.contains("def scale_helper"),
+            "the context file: {prompt}"
+        );
+        assert!(
+            prompt.contains("# TODO: Implement block \"scores\""),
+            "{prompt}"
+        );
+        assert!(
+            !prompt.contains("s = q @ k / math"),
+            "the block itself is hidden: {prompt}"
+        );
+        let program = deps.blobs.get_text(&out.program).await.unwrap();
+        assert!(
+            program.contains(
+                r#"    scores = q @ k.transpose(-1, -2)\n    s = scores / math.sqrt(k.shape[-1])\n"#
+            ),
+            "the answer at the block's indentation: {program}"
+        );
+    }
+}
