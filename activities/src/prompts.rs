@@ -10,7 +10,7 @@ use minijinja::{Environment, context};
 use workflows::types::Finding;
 
 /// Version of the prompts below.
-pub const PROMPT_VERSION: &str = "p3";
+pub const PROMPT_VERSION: &str = "p4";
 
 /// The request kinds: the first line of every system prompt is `annapurna-task: <kind>`. The
 /// stand-in reads it back with [`Task::of_system_prompt`], so prompts and stand-in share this
@@ -80,6 +80,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     for (name, source) in [
         ("target_notes", include_str!("../templates/target_notes.j2")),
+        ("context", include_str!("../templates/context.j2")),
         ("run_contract", include_str!("../templates/run_contract.j2")),
         (
             "summarize.system",
@@ -182,17 +183,37 @@ pub fn dataset(
     )
 }
 
-/// Write the code from the summaries.
-pub fn generate(
-    title: &str,
-    target: &str,
-    dataset: &str,
-    summaries: &[String],
-) -> (String, String) {
-    render(
-        "generate",
-        context! { title, target, dataset, summaries => summaries.to_vec() },
-    )
+/// The paper context that the code, review, fix and diagnosis prompts share, first in their
+/// user message: title, target, dataset and the summaries. Being the same bytes at the start of
+/// every one of them, it is what the providers' prompt caches keep (a Converse `cachePoint`
+/// follows it; OpenAI caches a stable prefix on its own), so that review and repair rounds pay
+/// the cache-read price for it.
+pub fn paper_context(title: &str, target: &str, dataset: &str, summaries: &[String]) -> String {
+    TEMPLATES
+        .get_template("context")
+        .and_then(|t| {
+            t.render(context! { title, target, dataset, summaries => summaries.to_vec() })
+        })
+        .map(|c| format!("{}\n\n", c.trim_end()))
+        .unwrap_or_else(|e| panic!("prompt template context: {e}"))
+}
+
+/// A prompt with the shared paper context (when there is one) opening its user message; the
+/// prompt and the context's length in bytes, the prefix to cache.
+pub fn with_context(
+    context: Option<&str>,
+    (system, user): (String, String),
+) -> ((String, String), usize) {
+    match context {
+        Some(c) if !c.is_empty() => ((system, format!("{c}{user}")), c.len()),
+        _ => ((system, user), 0),
+    }
+}
+
+/// Write the code from the paper context ([`paper_context`]); the user message is the context
+/// and one line, so the context's cache entry serves every later prompt.
+pub fn generate(target: &str, context: &str) -> (String, String) {
+    render("generate", context! { target, context })
 }
 
 fn findings_text(findings: &[Finding]) -> String {
@@ -325,13 +346,24 @@ mod tests {
 
     #[test]
     fn target_notes_follow_the_target() {
-        let (trn, _) = generate("t", "trainium", "synthetic", &["s".into()]);
+        let (trn, _) = generate(
+            "trainium",
+            &paper_context("t", "trainium", "synthetic", &["s".into()]),
+        );
         assert!(trn.contains("xm.optimizer_step") && trn.contains("xm.mark_step()"));
         assert!(
             trn.contains("METRICS: {json}"),
             "the run contract is included"
         );
-        let (cpu, user) = generate("t", "cpu", "cifar10", &["first".into(), "second".into()]);
+        let context = paper_context("t", "cpu", "cifar10", &["first".into(), "second".into()]);
+        let (cpu, user) = generate("cpu", &context);
+        // The context opens the user message, whole: its bytes are the cached prefix.
+        assert!(user.starts_with(&context) && context.ends_with("</paper-context>\n\n"));
+        let ((_, review), prefix) = with_context(Some(&context), review("t", "cpu", "x", &[]));
+        assert_eq!(
+            (&review[..prefix], prefix),
+            (context.as_str(), context.len())
+        );
         assert!(!cpu.contains("mark_step") && cpu.contains("never call `.cuda()`"));
         assert!(
             user.contains("<summary part=\"2\">\nsecond") && user.contains("`cifar10` dataset")
@@ -344,7 +376,7 @@ mod tests {
     fn system_prompts_carry_their_kind() {
         let kinds = [
             (summarize("t", 0, 1, &[], "c").0, Task::Summarize),
-            (generate("t", "cpu", "synthetic", &[]).0, Task::Generate),
+            (generate("cpu", "").0, Task::Generate),
             (review("t", "cpu", "", &[]).0, Task::Review),
             (fix("cpu", "", &[]).0, Task::Fix),
         ];

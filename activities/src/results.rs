@@ -3,7 +3,7 @@
 //! `metadata.json` (models, tokens, timings, provenance).
 
 use serde_json::json;
-use workflows::types::{RecordResultsInput, ResultsRef};
+use workflows::types::{LlmUsage, ModelRole, RecordResultsInput, ResultsRef};
 
 use crate::clients::blobs::{BlobError, BlobStore};
 use crate::clients::llm::STANDIN_MARKER;
@@ -132,30 +132,56 @@ pub async fn write(
         serde_json::to_vec_pretty(&input.final_check).unwrap(),
     )
     .await?;
-    let mut usage = vec![];
+    // Every model call's usage, by step, with its role.
+    let mut steps: Vec<(String, ModelRole, &LlmUsage)> = vec![];
     for s in &input.summaries {
-        usage.push(json!({"step": format!("SummarizeChunk {}", s.index), "usage": s.usage}));
+        steps.push((
+            format!("SummarizeChunk {}", s.index),
+            ModelRole::Summary,
+            &s.usage,
+        ));
     }
     if let Some(d) = &input.dataset {
-        usage.push(json!({"step": "RecommendDataset", "usage": d.usage}));
+        steps.push(("RecommendDataset".into(), ModelRole::Dataset, &d.usage));
     }
     for e in &input.executions {
         if let Some(d) = &e.diagnosis {
-            usage.push(json!({"step": format!("DiagnoseFailure {}", e.attempt), "usage": d.usage}));
+            steps.push((
+                format!("DiagnoseFailure {}", e.attempt),
+                ModelRole::Diagnose,
+                &d.usage,
+            ));
         }
         if let Some(f) = &e.fixed {
-            usage.push(json!({"step": format!("FixCode repair {}", e.attempt), "usage": f.usage}));
+            steps.push((
+                format!("FixCode repair {}", e.attempt),
+                ModelRole::Fix,
+                &f.usage,
+            ));
         }
     }
-    usage.push(json!({"step": "GenerateCode", "usage": input.generated.usage}));
+    steps.push((
+        "GenerateCode".into(),
+        ModelRole::Code,
+        &input.generated.usage,
+    ));
     for r in &input.rounds {
         if let Some(v) = &r.review {
-            usage.push(json!({"step": format!("ReviewCode {}", r.round), "usage": v.usage}));
+            steps.push((
+                format!("ReviewCode {}", r.round),
+                ModelRole::Review,
+                &v.usage,
+            ));
         }
         if let Some(f) = &r.fixed {
-            usage.push(json!({"step": format!("FixCode {}", r.round), "usage": f.usage}));
+            steps.push((format!("FixCode {}", r.round), ModelRole::Fix, &f.usage));
         }
     }
+    let usage: Vec<serde_json::Value> = steps
+        .iter()
+        .map(|(step, role, u)| json!({"step": step, "role": role.as_str(), "usage": u}))
+        .collect();
+    let cost = cost_summary(steps.iter().map(|(_, role, u)| (*role, *u)));
     let total_in: u64 = usage
         .iter()
         .filter_map(|u| u["usage"]["input_tokens"].as_u64())
@@ -221,8 +247,14 @@ pub async fn write(
             "unsandboxed": e.report.sandbox == "none",
         })),
         "models": models,
-        "tokens": {"input": total_in, "output": total_out},
+        "tokens": {
+            "input": total_in,
+            "output": total_out,
+            "cache_read": cost["tokens"]["cache_read"],
+            "cache_write": cost["tokens"]["cache_write"],
+        },
         "estimated_cost_usd": total_cost as f64 / 1e6,
+        "cost": cost,
         "usage": usage,
         "timings": input.timings,
         "code": code_name,
@@ -238,4 +270,94 @@ pub async fn write(
         dir: results.uri_of(&dir),
         files,
     })
+}
+
+/// Tokens and dollars per role and per provider, from each call's usage (a cached answer made no
+/// call and costs $0): `{"usd", "tokens", "by_role": {role: {...}}, "by_provider": {...}}`, each
+/// entry with its models, calls, input, output, cache read and cache write tokens and dollars.
+pub fn cost_summary<'a>(
+    calls: impl Iterator<Item = (ModelRole, &'a LlmUsage)>,
+) -> serde_json::Value {
+    use std::collections::BTreeMap;
+    let mut by_role: BTreeMap<&str, LlmUsage> = BTreeMap::new();
+    let mut by_provider: BTreeMap<String, LlmUsage> = BTreeMap::new();
+    let mut total = LlmUsage::default();
+    for (role, usage) in calls {
+        by_role.entry(role.as_str()).or_default().add(usage);
+        if !usage.model.is_empty() {
+            let provider = crate::clients::router::provider_of(&usage.model).to_owned();
+            by_provider.entry(provider).or_default().add(usage);
+        }
+        total.add(usage);
+    }
+    let entry = |u: &LlmUsage| {
+        json!({
+            "models": u.model,
+            "calls": u.calls,
+            "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens,
+            "cache_read_tokens": u.cache_read_tokens,
+            "cache_write_tokens": u.cache_write_tokens,
+            "usd": u.cost_microusd as f64 / 1e6,
+        })
+    };
+    json!({
+        "usd": total.cost_microusd as f64 / 1e6,
+        "tokens": {
+            "input": total.input_tokens,
+            "output": total.output_tokens,
+            "cache_read": total.cache_read_tokens,
+            "cache_write": total.cache_write_tokens,
+        },
+        "by_role": by_role.iter().map(|(r, u)| (r.to_string(), entry(u))).collect::<serde_json::Map<_, _>>(),
+        "by_provider": by_provider.iter().map(|(p, u)| (p.clone(), entry(u))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::*;
+
+    #[test]
+    fn cost_adds_up_per_role_and_provider() {
+        let bedrock = LlmUsage {
+            model: "us.anthropic.claude-haiku-4-5-20251001-v1:0".into(),
+            input_tokens: 100,
+            output_tokens: 10,
+            calls: 1,
+            cost_microusd: 165,
+            ..Default::default()
+        };
+        let openai = LlmUsage {
+            model: "openai/gpt-5-mini".into(),
+            input_tokens: 50,
+            output_tokens: 20,
+            cache_read_tokens: 1_000,
+            calls: 1,
+            cost_microusd: 77,
+            ..Default::default()
+        };
+        let cached = LlmUsage {
+            model: "openai/gpt-5-mini".into(),
+            ..Default::default()
+        };
+        let c = cost_summary(
+            [
+                (ModelRole::Summary, &bedrock),
+                (ModelRole::Summary, &bedrock),
+                (ModelRole::Code, &openai),
+                (ModelRole::Review, &openai),
+                (ModelRole::Review, &cached),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(c["by_role"]["summary"]["calls"], 2);
+        assert_eq!(c["by_role"]["summary"]["usd"], 330.0 / 1e6);
+        assert_eq!(c["by_role"]["review"]["cache_read_tokens"], 1_000);
+        assert_eq!(c["by_role"]["review"]["models"], "openai/gpt-5-mini");
+        assert_eq!(c["by_provider"]["bedrock"]["input_tokens"], 200);
+        assert_eq!(c["by_provider"]["openai"]["calls"], 2);
+        assert_eq!(c["usd"], (330.0 + 154.0) / 1e6);
+        assert_eq!(c["tokens"]["cache_read"], 2_000);
+    }
 }

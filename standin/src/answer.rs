@@ -347,7 +347,11 @@ impl Shared {
             })
             .to_string(),
             Some(Task::Diagnose) => {
-                let last = first_user
+                // The run's error comes after the shared paper context.
+                let own = first_user
+                    .rsplit_once("</paper-context>")
+                    .map_or(first_user, |(_, rest)| rest);
+                let last = own
                     .split("```")
                     .nth(1)
                     .and_then(|e| e.lines().rev().find(|l| !l.trim().is_empty()))

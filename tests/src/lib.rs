@@ -7,6 +7,8 @@
 //!   review/fix round, bad inputs
 //! - `crash.rs`: the worker killed while summaries are in flight
 //! - `dev_stack.rs`: `annapurna dev` starts and stops cleanly; docker-compose.yml validates
+//! - `providers.rs`: the OpenAI-compatible provider: each failure mode against a local server,
+//!   a paper split across Bedrock and the OpenAI path, prompt caching, cost, a throttling storm
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -461,7 +463,7 @@ impl Stack {
     }
 
     /// As [`Stack::start`], with extra environment for every `annapurna` process (other storage,
-    /// for instance).
+    /// for instance); `{standin}` in a value stands for the stand-in's URL.
     pub async fn start_with_env(standin_args: &[&str], env: &[(&str, &str)]) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -532,7 +534,13 @@ impl Stack {
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .env_remove("AWS_PROFILE")
             .env_remove("ANNAPURNA_CONFIG");
-        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        // `{standin}` in a value stands for the stand-in's URL (its port is chosen at start).
+        let standin = format!("http://127.0.0.1:{}", self.standin_port);
+        cmd.envs(
+            self.env
+                .iter()
+                .map(|(k, v)| (k, v.replace("{standin}", &standin))),
+        );
         cmd
     }
 

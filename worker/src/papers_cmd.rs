@@ -80,9 +80,26 @@ pub async fn show(config: &Config, id: &str) -> anyhow::Result<()> {
         .await?
         .with_context(|| format!("no paper with id {id:?}; `annapurna paper list` shows them"))?;
     let runs = papers.runs(id).await?;
+    // Each run with its tokens and cost per role and provider, from its metadata.json.
+    let results = activities::clients::blobs::BlobStore::open(&config.storage.results)?;
+    let mut shown = Vec::with_capacity(runs.len());
+    for run in &runs {
+        let mut v = serde_json::to_value(run)?;
+        let uri = format!("{}/metadata.json", run.results.trim_end_matches('/'));
+        let metadata = results
+            .try_get_uri(&uri)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        if let Some(m) = metadata {
+            v["cost"] = m["cost"].clone();
+        }
+        shown.push(v);
+    }
     println!(
         "{}",
-        serde_json::to_string_pretty(&serde_json::json!({"paper": paper, "runs": runs}))?
+        serde_json::to_string_pretty(&serde_json::json!({"paper": paper, "runs": shown}))?
     );
     Ok(())
 }

@@ -334,6 +334,7 @@ mod tests {
             fixed: fixed.then(|| CodeRef {
                 code: blob,
                 usage: LlmUsage::default(),
+                context: None,
             }),
         }
     }

@@ -100,6 +100,13 @@ impl PaperBatch {
                                     s.summary.input_tokens += out.input_tokens;
                                     s.summary.output_tokens += out.output_tokens;
                                     s.summary.cost_microusd += out.cost_microusd;
+                                    for (role, usage) in &out.by_role {
+                                        s.summary
+                                            .by_role
+                                            .entry(role.clone())
+                                            .or_default()
+                                            .add(usage);
+                                    }
                                     s.summary.standin |= out.standin;
                                 });
                                 out.outcome

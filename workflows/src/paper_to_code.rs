@@ -152,8 +152,13 @@ fn show_details(ctx: &WorkflowContext<PaperToCode>) {
     ctx.set_current_details(details);
 }
 
-fn add_usage(ctx: &WorkflowContext<PaperToCode>, usage: &LlmUsage) {
+fn add_usage(ctx: &WorkflowContext<PaperToCode>, role: ModelRole, usage: &LlmUsage) {
     ctx.state_mut(|s| {
+        s.progress
+            .by_role
+            .entry(role.as_str().to_owned())
+            .or_default()
+            .add(usage);
         s.progress.input_tokens += usage.input_tokens;
         s.progress.output_tokens += usage.output_tokens;
         s.progress.cost_microusd += usage.cost_microusd;
@@ -275,7 +280,7 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
             llm_options("dataset".into(), input.heartbeat_timeout()),
         )
         .await?;
-    add_usage(ctx, &dataset.usage);
+    add_usage(ctx, ModelRole::Dataset, &dataset.usage);
     ctx.upsert_search_attributes([DATASET.value_set(dataset.dataset.clone())]);
 
     enter(ctx, Stage::Summarizing);
@@ -317,7 +322,7 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
             llm_options("generate".into(), input.heartbeat_timeout()),
         )
         .await?;
-    add_usage(ctx, &generated.usage);
+    add_usage(ctx, ModelRole::Code, &generated.usage);
 
     enter(ctx, Stage::Reviewing);
     let (code, final_check, rounds) =
@@ -330,7 +335,16 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
             wait_for_executor(ctx, &input).await?;
         }
         enter(ctx, Stage::Executing);
-        execute_loop(ctx, &input, &paper, code, final_check, &dataset.dataset).await?
+        let context = generated.context.clone();
+        execute_loop(
+            ctx,
+            &input,
+            &paper,
+            (code, context),
+            final_check,
+            &dataset.dataset,
+        )
+        .await?
     } else {
         (code, final_check, Vec::new())
     };
@@ -381,11 +395,12 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
 
     enter(ctx, Stage::Done);
     ctx.upsert_search_attributes([PAPER_OUTCOME.value_set(outcome.to_owned())]);
-    let (input_tokens, output_tokens, cost_microusd) = ctx.state(|s| {
+    let (input_tokens, output_tokens, cost_microusd, by_role) = ctx.state(|s| {
         (
             s.progress.input_tokens,
             s.progress.output_tokens,
             s.progress.cost_microusd,
+            s.progress.by_role.clone(),
         )
     });
     let standin = summaries.iter().any(|s| s.usage.standin)
@@ -407,6 +422,7 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
         output_tokens,
         standin,
         cost_microusd,
+        by_role,
     })
 }
 
@@ -482,7 +498,7 @@ async fn summarize(
                     .await;
                 match result {
                     Ok(summary) => {
-                        add_usage(ctx, &summary.usage);
+                        add_usage(ctx, ModelRole::Summary, &summary.usage);
                         progress_mut(ctx, |p| p.chunks_done += 1);
                         done.push(summary);
                     }
@@ -574,7 +590,7 @@ async fn execute_loop(
     ctx: &WorkflowContext<PaperToCode>,
     input: &PaperToCodeInput,
     paper: &PaperRef,
-    mut code: BlobRef,
+    (mut code, context): (BlobRef, Option<BlobRef>),
     mut check: CheckReport,
     dataset: &str,
 ) -> Result<(BlobRef, CheckReport, Vec<ExecutionRound>), ActivityExecutionError> {
@@ -633,11 +649,12 @@ async fn execute_loop(
                     report,
                     target: target.clone(),
                     model: input.model_for(ModelRole::Diagnose),
+                    context: context.clone(),
                 },
                 llm_options(format!("diagnose-{attempt}"), heartbeat),
             )
             .await?;
-        add_usage(ctx, &diagnosis.usage);
+        add_usage(ctx, ModelRole::Diagnose, &diagnosis.usage);
         round.diagnosis = Some(diagnosis.clone());
         if diagnosis.kind == "system" {
             rounds.push(round);
@@ -653,11 +670,12 @@ async fn execute_loop(
                     target: target.clone(),
                     model: input.model_for(ModelRole::Fix),
                     round: 100 + attempt,
+                    context: context.clone(),
                 },
                 llm_options(format!("repair-{attempt}"), heartbeat),
             )
             .await?;
-        add_usage(ctx, &fixed.usage);
+        add_usage(ctx, ModelRole::Fix, &fixed.usage);
         code = fixed.code.clone();
         round.fixed = Some(fixed);
         rounds.push(round);
@@ -729,11 +747,12 @@ async fn review_loop(
                     target: target.clone(),
                     model: input.model_for(ModelRole::Review),
                     round,
+                    context: generated.context.clone(),
                 },
                 llm_options(format!("review-{round}"), input.heartbeat_timeout()),
             )
             .await?;
-        add_usage(ctx, &review.usage);
+        add_usage(ctx, ModelRole::Review, &review.usage);
         let mut findings: Vec<Finding> = latest.findings.clone();
         findings.extend(review.findings.iter().cloned());
         let fixed = if findings.iter().any(Finding::is_blocking) {
@@ -747,11 +766,12 @@ async fn review_loop(
                         target: target.clone(),
                         model: input.model_for(ModelRole::Fix),
                         round,
+                        context: generated.context.clone(),
                     },
                     llm_options(format!("fix-{round}"), input.heartbeat_timeout()),
                 )
                 .await?;
-            add_usage(ctx, &fixed.usage);
+            add_usage(ctx, ModelRole::Fix, &fixed.usage);
             Some(fixed)
         } else {
             None

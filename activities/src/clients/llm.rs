@@ -309,20 +309,26 @@ impl LlmClient for BedrockLlm {
             };
             // The shared prefix, then a cache point, then the rest: later requests with the
             // same prefix read it from Bedrock's prompt cache.
-            let split = (i == 0 && request.cache_prefix > 0 && request.cache_prefix < text.len())
+            let split = (i == 0 && request.cache_prefix > 0)
                 .then(|| text.split_at_checked(request.cache_prefix))
                 .flatten();
             let content = match split {
-                Some((prefix, rest)) => vec![
-                    ContentBlock::Text(prefix.to_owned()),
-                    ContentBlock::CachePoint(
-                        CachePointBlock::builder()
-                            .r#type(CachePointType::Default)
-                            .build()
-                            .expect("a cache point has its type"),
-                    ),
-                    ContentBlock::Text(rest.to_owned()),
-                ],
+                Some((prefix, rest)) => {
+                    let mut blocks = vec![
+                        ContentBlock::Text(prefix.to_owned()),
+                        ContentBlock::CachePoint(
+                            CachePointBlock::builder()
+                                .r#type(CachePointType::Default)
+                                .build()
+                                .expect("a cache point has its type"),
+                        ),
+                    ];
+                    // Bedrock refuses an empty text block.
+                    if !rest.is_empty() {
+                        blocks.push(ContentBlock::Text(rest.to_owned()));
+                    }
+                    blocks
+                }
                 None => vec![ContentBlock::Text(text.clone())],
             };
             let message = Message::builder()

@@ -7,9 +7,16 @@ use crate::prelude::*;
 /// then the run's own error stands as the finding.
 pub async fn diagnose_failure(d: Call<'_>, input: DiagnoseFailureInput) -> Out<Diagnosis> {
     let code = d.text(&input.code).await?;
-    let prompt = prompts::diagnose(&input.target, &code, &input.report);
+    let context = match &input.context {
+        Some(c) => Some(d.text(c).await?),
+        None => None,
+    };
+    let (prompt, prefix) = prompts::with_context(
+        context.as_deref(),
+        prompts::diagnose(&input.target, &code, &input.report),
+    );
     let model = d.settings.model_for(ModelRole::Diagnose, &input.model)?;
-    let mut request = LlmRequest::single(model, prompt, 1_500, 0.0);
+    let mut request = LlmRequest::single(model, prompt, 1_500, 0.0).with_cache_prefix(prefix);
     let mut usage = LlmUsage::default();
     let parse = |text: &str| -> Option<Diagnosis> {
         let v: serde_json::Value =

@@ -5,13 +5,25 @@ use crate::prelude::*;
 /// FixCode: the whole fixed file.
 pub async fn fix_code(d: Call<'_>, input: FixCodeInput) -> Out<CodeRef> {
     let code = d.text(&input.code).await?;
-    let prompt = prompts::fix(&input.target, &code, &input.findings);
+    let context = match &input.context {
+        Some(c) => Some(d.text(c).await?),
+        None => None,
+    };
+    let (prompt, prefix) = prompts::with_context(
+        context.as_deref(),
+        prompts::fix(&input.target, &code, &input.findings),
+    );
     let model = d.settings.model_for(ModelRole::Fix, &input.model)?;
-    let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.0);
+    let request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.0)
+        .with_cache_prefix(prefix);
     let mut usage = LlmUsage::default();
     let fixed = prompts::code_block(&d.converse_whole(request, &mut usage).await?);
     let code = d
         .put_code(&input.paper_id, &format!("fix-{}", input.round), &fixed)
         .await?;
-    Ok(CodeRef { code, usage })
+    Ok(CodeRef {
+        code,
+        usage,
+        context: None,
+    })
 }

@@ -116,6 +116,7 @@ mod tests {
             target: "cpu".into(),
             model: None,
             round: 1,
+            context: None,
         }
     }
 

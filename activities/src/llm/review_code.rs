@@ -28,9 +28,16 @@ pub(crate) fn parse_review(answer: &str) -> Option<ReviewAnswer> {
 /// ReviewCode: findings as strict JSON; one repair request for an answer that is not JSON.
 pub async fn review_code(d: Call<'_>, input: ReviewCodeInput) -> Out<ReviewRef> {
     let code = d.text(&input.code).await?;
-    let prompt = prompts::review(&input.title, &input.target, &code, &input.check.findings);
+    let context = match &input.context {
+        Some(c) => Some(d.text(c).await?),
+        None => None,
+    };
+    let (prompt, prefix) = prompts::with_context(
+        context.as_deref(),
+        prompts::review(&input.title, &input.target, &code, &input.check.findings),
+    );
     let model = d.settings.model_for(ModelRole::Review, &input.model)?;
-    let mut request = LlmRequest::single(model, prompt, 2_000, 0.0);
+    let mut request = LlmRequest::single(model, prompt, 2_000, 0.0).with_cache_prefix(prefix);
     let mut usage = LlmUsage::default();
     let parsed = d
         .converse_json(&mut request, &mut usage, parse_review)

@@ -76,6 +76,28 @@ pub struct LlmUsage {
     pub cache_write_tokens: u64,
 }
 
+impl LlmUsage {
+    /// Adds `other`'s calls, tokens and cost to these; the models are listed once each.
+    pub fn add(&mut self, other: &LlmUsage) {
+        if !other.model.is_empty() && !self.model.split(", ").any(|m| m == other.model) {
+            if !self.model.is_empty() {
+                self.model.push_str(", ");
+            }
+            self.model.push_str(&other.model);
+        }
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.calls += other.calls;
+        self.latency_ms += other.latency_ms;
+        self.standin |= other.standin;
+        self.continuations += other.continuations;
+        self.truncated |= other.truncated;
+        self.cost_microusd += other.cost_microusd;
+    }
+}
+
 /// What a model is asked to do; each role maps to a `provider/model` (configuration
 /// `[models.roles]`, or a workflow input's `models`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

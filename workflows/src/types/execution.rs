@@ -90,6 +90,9 @@ pub struct DiagnoseFailureInput {
     pub target: String,
     /// Model; `None` for the worker's default.
     pub model: Option<String>,
+    /// The paper context to open the prompt with (GenerateCode's), cached by the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<BlobRef>,
 }
 
 /// What `DiagnoseFailure` found.

@@ -72,6 +72,9 @@ pub struct BatchSummary {
     /// Estimated cost of the model calls, micro-dollars.
     #[serde(default)]
     pub cost_microusd: u64,
+    /// Model usage and cost per role over the completed papers.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub by_role: std::collections::BTreeMap<String, LlmUsage>,
     /// True when any paper's model answers came from the Bedrock stand-in (templates).
     #[serde(default)]
     pub standin: bool,

@@ -142,6 +142,9 @@ pub struct PaperToCodeOutput {
     /// Estimated cost of the model calls, micro-dollars.
     #[serde(default)]
     pub cost_microusd: u64,
+    /// Model usage and cost per role (`summary`, `code`, `review`, …), cached answers at $0.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub by_role: std::collections::BTreeMap<String, LlmUsage>,
 }
 
 /// Input of `LoadPaper`.
@@ -305,6 +308,10 @@ pub struct CodeRef {
     pub code: BlobRef,
     /// What it cost.
     pub usage: LlmUsage,
+    /// The paper context the code was written from (GenerateCode's): review, fix and diagnosis
+    /// prompts open with it, so that the providers' prompt caches serve it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<BlobRef>,
 }
 
 /// One finding of a static check or review.
@@ -372,6 +379,9 @@ pub struct ReviewCodeInput {
     pub model: Option<String>,
     /// Round number, from 1.
     pub round: u32,
+    /// The paper context to open the prompt with (GenerateCode's), cached by the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<BlobRef>,
 }
 
 /// What `ReviewCode` returns.
@@ -400,6 +410,9 @@ pub struct FixCodeInput {
     pub model: Option<String>,
     /// Round number, from 1.
     pub round: u32,
+    /// The paper context to open the prompt with (GenerateCode's), cached by the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<BlobRef>,
 }
 
 /// One review round as it happened.
@@ -502,4 +515,7 @@ pub struct Progress {
     /// In stage `waiting-for-executor`: the task queue no executor has taken the code from yet.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub waiting_on_queue: String,
+    /// Model usage and cost per role (`summary`, `code`, `review`, …), cached answers at $0.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub by_role: std::collections::BTreeMap<String, LlmUsage>,
 }
