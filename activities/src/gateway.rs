@@ -128,11 +128,18 @@ impl Deps {
         self.limiters.acquire(&request.model, estimate).await;
         let response = match self.llm.converse(request).await {
             Ok(r) => {
+                // Bedrock settles at input + cache write + output × the model's burndown.
+                let burndown = crate::catalogue::resolve(&self.settings.catalogue, &request.model)
+                    .map_or(1, |m| m.info.burndown) as u64;
+                let used = r.input_tokens + r.cache_write_tokens + r.output_tokens * burndown;
+                self.limiters.settle(&request.model, estimate, used);
                 self.limiters.succeeded(&request.model);
                 crate::metrics::model_call(&model, "ok", r.latency.as_secs_f64());
                 r
             }
             Err(e) => {
+                // A refused request uses no quota.
+                self.limiters.settle(&request.model, estimate, 0);
                 let throttled = matches!(e, LlmError::Throttled { .. });
                 if throttled {
                     self.limiters.throttled(&request.model);

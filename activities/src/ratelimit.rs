@@ -1,17 +1,21 @@
-//! Per-model rate limiting of model calls, shared by all activity tasks of a worker: requests per
-//! minute and tokens per minute (input estimate plus the reserved output), with governor's GCRA
-//! limiters. When the provider still throttles (other workers, a quota lower than configured),
-//! the worker lowers its own rate multiplicatively and raises it back additively as calls succeed
-//! (AIMD), so throttling stops without an operator. Across workers, the `annapurna-llm` task
-//! queue's server-side rate limit (`worker.llm-activities-per-second`) is the bound.
+//! Per-model rate limiting of model calls, shared by all activity tasks of a worker, with
+//! Bedrock's accounting: a call reserves its input plus `max_tokens` from the tokens-per-minute
+//! bucket when it starts, and when it ends [`Limiters::settle`] brings the bucket to what the
+//! provider charged (input + cache write + output × the model's burndown), giving back or taking
+//! the difference. Requests per minute is a second bucket. Waiting calls are served round-robin
+//! by a fairness key (the paper, see [`fair_share`]), so one long paper's chunks do not starve
+//! the chunks of papers started after it. When the provider still throttles (other workers, a
+//! quota lower than configured), the worker halves its own rate and raises it back step by step
+//! (AIMD), slowly near the rate that was throttled, so workers sharing one account settle below
+//! it. Across workers, the `annapurna-llm` task queue's server-side rate limit
+//! (`worker.llm-activities-per-second`) bounds requests.
 
-use std::collections::{BTreeMap, HashMap};
-use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 
 /// A model's quota.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -20,7 +24,8 @@ pub struct ModelLimit {
     /// Requests per minute (0: unlimited).
     #[serde(default)]
     pub rpm: u32,
-    /// Tokens per minute, input plus reserved output (0: unlimited).
+    /// Tokens per minute as the provider counts them (Bedrock: input + cache write + output ×
+    /// burndown; 0: unlimited).
     #[serde(default)]
     pub tpm: u32,
 }
@@ -29,48 +34,136 @@ pub struct ModelLimit {
 /// jitter, and a pace of exactly the quota turns every early arrival into a throttle.
 const TARGET_SHARE: f64 = 0.95;
 /// After a decrease, further throttles within this long are answers to the old pace.
-const DECREASE_HOLD: Duration = Duration::from_secs(1);
+const DECREASE_HOLD: Duration = Duration::from_secs(2);
 /// Smallest share of the quota AIMD goes down to.
-const MIN_FRACTION: f64 = 0.05;
+const MIN_FRACTION: f64 = 0.02;
 /// Multiplicative decrease on a throttle.
 const DECREASE: f64 = 0.5;
-/// Additive increase per successful call.
-const INCREASE: f64 = 0.05;
+/// Additive increase per second of successful calls, below the rate last throttled …
+const INCREASE_PER_SEC: f64 = 0.05;
+/// … and at or above 90% of it, where the next throttle is likely: a slow probe.
+const PROBE_PER_SEC: f64 = 0.002;
+/// Seconds of the quota a bucket holds: calls go out at a steady pace, not a minute's burst.
+const BUCKET_SECS: f64 = 1.0;
+/// How often a waiting call looks again when nothing wakes it.
+const RECHECK: Duration = Duration::from_millis(100);
 
-struct Current {
+tokio::task_local! {
+    static FAIR_KEY: String;
+}
+
+/// Runs `work` with its model calls queued under `key` (a paper id): calls waiting for the
+/// quota are served round-robin across keys.
+pub async fn fair_share<F: std::future::Future>(key: String, work: F) -> F::Output {
+    FAIR_KEY.scope(key, work).await
+}
+
+/// A token bucket that may go into debt (a settled call that used more than it reserved).
+#[derive(Debug)]
+struct Bucket {
+    per_sec: f64,
+    cap: f64,
+    level: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(per_minute: f64, now: Instant) -> Self {
+        let per_sec = per_minute / 60.0;
+        let cap = per_sec * BUCKET_SECS;
+        Bucket {
+            per_sec,
+            cap,
+            level: cap,
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let dt = now.saturating_duration_since(self.at).as_secs_f64();
+        self.level = (self.level + dt * self.per_sec).min(self.cap);
+        self.at = now;
+    }
+
+    /// How long until `n` may be taken (a request larger than the bucket needs a full one).
+    fn wait_for(&self, n: f64) -> Duration {
+        let need = n.min(self.cap) - self.level;
+        if need <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(need / self.per_sec.max(1e-9))
+        }
+    }
+}
+
+struct State {
+    limit: ModelLimit,
     fraction: f64,
-    decreased_at: Option<std::time::Instant>,
-    requests: Option<Arc<DefaultDirectRateLimiter>>,
-    tokens: Option<(Arc<DefaultDirectRateLimiter>, u32)>,
+    /// The share of the quota at the last throttle; increases slow down near it.
+    throttled_at_fraction: Option<f64>,
+    decreased_at: Option<Instant>,
+    increased_at: Instant,
+    requests: Option<Bucket>,
+    tokens: Option<Bucket>,
+    /// Fairness keys with waiting calls, in round-robin order, each with its calls in arrival
+    /// order.
+    order: VecDeque<String>,
+    waiting: HashMap<String, VecDeque<u64>>,
+    next_id: u64,
 }
 
-fn limiter(per_minute: f64, burst: u32) -> Arc<DefaultDirectRateLimiter> {
-    let period = Duration::from_secs_f64(60.0 / per_minute.max(0.001));
-    let quota = Quota::with_period(period)
-        .expect("a positive period")
-        .allow_burst(NonZeroU32::new(burst.max(1)).expect("burst ≥ 1"));
-    Arc::new(RateLimiter::direct(quota))
-}
-
-impl Current {
-    fn build(limit: ModelLimit, fraction: f64) -> Current {
-        // About a second's worth at once (and at least one large request's tokens), so the
-        // pace is steady rather than a minute's burst and a stall, and no deeper than a
-        // provider's own bucket.
-        let requests = (limit.rpm > 0).then(|| {
-            let rpm = limit.rpm as f64 * fraction * TARGET_SHARE;
-            limiter(rpm, (rpm / 60.0).ceil() as u32)
-        });
-        let tokens = (limit.tpm > 0).then(|| {
-            let tpm = limit.tpm as f64 * fraction * TARGET_SHARE;
-            let burst = ((tpm / 60.0) as u32).max(16_000).min(limit.tpm);
-            (limiter(tpm, burst), burst)
-        });
-        Current {
-            fraction,
+impl State {
+    fn new(limit: ModelLimit, now: Instant) -> Self {
+        let mut s = State {
+            limit,
+            fraction: 1.0,
+            throttled_at_fraction: None,
             decreased_at: None,
-            requests,
-            tokens,
+            increased_at: now,
+            requests: None,
+            tokens: None,
+            order: VecDeque::new(),
+            waiting: HashMap::new(),
+            next_id: 0,
+        };
+        s.requests = (limit.rpm > 0).then(|| Bucket::new(s.rate(limit.rpm), now));
+        s.tokens = (limit.tpm > 0).then(|| Bucket::new(s.rate(limit.tpm), now));
+        s
+    }
+
+    fn rate(&self, per_minute: u32) -> f64 {
+        per_minute as f64 * self.fraction * TARGET_SHARE
+    }
+
+    /// A new pace: the buckets keep their level, their rate and depth follow the fraction.
+    fn set_fraction(&mut self, fraction: f64, now: Instant) {
+        self.fraction = fraction.clamp(MIN_FRACTION, 1.0);
+        let (rpm, tpm) = (self.rate(self.limit.rpm), self.rate(self.limit.tpm));
+        for (bucket, per_minute) in [(&mut self.requests, rpm), (&mut self.tokens, tpm)] {
+            if let Some(b) = bucket {
+                b.refill(now);
+                let fresh = Bucket::new(per_minute, now);
+                b.per_sec = fresh.per_sec;
+                b.cap = fresh.cap;
+                b.level = b.level.min(b.cap);
+            }
+        }
+    }
+
+    fn head(&self) -> Option<u64> {
+        self.order
+            .front()
+            .and_then(|k| self.waiting.get(k))
+            .and_then(|q| q.front().copied())
+    }
+
+    fn remove(&mut self, key: &str, id: u64) {
+        if let Some(q) = self.waiting.get_mut(key) {
+            q.retain(|i| *i != id);
+            if q.is_empty() {
+                self.waiting.remove(key);
+                self.order.retain(|k| k != key);
+            }
         }
     }
 }
@@ -78,7 +171,28 @@ impl Current {
 /// The limiters of all models, shared by every activity task of a worker.
 pub struct Limiters {
     limits: BTreeMap<String, ModelLimit>,
-    current: Mutex<HashMap<String, Current>>,
+    states: Mutex<HashMap<String, State>>,
+    /// Wakes waiting calls when the head of a queue changes.
+    turn: tokio::sync::Notify,
+}
+
+/// Removes a waiting call from its queue when its future is dropped (the activity cancelled).
+struct Waiting<'a> {
+    limiters: &'a Limiters,
+    model: &'a str,
+    key: String,
+    id: u64,
+    done: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.limiters
+                .with_state(self.model, |s, _| s.remove(&self.key, self.id));
+            self.limiters.turn.notify_waiters();
+        }
+    }
 }
 
 impl Limiters {
@@ -86,72 +200,164 @@ impl Limiters {
     pub fn new(limits: BTreeMap<String, ModelLimit>) -> Self {
         Self {
             limits,
-            current: Mutex::new(HashMap::new()),
+            states: Mutex::new(HashMap::new()),
+            turn: tokio::sync::Notify::new(),
         }
     }
 
-    fn with_current<R>(
-        &self,
-        model: &str,
-        f: impl FnOnce(&mut Current, ModelLimit) -> R,
-    ) -> Option<R> {
-        let limit = *self.limits.get(model)?;
-        let mut all = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        let current = all
-            .entry(model.to_owned())
-            .or_insert_with(|| Current::build(limit, 1.0));
-        Some(f(current, limit))
+    /// The configured quota of `model`, when it has one.
+    pub fn limit(&self, model: &str) -> Option<ModelLimit> {
+        self.limits.get(model).copied()
     }
 
-    /// Waits until `model` may take one request of `tokens` tokens.
+    fn with_state<R>(&self, model: &str, f: impl FnOnce(&mut State, Instant) -> R) -> Option<R> {
+        let limit = *self.limits.get(model)?;
+        let now = Instant::now();
+        let mut all = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        let state = all
+            .entry(model.to_owned())
+            .or_insert_with(|| State::new(limit, now));
+        Some(f(state, now))
+    }
+
+    /// Waits until `model` may take one request reserving `tokens` (input + `max_tokens`), and
+    /// reserves them. Calls wait in turn, round-robin across the keys of [`fair_share`].
     pub async fn acquire(&self, model: &str, tokens: u64) {
-        let Some((requests, tokens_limiter)) =
-            self.with_current(model, |c, _| (c.requests.clone(), c.tokens.clone()))
-        else {
+        let key = FAIR_KEY.try_with(Clone::clone).unwrap_or_default();
+        let Some(id) = self.with_state(model, |s, _| {
+            let id = s.next_id;
+            s.next_id += 1;
+            if !s.waiting.contains_key(&key) {
+                s.order.push_back(key.clone());
+            }
+            s.waiting.entry(key.clone()).or_default().push_back(id);
+            id
+        }) else {
             return;
         };
-        if let Some(r) = requests {
-            r.until_ready().await;
+        let mut waiting = Waiting {
+            limiters: self,
+            model,
+            key,
+            id,
+            done: false,
+        };
+        loop {
+            let notified = self.turn.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let wait = self
+                .with_state(model, |s, now| {
+                    if s.head() != Some(id) {
+                        return Some(RECHECK);
+                    }
+                    let tokens = tokens as f64;
+                    let mut wait = Duration::ZERO;
+                    if let Some(b) = &mut s.requests {
+                        b.refill(now);
+                        wait = wait.max(b.wait_for(1.0));
+                    }
+                    if let Some(b) = &mut s.tokens {
+                        b.refill(now);
+                        wait = wait.max(b.wait_for(tokens));
+                    }
+                    if !wait.is_zero() {
+                        return Some(wait);
+                    }
+                    if let Some(b) = &mut s.requests {
+                        b.level -= 1.0;
+                    }
+                    if let Some(b) = &mut s.tokens {
+                        b.level -= tokens;
+                    }
+                    // This key goes to the back of the round.
+                    let key = s.order.pop_front().expect("the head's key");
+                    let q = s.waiting.get_mut(&key).expect("the head's queue");
+                    q.pop_front();
+                    if q.is_empty() {
+                        s.waiting.remove(&key);
+                    } else {
+                        s.order.push_back(key);
+                    }
+                    None
+                })
+                .flatten();
+            match wait {
+                None => {
+                    waiting.done = true;
+                    self.turn.notify_waiters();
+                    return;
+                }
+                Some(d) => {
+                    let _ = tokio::time::timeout(d.min(RECHECK), notified).await;
+                }
+            }
         }
-        if let Some((t, burst)) = tokens_limiter {
-            let n = NonZeroU32::new(tokens.clamp(1, burst as u64) as u32).expect("n ≥ 1");
-            let _ = t.until_n_ready(n).await;
-        }
+    }
+
+    /// A call to `model` that reserved `reserved` tokens ended having used `used` as the
+    /// provider counts them: the bucket gets the difference back, or gives up the excess (a 5×
+    /// burndown answer can use more than it reserved).
+    pub fn settle(&self, model: &str, reserved: u64, used: u64) {
+        self.with_state(model, |s, now| {
+            if let Some(b) = &mut s.tokens {
+                b.refill(now);
+                b.level = (b.level + reserved as f64 - used as f64).min(b.cap);
+            }
+        });
+        self.turn.notify_waiters();
     }
 
     /// The provider throttled `model`: halve the pace, once per [`DECREASE_HOLD`].
     pub fn throttled(&self, model: &str) {
-        self.with_current(model, |c, limit| {
-            let now = std::time::Instant::now();
-            if c.decreased_at
+        self.with_state(model, |s, now| {
+            if s.decreased_at
                 .is_some_and(|t| now.duration_since(t) < DECREASE_HOLD)
             {
                 return;
             }
-            *c = Current::build(limit, (c.fraction * DECREASE).max(MIN_FRACTION));
-            c.decreased_at = Some(now);
+            s.throttled_at_fraction = Some(s.fraction);
+            s.set_fraction(s.fraction * DECREASE, now);
+            s.decreased_at = Some(now);
+            s.increased_at = now;
             tracing::warn!(
                 model,
-                share = c.fraction,
+                share = s.fraction,
                 "throttled: lowering this worker's rate"
             );
         });
     }
 
-    /// A call to `model` succeeded: raise the pace a step, up to the configured quota.
+    /// A call to `model` succeeded: raise the pace by the time since the last raise, quickly
+    /// well below the rate last throttled, slowly near it, up to the configured quota.
     pub fn succeeded(&self, model: &str) {
-        self.with_current(model, |c, limit| {
-            if c.fraction < 1.0 {
-                let decreased_at = c.decreased_at;
-                *c = Current::build(limit, (c.fraction + INCREASE).min(1.0));
-                c.decreased_at = decreased_at;
+        self.with_state(model, |s, now| {
+            if s.fraction >= 1.0 {
+                return;
             }
+            let dt = now.saturating_duration_since(s.increased_at).as_secs_f64();
+            let near = s
+                .throttled_at_fraction
+                .is_some_and(|t| s.fraction >= 0.9 * t);
+            let step = if near {
+                PROBE_PER_SEC
+            } else {
+                INCREASE_PER_SEC
+            } * dt;
+            let mut fraction = s.fraction + step;
+            if let Some(t) = s.throttled_at_fraction
+                && !near
+            {
+                fraction = fraction.min(0.9 * t);
+            }
+            s.set_fraction(fraction, now);
+            s.increased_at = now;
         });
     }
 
     /// The share of its quota `model` runs at now (1.0 when unthrottled or unlimited).
     pub fn share(&self, model: &str) -> f64 {
-        self.with_current(model, |c, _| c.fraction).unwrap_or(1.0)
+        self.with_state(model, |s, _| s.fraction).unwrap_or(1.0)
     }
 }
 
@@ -159,23 +365,26 @@ impl Limiters {
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    fn one(rpm: u32, tpm: u32) -> Limiters {
+        Limiters::new(BTreeMap::from([("m".to_owned(), ModelLimit { rpm, tpm })]))
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn paces_requests_and_backs_off_on_throttling() {
-        let limits = BTreeMap::from([("m".to_owned(), ModelLimit { rpm: 600, tpm: 0 })]);
-        let l = Limiters::new(limits);
-        // 600 rpm (aiming at 95%) ≈ 9.5/s with a burst of 10: 30 requests take about 2 s, not 0.
-        let start = tokio::time::Instant::now();
+        let l = one(600, 0);
+        // 600 rpm aiming at 95% ≈ 9.5/s with a second's bucket: 30 requests take about 2 s.
+        let start = Instant::now();
         for _ in 0..30 {
             l.acquire("m", 100).await;
         }
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(1800), "{took:?}");
         // Unlisted models are not limited.
-        let start = tokio::time::Instant::now();
+        let start = Instant::now();
         for _ in 0..1000 {
             l.acquire("other", 100).await;
         }
-        assert!(start.elapsed() < Duration::from_millis(200));
+        assert!(start.elapsed() < Duration::from_millis(10));
         // AIMD: one decrease per hold period, however many throttles arrive in it.
         l.throttled("m");
         assert_eq!(l.share("m"), 0.5);
@@ -184,33 +393,67 @@ mod tests {
         tokio::time::sleep(DECREASE_HOLD).await;
         l.throttled("m");
         assert_eq!(l.share("m"), 0.25);
-        for _ in 0..100 {
+        // Back up quickly to 90% of the rate last throttled (0.5), then slowly.
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
             l.succeeded("m");
         }
-        assert_eq!(l.share("m"), 1.0);
+        let share = l.share("m");
+        assert!((0.45..0.5).contains(&share), "{share}");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        l.succeeded("m");
+        let later = l.share("m");
+        assert!(later > share && later < share + 0.05, "{share} → {later}");
     }
 
-    #[tokio::test]
-    async fn tokens_per_minute_bound_large_requests() {
-        let limits = BTreeMap::from([(
-            "m".to_owned(),
-            ModelLimit {
-                rpm: 0,
-                tpm: 120_000,
-            },
-        )]);
-        let l = Limiters::new(limits);
-        // A burst of 16,000 tokens, then 2,000 tokens/s: the first request is free, the next
-        // waits for the bucket to refill.
-        let start = tokio::time::Instant::now();
-        l.acquire("m", 10_000).await;
-        assert!(start.elapsed() < Duration::from_millis(200));
-        let t = tokio::time::Instant::now();
-        l.acquire("m", 10_000).await;
+    #[tokio::test(start_paused = true)]
+    async fn settling_refunds_a_short_answer_and_charges_a_long_one() {
+        // 60,000 tpm aiming at 95%: 950 tokens/s, a bucket of 950.
+        let l = one(0, 60_000);
+        l.acquire("m", 900).await;
+        // Reserved 900, used 100: 800 back, so the next 900 go at once.
+        l.settle("m", 900, 100);
+        let start = Instant::now();
+        l.acquire("m", 900).await;
         assert!(
-            t.elapsed() >= Duration::from_millis(1500),
+            start.elapsed() < Duration::from_millis(200),
             "{:?}",
-            t.elapsed()
+            start.elapsed()
         );
+        // Reserved 900, used 900 + 4 × 950 (a 5× burndown): the next waits for the debt.
+        l.settle("m", 900, 900 + 3_800);
+        let start = Instant::now();
+        l.acquire("m", 900).await;
+        assert!(
+            start.elapsed() >= Duration::from_secs(4),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paper_queued_later_is_served_in_turn() {
+        let l = std::sync::Arc::new(one(60, 0));
+        let served = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        // 20 calls of a long paper queue first, then 3 of a short one.
+        for (paper, calls) in [("long", 20), ("short", 3)] {
+            for _ in 0..calls {
+                let (l, served) = (l.clone(), served.clone());
+                tasks.push(tokio::spawn(fair_share(paper.to_owned(), async move {
+                    l.acquire("m", 1).await;
+                    served.lock().unwrap().push(paper);
+                })));
+                tokio::task::yield_now().await;
+            }
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let served = served.lock().unwrap();
+        let last_short = served.iter().rposition(|p| *p == "short").unwrap();
+        // Round-robin: the short paper's third call is served by the seventh grant, not after
+        // the long paper's twenty.
+        assert!(last_short <= 6, "{served:?}");
     }
 }

@@ -15,7 +15,12 @@ pub async fn summarize_chunk(d: Call<'_>, input: SummarizeChunkInput) -> Out<Sum
     let model = d.settings.model_for(ModelRole::Summary, &input.model)?;
     let request = LlmRequest::single(model, prompt, d.settings.summary_max_tokens, 0.2);
     let mut usage = LlmUsage::default();
-    let answer = d.converse_whole(request, &mut usage).await?;
+    // Calls waiting for the quota take turns by paper: a long paper does not starve the others.
+    let answer = crate::ratelimit::fair_share(
+        input.paper_id.clone(),
+        d.converse_whole(request, &mut usage),
+    )
+    .await?;
     let key = format!(
         "summaries/{}/{:04}-{}.md",
         input.paper_id,
