@@ -201,7 +201,8 @@ impl Shared {
             }
         }
         // Bedrock's quota accounting: a request reserves input + max_tokens when it starts and
-        // settles at input + output × burndown when it ends (5 for Claude 3.7 and later).
+        // settles at input + cache write + output × burndown when it ends (5 for Claude 3.7 and
+        // later).
         let burndown = known.as_ref().map(|r| r.info.burndown).unwrap_or(1) as u64;
         let reserved = prompt_tokens + asked.max_tokens;
         if !self.take_quota(model_id, reserved as f64) {
@@ -267,7 +268,13 @@ impl Shared {
                 ));
             }
         }
-        let answer = self.template(kind, &asked.system, &first_user);
+        let mut answer = self.template(kind, &asked.system, &first_user);
+        if kind == Some(Task::Summarize)
+            && !continuation
+            && let Some(tokens) = crate::world::summary_tokens(o, n, asked.max_tokens)
+        {
+            answer = crate::world::lengthen(answer, tokens);
+        }
         // Truncate a steady share of first answers; a continuation gets the second half.
         let half = answer
             .char_indices()
@@ -283,12 +290,13 @@ impl Shared {
             (answer, Stop::EndTurn)
         };
         let output_tokens = (text.len() / CHARS_PER_TOKEN + 1) as u64;
-        let latency = o.latency_ms as f64 + o.latency_per_token_ms * output_tokens as f64;
+        let latency = crate::world::latency_ms(o, n, output_tokens);
         if latency > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(latency / 1000.0)).await;
         }
         let (cache_read, cache_write) = self.prompt_cache(model_id, &asked.cache);
-        let settled = prompt_tokens + output_tokens * burndown;
+        // Cache reads do not count; input, cache writes and output × burndown do.
+        let settled = prompt_tokens.saturating_sub(cache_read) + output_tokens * burndown;
         self.settle_quota(model_id, reserved as f64 - settled as f64);
         {
             let mut s = self.stats.lock().unwrap();

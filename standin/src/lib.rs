@@ -12,6 +12,7 @@
 //! - [`answer`]: one request's answer, whichever protocol: refusals, faults, templates, cache
 //! - [`converse`], [`chat`]: the two wire protocols
 //! - [`templates`]: the template answers, one per [`activities::prompts::Task`]
+//! - [`world`]: Bedrock's latency model and summary lengths
 //! - [`control`]: Bedrock's control plane and Service Quotas, for `annapurna doctor`
 
 use std::collections::BTreeMap;
@@ -29,6 +30,7 @@ pub mod chat;
 pub mod control;
 pub mod converse;
 pub mod templates;
+pub mod world;
 
 /// How the stand-in behaves. Faults are deterministic (spread evenly over requests, or chosen by
 /// chunk), so a test or benchmark sees the same storm every time.
@@ -40,10 +42,18 @@ pub struct StandinOptions {
     /// Further milliseconds per output token.
     #[arg(long, default_value_t = 0.0)]
     pub latency_per_token_ms: f64,
+    /// Bedrock's latency: time to first token, then Haiku 4.5's tokens per second, lognormal
+    /// spread and a 1% tail at 5× (see [`world`]); replaces `--latency-ms`.
+    #[arg(long)]
+    pub bedrock_latency: bool,
+    /// Summary answers of a length drawn from this range of tokens, e.g. `600-1500`.
+    #[arg(long)]
+    pub summary_tokens: Option<String>,
     /// Requests per minute per model (0: no quota). Over quota: ThrottlingException.
     #[arg(long, default_value_t = 0)]
     pub rpm: u32,
-    /// Tokens (input + requested max output) per minute per model (0: no quota).
+    /// Tokens per minute per model (0: no quota), with Bedrock's accounting: input + max_tokens
+    /// reserved at the start, settled at input + cache write + output × burndown at the end.
     #[arg(long, default_value_t = 0)]
     pub tpm: u32,
     /// Seconds of quota a model may use at once (the bucket's depth).
