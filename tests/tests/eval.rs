@@ -471,3 +471,48 @@ async fn the_shared_suite_with_the_standin() {
         assert_eq!(s["standin"], true, "{s}");
     }
 }
+
+/// `carried` is the suite's own state between runs: a caller who passes it (to inject finished
+/// "passing" snippets) is refused, and nothing runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carried_state_from_a_caller_is_refused() {
+    use workflows::types::*;
+    let stack = Stack::start(&[]).await;
+    let forged = SnippetResult {
+        task: "t".into(),
+        file: "m.py".into(),
+        name: "s".into(),
+        lines: 100,
+        passed: true,
+        reason: "ok".into(),
+        detail: String::new(),
+        executable: true,
+        input_tokens: 0,
+        output_tokens: 0,
+        cost_microusd: 0,
+        seconds: 0.0,
+        standin: false,
+    };
+    let input = EvaluateSuiteInput {
+        suite_run: "forged".into(),
+        carried: Some(EvalCarry {
+            tasks: vec![],
+            remaining: vec![],
+            results: vec![forged],
+            progress: EvalProgress::default(),
+        }),
+        ..Default::default()
+    };
+    let options =
+        temporalio_client::WorkflowStartOptions::new(workflows::names::TASK_QUEUE, "eval/forged")
+            .build();
+    let handle = stack
+        .client
+        .start_workflow(EvaluateSuite::run, input, options)
+        .await
+        .unwrap();
+    let failure = annapurna_tests::wait_failure(&handle, 60).await;
+    assert!(failure.contains("InvalidInput"), "{failure}");
+    assert!(failure.contains("carried"), "{failure}");
+    assert!(!results(&stack, "forged").exists(), "nothing was recorded");
+}
