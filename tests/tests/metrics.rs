@@ -1,0 +1,109 @@
+//! The worker's Prometheus endpoint: a worker with `telemetry.prometheus-listen` on a free port
+//! runs one paper; `/metrics` then holds the SDK's worker metrics and Annapurna's counters with
+//! the values the run had.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use annapurna_tests::{
+    Proc, Stack, free_port, paper_input, read_json, real_papers, wait_port, wait_result,
+};
+use workflows::names::paper_workflow_id;
+use workflows::types::PaperToCodeInput;
+
+fn scrape(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    response.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+/// The sum of a series' values over all its label sets.
+fn total(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .filter(|l| labels.iter().all(|x| l.contains(x)))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_endpoint_counts_one_paper() {
+    let mut stack = Stack::start(&[]).await;
+    stack.kill_worker();
+    let port = free_port();
+    let mut cmd = stack.command();
+    cmd.arg("worker").env(
+        "ANNAPURNA_TELEMETRY__PROMETHEUS_LISTEN",
+        format!("127.0.0.1:{port}"),
+    );
+    let _worker = Proc::spawn(cmd, stack.dir.path().join("metrics-worker.log"));
+    wait_port(port, "the worker's Prometheus endpoint");
+    let id = stack.add_paper(&real_papers()[0]);
+    let input = PaperToCodeInput {
+        max_chunk_tokens: Some(4_000),
+        execute: Some(false),
+        ..paper_input(&id)
+    };
+    let handle = stack
+        .start_paper(&paper_workflow_id(&id), input)
+        .await
+        .unwrap();
+    let out = wait_result(&handle, 300).await;
+    let metadata = read_json(&Stack::path_of(&out.results).join("metadata.json"));
+    let text = scrape(port);
+    let outcome = format!("outcome=\"{}\"", out.outcome);
+    assert_eq!(
+        total(&text, "annapurna_papers_completed_total", &[&outcome]),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(total(&text, "annapurna_papers_started_total", &[]), 1.0);
+    assert_eq!(total(&text, "annapurna_papers_failed_total", &[]), 0.0);
+    let planned =
+        metadata["chunks"].as_u64().unwrap() + metadata["failed_chunks"].as_u64().unwrap();
+    assert!(planned >= 2, "{planned} chunks");
+    assert_eq!(
+        total(&text, "annapurna_chunks_planned_total", &[]),
+        planned as f64
+    );
+    assert_eq!(
+        total(&text, "annapurna_chunks_summarized_total", &[]),
+        out.chunks as f64
+    );
+    let requests = stack.standin_stats()["requests"].as_u64().unwrap();
+    assert!(requests > 0);
+    assert_eq!(
+        total(&text, "annapurna_model_requests_total", &["result=\"ok\""]),
+        requests as f64,
+        "{text}"
+    );
+    assert_eq!(
+        total(
+            &text,
+            "annapurna_model_requests_total",
+            &["role=\"summary\""]
+        ),
+        out.chunks as f64,
+        "one summary call per chunk: {text}"
+    );
+    assert_eq!(
+        total(&text, "annapurna_model_tokens_total", &["kind=\"input\""]),
+        metadata["tokens"]["input"].as_u64().unwrap() as f64
+    );
+    assert_eq!(
+        total(&text, "annapurna_model_tokens_total", &["kind=\"output\""]),
+        metadata["tokens"]["output"].as_u64().unwrap() as f64
+    );
+    assert_eq!(
+        total(&text, "annapurna_model_latency_seconds_count", &[]),
+        requests as f64
+    );
+    // The SDK's own worker metrics share the endpoint.
+    assert!(
+        text.contains("temporal_"),
+        "no Temporal SDK metrics: {text}"
+    );
+}
