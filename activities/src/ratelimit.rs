@@ -71,10 +71,11 @@ impl Bucket {
     fn new(per_minute: f64, now: Instant) -> Self {
         let per_sec = per_minute / 60.0;
         let cap = per_sec * BUCKET_SECS;
+        // Empty at the start: a worker joining others on one account does not open with a burst.
         Bucket {
             per_sec,
             cap,
-            level: cap,
+            level: 0.0,
             at: now,
         }
     }
@@ -318,6 +319,11 @@ impl Limiters {
             }
             s.throttled_at_fraction = Some(s.fraction);
             s.set_fraction(s.fraction * DECREASE, now);
+            // Nothing more goes out until the lower pace has refilled the buckets: the calls
+            // already waiting would otherwise meet the same full quota.
+            for b in [&mut s.requests, &mut s.tokens].into_iter().flatten() {
+                b.level = b.level.min(0.0);
+            }
             s.decreased_at = Some(now);
             s.increased_at = now;
             tracing::warn!(

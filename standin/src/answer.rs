@@ -303,6 +303,9 @@ impl Shared {
             *s.quota_tokens_by_model.entry(model_id.clone()).or_default() += settled;
             s.cache_read_tokens += cache_read;
             s.cache_write_tokens += cache_write;
+            if kind == Some(Task::Summarize) {
+                s.summary_latency_ms.push(latency as u64);
+            }
         }
         self.count(&task, "ok");
         Ok(Answered {

@@ -109,6 +109,8 @@ pub struct Stats {
     pub cache_read_tokens: u64,
     /// Input tokens written to the prompt cache (a new Converse cache point).
     pub cache_write_tokens: u64,
+    /// Milliseconds each answered summary took (the latency model), in answer order.
+    pub summary_latency_ms: Vec<u64>,
 }
 
 pub(crate) struct Shared {

@@ -5,8 +5,10 @@
 //! `TEMPORAL_NAMESPACE`, `temporal.toml` profiles). AWS credentials are never here either: the
 //! standard AWS chain provides them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use activities::ratelimit::ModelLimit;
 use activities::settings::Settings;
 use anyhow::Context;
 use figment::Figment;
@@ -141,10 +143,14 @@ impl Default for Bedrock {
 pub struct WorkerConfig {
     /// Activities at once on the `annapurna` queue.
     pub max_concurrent_activities: usize,
-    /// Model calls at once on the `annapurna-llm` queue.
+    /// Activity slots on the `annapurna-llm` queue. 0 (the default): a ceiling that does not
+    /// bind, [`LLM_SLOTS_FLOOR`] or a minute of the configured quotas' requests if more, so that
+    /// the quota (the rate limiter, where waiting calls take turns by paper) is the bound, not
+    /// a slot count: by Little's law 16 slots of ~10 s summaries would serve only 1.6 requests/s.
     pub max_concurrent_llm_activities: usize,
-    /// Server-side limit on `annapurna-llm` activity dispatches per second across all workers
-    /// (0 = none).
+    /// Server-side limit on `annapurna-llm` activity dispatches per second across all workers.
+    /// 0 (the default): the configured quotas' requests per minute (`models.limits`), summed,
+    /// per second; none when no quota is configured. Negative: none.
     pub llm_activities_per_second: f64,
     /// On SIGTERM, how long in-flight activities get to finish before they are cancelled.
     pub graceful_shutdown_secs: u64,
@@ -166,7 +172,7 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
             max_concurrent_activities: 16,
-            max_concurrent_llm_activities: 16,
+            max_concurrent_llm_activities: 0,
             llm_activities_per_second: 0.0,
             graceful_shutdown_secs: 30,
             sticky_timeout_secs: 10,
@@ -174,6 +180,31 @@ impl Default for WorkerConfig {
             executor_wait_secs: 1800,
             source_roots: Vec::new(),
         }
+    }
+}
+
+/// The smallest default ceiling of `annapurna-llm` slots: every chunk of a paper at the most
+/// (256), twice over, so the chunks of papers started later reach the limiter's round-robin.
+pub const LLM_SLOTS_FLOOR: usize = 512;
+
+impl WorkerConfig {
+    /// Activity slots of the `annapurna-llm` worker: as configured, or the non-binding default.
+    pub fn llm_slots(&self, limits: &BTreeMap<String, ModelLimit>) -> usize {
+        if self.max_concurrent_llm_activities > 0 {
+            return self.max_concurrent_llm_activities;
+        }
+        let per_minute: u64 = limits.values().map(|l| u64::from(l.rpm)).sum();
+        LLM_SLOTS_FLOOR.max(per_minute as usize)
+    }
+
+    /// The `annapurna-llm` task queue's server-side dispatch rate: as configured, or the
+    /// configured quotas' requests per second.
+    pub fn llm_rate(&self, limits: &BTreeMap<String, ModelLimit>) -> Option<f64> {
+        if self.llm_activities_per_second != 0.0 {
+            return Some(self.llm_activities_per_second).filter(|r| *r > 0.0);
+        }
+        let per_minute: u64 = limits.values().map(|l| u64::from(l.rpm)).sum();
+        (per_minute > 0).then(|| per_minute as f64 / 60.0)
     }
 }
 

@@ -292,10 +292,11 @@ pub async fn run_queues(
                 config.worker.sticky_timeout_secs.max(1),
             ))
             .build();
-        let llm_rate = Some(config.worker.llm_activities_per_second).filter(|r| *r > 0.0);
+        // The quota binds, not the slots: see `WorkerConfig::llm_slots` and `llm_rate`.
+        let llm_rate = config.worker.llm_rate(&config.models.limits);
         let llm_options = WorkerOptions::new(LLM_TASK_QUEUE)
             .register_activities(LlmActivities::new(deps.clone()))
-            .tuner(tuner(config.worker.max_concurrent_llm_activities))
+            .tuner(tuner(config.worker.llm_slots(&config.models.limits)))
             .graceful_shutdown_period(grace)
             .activity_inbound_interceptor(crate::metrics::ActivityMetrics)
             .maybe_max_task_queue_activities_per_second(llm_rate)

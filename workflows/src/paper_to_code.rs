@@ -469,7 +469,13 @@ async fn summarize(
     plan: &ChunkPlan,
 ) -> Result<(Vec<SummaryRef>, Vec<ChunkFailure>), ActivityExecutionError> {
     let count = plan.chunks.len();
-    let lanes = (input.lanes() as usize).min(count.max(1));
+    // Without `parallel_chunks`, every chunk is eligible at once and the worker's rate limiter
+    // (its calls taking turns by paper) is the bound; histories from before ran 4 lanes.
+    let lanes = match input.parallel_chunks {
+        None if ctx.patched(MAP_ALL_CHUNKS_PATCH) => count,
+        _ => input.lanes() as usize,
+    };
+    let lanes = lanes.min(count.max(1));
     let lane_futures = (0..lanes).map(|lane| {
         let chunks: Vec<ChunkRef> = plan
             .chunks
@@ -531,6 +537,10 @@ async fn summarize(
     failures.sort_by_key(|f| f.index);
     Ok((summaries, failures))
 }
+
+/// The patch id of the map phase without a default lane count: all chunks at once unless
+/// `parallel_chunks` says otherwise.
+pub const MAP_ALL_CHUNKS_PATCH: &str = "annapurna-map-all-chunks";
 
 /// The patch id of the bounds check on the input's numbers.
 pub const INPUT_BOUNDS_PATCH: &str = "annapurna-input-bounds";

@@ -27,7 +27,8 @@ pub struct PaperToCodeInput {
     pub models: std::collections::BTreeMap<String, String>,
     /// Largest chunk, in estimated tokens; the worker's default when absent.
     pub max_chunk_tokens: Option<u64>,
-    /// How many chunk summaries run at once (lanes). Default 4.
+    /// How many chunk summaries run at once (lanes). Default: all of them, the worker's rate
+    /// limiter being the bound (4 in runs started before that patch).
     pub parallel_chunks: Option<u32>,
     /// Review/fix rounds at most. Default 3.
     pub review_rounds: Option<u32>,
