@@ -275,7 +275,7 @@ pub async fn chaos(config: Config, args: ChaosArgs) -> anyhow::Result<()> {
 }
 
 /// The `annapurna` binary beside this one (both are built into the same directory).
-fn annapurna_bin() -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn annapurna_bin() -> anyhow::Result<std::path::PathBuf> {
     let me = std::env::current_exe()?;
     let bin = me.with_file_name("annapurna");
     anyhow::ensure!(

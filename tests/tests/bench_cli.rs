@@ -19,6 +19,7 @@ fn bench_quota_reports_json_on_its_last_line() {
         .env("PATH", path)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .args(["bench", "quota", "--papers", "1", "--chunks", "3"])
+        .args(["--chunk-chars", "3000", "--baseline-chunks", "3"])
         .args(["--latency-ms", "50", "--json"]);
     let report = last_line_json(&run_ok(&mut bench, "annapurna bench quota"));
     for key in [
@@ -35,6 +36,8 @@ fn bench_quota_reports_json_on_its_last_line() {
     assert_eq!(report["failed"], 0);
     assert_eq!(report["summary_requests"], 3);
     assert_eq!(report["standin"], true);
+    // The worker ran with its defaults: no setting changed but the account's quota.
+    assert_eq!(report["config_overrides"], serde_json::json!([]), "{report}");
     // The old method pauses 2 s after each of the 3 chunks.
     assert!(
         report["sequential_makespan_s"].as_f64().unwrap() >= 6.0,

@@ -1,0 +1,41 @@
+//! Many workers, one account: three `annapurna worker` processes with the default configuration
+//! and the same configured quota share one stand-in quota (Bedrock's accounting, burndown 5,
+//! summaries of 600–1,500 tokens). Each worker's limiter adapts its pace to throttling (AIMD) and
+//! the LLM task queue's server-side rate bounds requests across them; together they must settle
+//! below the quota: at most 2% of the summary requests throttled, as the stand-in counts them,
+//! and no paper failed.
+
+use std::process::Command;
+
+use annapurna_tests::{annapurna_bin, last_line_json, run_ok, temporal_bin};
+
+#[test]
+fn three_workers_share_one_quota_with_few_throttles() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        temporal_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut bench = Command::new(annapurna_bin());
+    bench
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["bench", "quota", "--scenario", "workers", "--workers", "3"])
+        .args(["--papers", "4", "--chunks", "15", "--chunk-chars", "3000"])
+        // A quota the workload must wait for: ~60 summaries of ~5,800 settled tokens each.
+        .args(["--rpm", "250", "--tpm", "300000", "--latency-ms", "300"])
+        .args(["--baseline-chunks", "0", "--json"]);
+    let report = last_line_json(&run_ok(&mut bench, "annapurna bench quota --scenario workers"));
+    assert_eq!(report["workers"], 3, "{report}");
+    assert_eq!(report["failed"], 0, "{report}");
+    assert_eq!(report["config_overrides"], serde_json::json!([]), "{report}");
+    let requests = report["summary_requests"].as_u64().unwrap();
+    assert!(requests >= 60, "{report}");
+    // The quota was the bound: the settled tokens exceed what the quota gives in the first
+    // minute … and the workers still kept within it.
+    assert!(report["quota_tokens"].as_u64().unwrap() > 300_000, "{report}");
+    let share = report["throttled_share"].as_f64().unwrap();
+    assert!(share <= 0.02, "throttled share {share}: {report}");
+}
