@@ -7,8 +7,9 @@
 //! - [`deps`]: what the activities share; [`gateway`]: the one place where model calls meet the
 //!   answer cache, the catalogue, the rate limiters, usage and cost; [`heartbeat`]: heartbeats and
 //!   the one conversion of a typed error into the SDK's `ActivityError`
-//! - [`clients`]: `blobs` (object_store), `papers` (SQLite or OpenSearch), `llm` (Bedrock
-//!   Converse + test double)
+//! - [`clients`]: `blobs` (object_store), `papers` (SQLite or OpenSearch), `llm` (the model
+//!   contract, Bedrock Converse, test double), `openai` (OpenAI-compatible Chat Completions and the
+//!   providers' settings), `router` (`provider/model` ids routed to their provider)
 //! - [`extract`]: text, title and sections from PDF (in a limited child process), LaTeX,
 //!   Markdown and plain text
 //! - [`ingest`]: adding a paper to the store, and the allowed roots of a workflow's `source`

@@ -122,6 +122,15 @@ async fn a_long_batch_continues_as_new_and_keeps_its_summary() {
         summary.input_tokens > 0 && summary.cost_microusd > 0,
         "{summary:#?}"
     );
+    // Cost per role adds up to the whole, across the runs the batch continued into.
+    let by_role: u64 = summary.by_role.values().map(|u| u.cost_microusd).sum();
+    assert_eq!(by_role, summary.cost_microusd, "{:#?}", summary.by_role);
+    assert!(
+        summary.by_role["summary"].calls >= 5,
+        "{:#?}",
+        summary.by_role
+    );
+    assert!(summary.by_role["code"].calls >= 5, "{:#?}", summary.by_role);
     assert!(
         summary.standin,
         "the stand-in answered and the summary says so"

@@ -493,6 +493,10 @@ async fn a_throttling_storm_on_the_openai_path_completes() {
     let cached = step(&metadata, "ReviewCode 2")["cache_read_tokens"]
         .as_u64()
         .unwrap();
-    assert!(cached >= 1024 && cached.is_multiple_of(128), "{}", metadata["usage"]);
+    assert!(
+        cached >= 1024 && cached.is_multiple_of(128),
+        "{}",
+        metadata["usage"]
+    );
     assert!(review["cache_read_tokens"].as_u64() >= Some(cached));
 }

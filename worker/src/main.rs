@@ -279,7 +279,8 @@ enum HistoryCommand {
 
 #[derive(Subcommand)]
 enum StandinCommand {
-    /// Serve the Bedrock Converse API with template answers.
+    /// Serve the Bedrock Converse API and OpenAI's Chat Completions (`/v1/chat/completions`) on
+    /// one port, with template answers.
     Bedrock {
         /// Port on 127.0.0.1.
         #[arg(long, default_value_t = 8788)]
@@ -438,7 +439,9 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             let (bound, task) = standin::start(addr, options).await?;
-            eprintln!("Bedrock stand-in (template answers, not generation) on http://{bound}");
+            eprintln!(
+                "model stand-in (template answers, not generation) on http://{bound}: Bedrock Converse at /model/{{id}}/converse, OpenAI Chat Completions at /v1/chat/completions"
+            );
             tokio::select! {
                 r = task => r.context("the stand-in stopped")?,
                 _ = wiring::shutdown_signal() => {}
