@@ -190,6 +190,7 @@ fn docker_compose_file_is_valid() {
         .env("AWS_ACCESS_KEY_ID", "")
         .env("POSTGRES_PASSWORD", "from-the-environment")
         .env("MINIO_ROOT_PASSWORD", "from-the-environment-too")
+        .env("GRAFANA_ADMIN_PASSWORD", "from-the-environment-as-well")
         .env_remove("ANNAPURNA_BIND");
     let what = "docker-compose config (docker-compose is installed by scripts/setup.sh)";
     let out = run_ok(&mut config, what);
@@ -201,6 +202,9 @@ fn docker_compose_file_is_valid() {
         "opensearch:",
         "minio:",
         "worker:",
+        "otel-collector:",
+        "prometheus:",
+        "grafana:",
     ] {
         assert!(
             config.contains(&format!("  {service}")),
@@ -218,8 +222,8 @@ fn docker_compose_file_is_valid() {
         .collect();
     assert_eq!(
         published.len(),
-        2,
-        "only Temporal and the Web UI are published:\n{config}"
+        4,
+        "only Temporal, the Web UI, Prometheus and Grafana are published:\n{config}"
     );
     for port in &published {
         assert!(
@@ -230,6 +234,7 @@ fn docker_compose_file_is_valid() {
     let refused = compose_config()
         .env_remove("MINIO_ROOT_PASSWORD")
         .env("POSTGRES_PASSWORD", "x")
+        .env("GRAFANA_ADMIN_PASSWORD", "x")
         .output()
         .unwrap();
     assert!(
@@ -240,6 +245,9 @@ fn docker_compose_file_is_valid() {
         "TEMPORAL_ADDRESS: temporal:7233",
         "POSTGRES_SEEDS: postgresql",
         "ANNAPURNA_STORAGE__BLOBS: s3://",
+        "ANNAPURNA_TELEMETRY__OTLP_ENDPOINT: http://otel-collector:4317",
+        "ANNAPURNA_TELEMETRY__PROMETHEUS_LISTEN: 0.0.0.0:9464",
+        "otel-collector.yaml",
     ] {
         assert!(config.contains(wiring), "{wiring} missing:\n{config}");
     }

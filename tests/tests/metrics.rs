@@ -106,4 +106,46 @@ async fn prometheus_endpoint_counts_one_paper() {
         text.contains("temporal_"),
         "no Temporal SDK metrics: {text}"
     );
+    dashboard_queries_name_exported_metrics(&text);
+}
+
+/// Every metric the provisioned Grafana dashboard (`deploy/grafana/dashboards/annapurna.json`)
+/// queries is one the worker exports: seen in this scrape, or one that only a path this paper did
+/// not take (a failure, a throttle, an execution, an evaluation, a cache hit) would have counted.
+fn dashboard_queries_name_exported_metrics(scraped: &str) {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/grafana/dashboards/annapurna.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let exported: std::collections::BTreeSet<&str> = scraped
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let not_taken = [
+        "annapurna_papers_failed_total",
+        "annapurna_model_throttles_total",
+        "annapurna_model_cache_hits_total",
+        "annapurna_executions_total",
+        "annapurna_execution_seconds_bucket",
+        "annapurna_eval_score_bucket",
+    ];
+    let mut queried = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("annapurna_") || w.starts_with("temporal_"))
+            {
+                queried += 1;
+                assert!(
+                    exported.contains(name) || not_taken.contains(&name),
+                    "the dashboard's panel {:?} queries {name}, which the worker does not export",
+                    panel["title"]
+                );
+            }
+        }
+    }
+    assert!(queried >= 12, "{queried} metric names in the dashboard");
 }
