@@ -269,6 +269,52 @@ mod tests {
         }
     }
 
+    /// The OpenAI-compatible client against the stand-in, for a server without a system role (the
+    /// instructions open the first user turn, and the stand-in still finds the task there): a
+    /// template answer marked as the stand-in's; the same long prompt again reads its prefix from
+    /// the cache, in OpenAI's steps; the statistics count the protocol.
+    #[tokio::test]
+    async fn openai_client_without_a_system_role_gets_templates_and_cache_reads() {
+        use activities::clients::openai::{OpenAiLlm, ProviderConfig};
+        let (addr, _server) = start(([127, 0, 0, 1], 0).into(), StandinOptions::default())
+            .await
+            .unwrap();
+        let config = ProviderConfig {
+            base_url: format!("http://{addr}/v1"),
+            system_role: false,
+            ..ProviderConfig::local()
+        };
+        let llm = OpenAiLlm::new("local", config, false).unwrap();
+        let code = "x = 1\n".repeat(1_000);
+        let prompt = activities::prompts::review("A Paper", "cpu", &code, &[]);
+        let request = LlmRequest::single("deepseek-coder-6.7b-instruct".into(), prompt, 500, 0.0);
+        let first = llm.converse(&request).await.unwrap();
+        assert!(first.standin, "the marker makes the answer the stand-in's");
+        assert!(first.text.contains("\"findings\""), "{}", first.text);
+        assert_eq!(first.cache_read_tokens, 0);
+        let second = llm.converse(&request).await.unwrap();
+        assert!(second.cache_read_tokens >= 1024, "{second:?}");
+        assert_eq!(second.cache_read_tokens % 128, 0);
+        assert_eq!(
+            second.input_tokens + second.cache_read_tokens,
+            first.input_tokens
+        );
+        let stats = shared_stats(addr).await;
+        assert_eq!(stats["requests_by_protocol"]["chat-completions"], 2);
+        assert_eq!(stats["by_kind"]["review-code"], 2, "{stats}");
+    }
+
+    async fn shared_stats(addr: SocketAddr) -> serde_json::Value {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /_standin/stats HTTP/1.0\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).await.unwrap();
+        serde_json::from_str(response.split_once("\r\n\r\n").unwrap().1).unwrap()
+    }
+
     #[test]
     fn template_code_compiles_and_broken_does_not() {
         for (target, broken, ok) in [
