@@ -23,19 +23,29 @@ fn three_workers_share_one_quota_with_few_throttles() {
         .env("PATH", path)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .args(["bench", "quota", "--scenario", "workers", "--workers", "3"])
-        .args(["--papers", "4", "--chunks", "15", "--chunk-chars", "3000"])
-        // A quota the workload must wait for: ~60 summaries of ~5,800 settled tokens each.
-        .args(["--rpm", "250", "--tpm", "300000", "--latency-ms", "300"])
+        .args(["--papers", "4", "--chunks", "15", "--chunk-chars", "88000"])
+        // A quota the workload must wait for: ~60 summaries of ~27,000 settled tokens each (one chunk per 88,000-character section).
+        .args(["--rpm", "250", "--tpm", "1200000", "--latency-ms", "300"])
         .args(["--baseline-chunks", "0", "--json"]);
-    let report = last_line_json(&run_ok(&mut bench, "annapurna bench quota --scenario workers"));
+    let report = last_line_json(&run_ok(
+        &mut bench,
+        "annapurna bench quota --scenario workers",
+    ));
     assert_eq!(report["workers"], 3, "{report}");
     assert_eq!(report["failed"], 0, "{report}");
-    assert_eq!(report["config_overrides"], serde_json::json!([]), "{report}");
+    assert_eq!(
+        report["config_overrides"],
+        serde_json::json!([]),
+        "{report}"
+    );
     let requests = report["summary_requests"].as_u64().unwrap();
     assert!(requests >= 60, "{report}");
     // The quota was the bound: the settled tokens exceed what the quota gives in the first
     // minute … and the workers still kept within it.
-    assert!(report["quota_tokens"].as_u64().unwrap() > 300_000, "{report}");
+    assert!(
+        report["quota_tokens"].as_u64().unwrap() > 1_200_000,
+        "{report}"
+    );
     let share = report["throttled_share"].as_f64().unwrap();
     assert!(share <= 0.02, "throttled share {share}: {report}");
 }
