@@ -27,9 +27,14 @@ fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// A label that fits under a bar: long ones keep their start and their end (a paper id's hash),
+/// so that two papers with the same beginning stay apart.
 fn short(label: &str) -> String {
-    if label.chars().count() > 18 {
-        format!("{}…", label.chars().take(17).collect::<String>())
+    let chars: Vec<char> = label.chars().collect();
+    if chars.len() > 18 {
+        let head: String = chars[..10].iter().collect();
+        let tail: String = chars[chars.len() - 7..].iter().collect();
+        format!("{head}…{tail}")
     } else {
         label.to_owned()
     }
@@ -225,6 +230,15 @@ pub fn median(values: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_labels_keep_their_ends_apart() {
+        let a = short("attention-is-all-you-need-265431599a");
+        let b = short("attention-is-all-you-need-9f0e11c2b7");
+        assert_ne!(a, b);
+        assert_eq!(a, "attention-…431599a");
+        assert_eq!(short("dyt-1234"), "dyt-1234");
+    }
 
     #[test]
     fn charts_are_svg_with_their_bars_and_labels() {
