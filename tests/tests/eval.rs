@@ -516,3 +516,48 @@ async fn a_carried_state_from_a_caller_is_refused() {
     assert!(failure.contains("carried"), "{failure}");
     assert!(!results(&stack, "forged").exists(), "nothing was recorded");
 }
+
+/// `annapurna complete`: a user's `# TODO` line filled from a stored paper by the snippet path
+/// (the paper summarised, one answer-snippet request), at the TODO's indentation; the rest of the
+/// file unchanged; the stand-in's answer marked as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complete_fills_todo_lines_from_a_stored_paper() {
+    let stack = Stack::start(&[]).await;
+    let paper = stack.add_example();
+    let file = stack.dir.path().join("gated.py");
+    let code = "import torch\n\n\ndef gate(x, w):\n    # TODO: the gated residual of the paper\n    return y\n";
+    std::fs::write(&file, code).unwrap();
+    let out_file = stack.dir.path().join("gated-done.py");
+    let out = stack.annapurna_ok(&[
+        "complete",
+        file.to_str().unwrap(),
+        "--paper",
+        &paper,
+        "--output",
+        out_file.to_str().unwrap(),
+    ]);
+    let done = std::fs::read_to_string(&out_file).unwrap();
+    assert!(
+        !done.contains("TODO") && !done.contains("paper2code"),
+        "{done}"
+    );
+    assert!(
+        done.contains("    # ANNAPURNA-STANDIN: template answer"),
+        "the answer at the TODO's indentation: {done}"
+    );
+    assert!(
+        done.starts_with("import torch\n\n\ndef gate(x, w):\n") && done.ends_with("    return y\n")
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stand-in"));
+    let stats = stack.standin_stats();
+    assert_eq!(stats["by_kind"]["answer-snippet"], 1, "{stats}");
+    assert!(
+        stats["by_kind"]["summarize-chunk"].as_u64().unwrap() >= 1,
+        "{stats}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        code,
+        "the input file is left as it was"
+    );
+}

@@ -9,13 +9,14 @@
 //! - [`doctor`]: `annapurna doctor`, the readiness checks
 //! - one file per subcommand: [`worker_cmd`] (`worker`), [`run_cmd`] (`run`), [`papers_cmd`]
 //!   (`paper …`), [`ingest_cmd`] (`ingest`, `schedule …`), [`check_cmd`] (`check`),
-//!   [`exec_cmd`] (`exec`), [`eval_cmd`] (`eval`, `eval compare`), [`replay`] (`replay`, `history export`), [`rerun`] (`rerun`)
+//!   [`exec_cmd`] (`exec`), [`eval_cmd`] (`eval`, `eval compare`), [`complete_cmd`] (`complete`), [`replay`] (`replay`, `history export`), [`rerun`] (`rerun`)
 //! - [`report`]: `annapurna report`, statistics as an HTML page with charts or JSON
 //! - [`history_json`]: the Temporal CLI's JSON histories, read
 //!
 //! The Bedrock stand-in is the `standin` crate; the benchmarks are the `bench` crate.
 
 pub mod check_cmd;
+pub mod complete_cmd;
 pub mod config;
 pub mod dev;
 pub mod doctor;

@@ -3,8 +3,8 @@
 //! `annapurna bench …` runs the `annapurna-bench` binary beside it (the `bench` crate).
 
 use annapurna::{
-    check_cmd, config, dev, doctor, eval_cmd, exec_cmd, ingest_cmd, judge_cmd, papers_cmd, replay,
-    rerun, run_cmd, telemetry, wiring, worker_cmd,
+    check_cmd, complete_cmd, config, dev, doctor, eval_cmd, exec_cmd, ingest_cmd, judge_cmd,
+    papers_cmd, replay, rerun, run_cmd, telemetry, wiring, worker_cmd,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,6 +65,9 @@ enum Command {
     /// answer (the model, or --oracle / --empty) and the task's test in the sandbox; pass@1
     /// weighted by lines. `eval compare RUN RUN` prints the per-task delta of two runs.
     Eval(eval_cmd::EvalArgs),
+    /// Fill the `# TODO` lines (or empty tagged blocks) of your own half-written implementation
+    /// from a stored paper, as `eval` answers a benchmark snippet (CompleteCode).
+    Complete(complete_cmd::CompleteArgs),
     /// Statistics of the recorded runs: one self-contained HTML page with charts (--out), or the
     /// same figures as JSON (--json).
     Report(annapurna::report::ReportArgs),
@@ -351,6 +354,7 @@ async fn main() -> anyhow::Result<()> {
             .map(|_| ()),
         Command::Run(args) => run_cmd::run(&config, args).await,
         Command::Eval(args) => eval_cmd::run(&config, args).await,
+        Command::Complete(args) => complete_cmd::run(&config, args).await,
         Command::Report(args) => annapurna::report::run(&config, args).await,
         Command::Batch {
             paper_ids,

@@ -24,6 +24,8 @@ pub fn replayer() -> anyhow::Result<WorkflowReplayer> {
         .context("registering IngestPapers for replay")?
         .register_workflow::<workflows::EvaluateSuite>()
         .context("registering EvaluateSuite for replay")?
+        .register_workflow::<workflows::CompleteCode>()
+        .context("registering CompleteCode for replay")?
         .build();
     WorkflowReplayer::new(options).context("creating the replayer")
 }

@@ -19,7 +19,7 @@ use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use workflows::names::{
     FETCH_SOURCES, LLM_TASK_QUEUE, TASK_QUEUE, exec_task_queue, fetch_task_queue,
 };
-use workflows::{EvaluateSuite, IngestPapers, PaperBatch, PaperToCode};
+use workflows::{CompleteCode, EvaluateSuite, IngestPapers, PaperBatch, PaperToCode};
 
 use crate::config::Config;
 
@@ -283,6 +283,8 @@ pub async fn run_queues(
             .context("registering IngestPapers")?
             .register_workflow::<EvaluateSuite>()
             .context("registering EvaluateSuite")?
+            .register_workflow::<CompleteCode>()
+            .context("registering CompleteCode")?
             .register_activities(LocalActivities::new(deps.clone()))
             .tuner(tuner(config.worker.max_concurrent_activities))
             .graceful_shutdown_period(grace)

@@ -8,12 +8,15 @@
 //! - [`decisions`]: pure decision functions (chunk spans, review-loop steps, stages)
 //! - [`paper_to_code`]: the `PaperToCode` workflow
 //! - [`paper_batch`]: the `PaperBatch` workflow (child `PaperToCode`s)
+//! - [`complete_code`]: the `CompleteCode` workflow (a user's tagged or TODO blocks filled from
+//!   a stored paper, by `EvaluateSuite`'s `AnswerSnippet`)
 //! - [`evaluate_suite`]: the `EvaluateSuite` workflow (benchmark tasks → answers → sandboxed
 //!   tests → scores); [`eval_score`]: its pure decisions and the scores
 //! - [`ingest_papers`]: the `IngestPapers` workflow (feeds → PDFs → judge → index)
 
 pub mod activities;
 pub mod carry;
+pub mod complete_code;
 pub mod decisions;
 pub mod details;
 pub mod eval_score;
@@ -24,6 +27,7 @@ pub mod paper_batch;
 pub mod paper_to_code;
 pub mod types;
 
+pub use complete_code::CompleteCode;
 pub use decisions::Stage;
 pub use evaluate_suite::EvaluateSuite;
 pub use ingest_papers::IngestPapers;

@@ -14,6 +14,9 @@ pub const INGEST_PAPERS: &str = "IngestPapers";
 /// Workflow type of an evaluation suite (the benchmark format of ResearchCodeBench).
 pub const EVALUATE_SUITE: &str = "EvaluateSuite";
 
+/// Workflow type of filling a user's file from a stored paper (`annapurna complete`).
+pub const COMPLETE_CODE: &str = "CompleteCode";
+
 /// Task queue of the workflows and the cheap, local activities.
 pub const TASK_QUEUE: &str = "annapurna";
 /// Task queue of every activity that calls a model; its server-side rate limit is the

@@ -311,3 +311,44 @@ pub struct EvaluateSuiteOutput {
     /// The results directory (`results/eval/<suite_run>/`).
     pub results_dir: String,
 }
+
+/// Input of `CompleteCode`: fill the blocks of a user's file from a stored paper.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CompleteCodeInput {
+    /// The stored paper.
+    pub paper_id: String,
+    /// The file, as a one-file task bundle (its blocks tagged).
+    pub bundle: Option<BlobRef>,
+    /// The blocks to fill.
+    pub blocks: Vec<EvalSnippet>,
+    /// The code model; `None` for the worker's default.
+    pub code_model: Option<String>,
+    /// The summary model; `None` for the worker's default.
+    pub summary_model: Option<String>,
+}
+
+/// One filled block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletedBlock {
+    /// The block's name.
+    pub name: String,
+    /// The answer (the block's lines, at no particular indentation).
+    pub answer: BlobRef,
+}
+
+/// What `CompleteCode` returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CompleteCodeOutput {
+    /// The paper.
+    pub paper_id: String,
+    /// Every block, in file order.
+    pub blocks: Vec<CompletedBlock>,
+    /// Tokens in, summaries included.
+    pub input_tokens: u64,
+    /// Tokens out.
+    pub output_tokens: u64,
+    /// Estimated cost, micro-dollars.
+    pub cost_microusd: u64,
+    /// Some answer came from the Bedrock stand-in (a template, not a model).
+    pub standin: bool,
+}
