@@ -37,7 +37,11 @@ fn bench_quota_reports_json_on_its_last_line() {
     assert_eq!(report["summary_requests"], 3);
     assert_eq!(report["standin"], true);
     // The worker ran with its defaults: no setting changed but the account's quota.
-    assert_eq!(report["config_overrides"], serde_json::json!([]), "{report}");
+    assert_eq!(
+        report["config_overrides"],
+        serde_json::json!([]),
+        "{report}"
+    );
     // The old method pauses 2 s after each of the 3 chunks.
     assert!(
         report["sequential_makespan_s"].as_f64().unwrap() >= 6.0,
