@@ -1,4 +1,4 @@
-//! The paper's passages for a snippet: the chunks whose words best match the code around it
+//! The paper's passages for a snippet: the paragraphs whose words best match the code around it
 //! (identifiers split at `_` and case changes, so `attn_weights` meets "attention weights" half
 //! way). Plain word overlap, weighted by rarity across the chunks; used until the paper store
 //! has a retrieval index.
@@ -58,6 +58,37 @@ pub fn best_chunks(context: &str, chunks: &[String], k: usize) -> Vec<usize> {
     scored.into_iter().take(k).map(|(_, i)| i).collect()
 }
 
+/// The paragraphs of `chunks` (blank-line separated) that best match `context`, best first,
+/// until `budget` characters are taken, then put back in paper order: the passages a snippet's
+/// prompt carries. A paragraph longer than the budget is cut to it.
+pub fn best_paragraphs(context: &str, chunks: &[String], budget: usize) -> Vec<String> {
+    let paragraphs: Vec<String> = chunks
+        .iter()
+        .flat_map(|c| c.split("\n\n"))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let mut order = best_chunks(context, &paragraphs, paragraphs.len());
+    let mut taken = 0;
+    order.retain(|&i| {
+        let fits = taken < budget;
+        taken += paragraphs[i].len();
+        fits
+    });
+    order.sort_unstable();
+    order
+        .into_iter()
+        .map(|i| {
+            let p = &paragraphs[i];
+            match p.char_indices().nth(budget) {
+                Some((cut, _)) => p[..cut].to_owned(),
+                None => p.clone(),
+            }
+        })
+        .collect()
+}
+
 /// The lines of `text` within `radius` lines of lines `open..=close`.
 pub fn around(text: &str, open: usize, close: usize, radius: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
@@ -77,6 +108,27 @@ mod tests {
             assert!(w.contains(expected), "{expected} in {w:?}");
         }
         assert!(!w.contains("x2") && !w.contains("*"));
+    }
+
+    #[test]
+    fn paragraphs_are_chosen_by_match_within_the_budget_in_paper_order() {
+        let chunks = [
+            "Intro about everything.\n\nThe lambda re-parameterisation uses exp of dot products."
+                .to_owned(),
+            "Differential attention subtracts two softmax maps.\n\nAcknowledgements.".to_owned(),
+        ];
+        let context = "attn = softmax(a) - lambda_full * softmax(b)  # differential attention";
+        let got = best_paragraphs(context, &chunks, 10_000);
+        assert_eq!(
+            got,
+            [
+                "The lambda re-parameterisation uses exp of dot products.",
+                "Differential attention subtracts two softmax maps."
+            ]
+        );
+        // A budget of one paragraph keeps the best one only.
+        let got = best_paragraphs(context, &chunks, 10);
+        assert_eq!(got, ["Differential attenti"[..10].to_owned()]);
     }
 
     #[test]

@@ -1,15 +1,16 @@
 //! AnswerSnippet: one masked block of a benchmark task filled in, and the program that tests it
 //! on a copy of the task folder. Oracle answers put the original back and empty answers leave the
 //! TODO, without a model call; model answers come from the code model given the paper's chunk
-//! summaries, the chunks whose words best match the code around the block, the task's context
+//! summaries, the paragraphs whose words best match the code around the block, the task's context
 //! files and the file with the block masked.
 
 use crate::eval::{program, retrieve, task_format};
 use crate::local::prepare_eval_task::{load_bundle, task_prefix};
 use crate::prelude::*;
 
-/// Paper chunks given to the model beside the summaries.
-const PASSAGES: usize = 3;
+/// Characters of the paper's best-matching paragraphs given to the model beside the summaries
+/// (about 3,000 tokens).
+const PASSAGE_CHARS: usize = 12_000;
 /// Lines around the block whose words choose the passages.
 const AROUND_LINES: usize = 30;
 /// Characters of each context file given to the model.
@@ -105,10 +106,7 @@ async fn ask_model(
     }
     // The code around the block (the block itself is what is asked for, so not its lines).
     let around = retrieve::around(&masked, snippet.open, snippet.open + 2, AROUND_LINES);
-    let passages: Vec<String> = retrieve::best_chunks(&around, &chunks, PASSAGES)
-        .into_iter()
-        .map(|i| chunks[i].clone())
-        .collect();
+    let passages = retrieve::best_paragraphs(&around, &chunks, PASSAGE_CHARS);
     let context: Vec<(String, String)> = task
         .context_files
         .iter()
