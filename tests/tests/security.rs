@@ -143,6 +143,71 @@ async fn unbounded_inputs_and_unknown_models_are_refused() {
         .await;
 }
 
+/// Inputs that are JSON but not the workflow's input — a wrong type, an unknown feed kind, a list
+/// where an object goes — fail the workflow at once with `InvalidInput` naming the field, instead
+/// of failing its workflow task forever; the worker stays up.
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_workflow_inputs_fail_at_once_naming_the_field() {
+    let stack = Stack::start(&[]).await;
+    let cases: [(&str, &str, &str, &[&str]); 5] = [
+        (
+            "PaperToCode",
+            "bad-1",
+            r#"{"paper_id": 5}"#,
+            &["paper_id", "invalid type"],
+        ),
+        (
+            "PaperToCode",
+            "bad-2",
+            r#"{"paper_id": "x", "review_rounds": "many"}"#,
+            &["review_rounds"],
+        ),
+        (
+            "PaperToCode",
+            "bad-3",
+            r#""paper.pdf""#,
+            &["not a PaperToCode input"],
+        ),
+        (
+            "PaperBatch",
+            "bad-4",
+            r#"{"paper_ids": "p1,p2"}"#,
+            &["paper_ids"],
+        ),
+        (
+            "IngestPapers",
+            "bad-5",
+            r#"{"feeds": [{"kind": "gopher"}]}"#,
+            &["gopher"],
+        ),
+    ];
+    for (kind, id, input, named) in cases {
+        stack.start_with_cli(kind, id, input);
+    }
+    for (kind, id, _, named) in cases {
+        let err = match kind {
+            "PaperToCode" => stack.failure::<workflows::PaperToCode>(id, 60).await,
+            "PaperBatch" => stack.failure::<workflows::PaperBatch>(id, 60).await,
+            _ => stack.failure::<workflows::IngestPapers>(id, 60).await,
+        };
+        assert!(err.contains("InvalidInput"), "{kind} {id}: {err}");
+        for word in named {
+            assert!(
+                err.contains(word),
+                "{kind} {id} should name {word:?}: {err}"
+            );
+        }
+    }
+    let id = stack.add_example();
+    let input = PaperToCodeInput {
+        execute: Some(false),
+        ..paper_input(&id)
+    };
+    stack
+        .paper_succeeds("after-bad-inputs", input, "the worker is still up")
+        .await;
+}
+
 /// Writes a small PDF whose one content stream inflates to `gib` GiB of spaces.
 fn pdf_bomb(path: &Path, gib: u32) {
     let script = r#"

@@ -133,6 +133,7 @@ impl FeedArgs {
             }),
             entries_per_run: None,
             carried: None,
+            invalid_input: None,
         })
     }
 }

@@ -381,6 +381,7 @@ async fn main() -> anyhow::Result<()> {
                 }),
                 carried: None,
                 papers_per_run: None,
+                invalid_input: None,
             };
             wiring::start_from_cli(workflows::PaperBatch::run, input, "batch", follow).await
         }

@@ -320,7 +320,7 @@ pub async fn run_queues(
                 .register_activities(LocalActivities::new(deps.clone()))
                 .tuner(tuner(config.worker.max_concurrent_activities))
                 .graceful_shutdown_period(grace)
-            .activity_inbound_interceptor(crate::metrics::ActivityMetrics)
+                .activity_inbound_interceptor(crate::metrics::ActivityMetrics)
                 .maybe_max_task_queue_activities_per_second(fetch_rate)
                 .build();
             workers.push(

@@ -77,6 +77,9 @@ impl IngestPapers {
     #[run(name = "IngestPapers")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<IngestSummary> {
         let input = ctx.state(|s| s.input.clone());
+        if let Some(problem) = &input.invalid_input {
+            return Err(crate::paper_to_code::invalid_input(problem));
+        }
         crate::carry::refuse_injected(ctx, input.carried.is_some(), "IngestPapers")?;
         let per_source = ctx.patched(FETCH_QUEUES_PATCH);
         let (items, mut indexed) = match &input.carried {

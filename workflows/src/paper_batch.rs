@@ -48,6 +48,13 @@ impl PaperBatch {
     #[run(name = "PaperBatch")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<BatchSummary> {
         let input = ctx.state(|s| s.input.clone());
+        let invalid = input
+            .invalid_input
+            .as_ref()
+            .or_else(|| input.paper.as_ref()?.invalid_input.as_ref());
+        if let Some(problem) = invalid {
+            return Err(crate::paper_to_code::invalid_input(problem));
+        }
         crate::carry::refuse_injected(ctx, input.carried.is_some(), "PaperBatch")?;
         let started = now_ms(ctx);
         let ids = match &input.carried {

@@ -214,6 +214,9 @@ pub(crate) fn invalid_input(message: &str) -> WorkflowTermination {
 
 async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToCodeOutput> {
     let input = ctx.state(|s| s.input.clone());
+    if let Some(problem) = &input.invalid_input {
+        return Err(invalid_input(problem));
+    }
     if input.paper_id.is_none() && input.source.is_none() {
         return Err(invalid_input(
             "PaperToCode needs {\"paper_id\": \"…\"} or {\"source\": \"path-or-uri\"}; got neither",

@@ -146,8 +146,12 @@ pub struct Judgement {
 /// What a user passes to `IngestPapers`: feeds to read, and what to do with what they bring.
 /// `{"feeds": [{"kind": "arxiv", "categories": ["cs.LG"], "days": 1}]}` is a complete input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[serde(default, remote = "Self")]
 pub struct IngestPapersInput {
+    /// Set when the JSON given was not this input: what is wrong and where; the workflow then
+    /// fails at once with `InvalidInput` (see `lenient.rs`). Never serialized.
+    #[serde(skip)]
+    pub invalid_input: Option<String>,
     /// The feeds.
     pub feeds: Vec<FeedQuery>,
     /// Ask the judge about new papers (default true); without it every new paper is indexed.
@@ -294,3 +298,5 @@ mod tests {
         );
     }
 }
+
+lenient_input!(IngestPapersInput, "IngestPapers");

@@ -6,6 +6,8 @@
 //! shared ones (`common`); everything is re-exported here, so `workflows::types::X` names any of
 //! them.
 
+#[macro_use]
+mod lenient;
 mod common;
 mod execution;
 mod ingest_papers;

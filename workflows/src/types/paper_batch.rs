@@ -7,8 +7,12 @@ use serde::{Deserialize, Serialize};
 /// What a user passes to `PaperBatch`: a selection (any of the fields; ids first) and how many
 /// papers run at once. `{"paper_ids": ["a", "b"], "max_concurrent": 2}` is a complete input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[serde(default, remote = "Self")]
 pub struct PaperBatchInput {
+    /// Set when the JSON given was not this input: what is wrong and where; the workflow then
+    /// fails at once with `InvalidInput` (see `lenient.rs`). Never serialized.
+    #[serde(skip)]
+    pub invalid_input: Option<String>,
     /// Explicit paper ids.
     pub paper_ids: Vec<String>,
     /// Papers added in the last N days.
@@ -86,3 +90,5 @@ pub struct BatchSummary {
     /// Per paper (the first 1,000).
     pub items: Vec<BatchItem>,
 }
+
+lenient_input!(PaperBatchInput, "PaperBatch");

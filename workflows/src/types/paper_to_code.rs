@@ -8,8 +8,12 @@ use serde::{Deserialize, Serialize};
 /// What a user passes to `PaperToCode`. Only one of `paper_id` or `source` is needed; every other
 /// field has a default, so `{"paper_id": "…"}` is a complete input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[serde(default, remote = "Self")]
 pub struct PaperToCodeInput {
+    /// Set when the JSON given was not this input: what is wrong and where; the workflow then
+    /// fails at once with `InvalidInput` (see `lenient.rs`). Never serialized.
+    #[serde(skip)]
+    pub invalid_input: Option<String>,
     /// Id of a paper already in the paper store (`annapurna paper add` prints it).
     pub paper_id: Option<String>,
     /// A path or `file://` URI of a .pdf/.tex/.md/.txt paper, added to the store if new.
@@ -520,3 +524,5 @@ pub struct Progress {
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub by_role: std::collections::BTreeMap<String, LlmUsage>,
 }
+
+lenient_input!(PaperToCodeInput, "PaperToCode");
