@@ -19,7 +19,8 @@ fn bench_quota_reports_json_on_its_last_line() {
         .env("PATH", path)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .args(["bench", "quota", "--papers", "1", "--chunks", "3"])
-        .args(["--chunk-chars", "3000", "--baseline-chunks", "3"])
+        // Sections larger than a third of the default chunk budget: one chunk each.
+        .args(["--chunk-chars", "90000", "--baseline-chunks", "3"])
         .args(["--latency-ms", "50", "--json"]);
     let report = last_line_json(&run_ok(&mut bench, "annapurna bench quota"));
     for key in [
