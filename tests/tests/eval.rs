@@ -102,15 +102,32 @@ async fn oracle_scores_one_on_every_task_that_is_not_broken_and_empty_near_zero(
     let stack = Stack::start(&[]).await;
     let dir = rcb();
     let rcb = dir.to_str().unwrap();
+    // The evaluation venv: what the tasks import beyond the execution venv (DyT's timm), from the
+    // suite's environment.yml.
+    let env = stack.annapurna_ok(&["eval", "env", rcb, "--json"]);
+    let env = annapurna_tests::last_line_json(&env);
+    eprintln!("eval env: {env}");
+    let timm = &env["modules"]["timm"];
+    assert!(
+        timm["status"] == "installed" || timm["status"] == "present",
+        "{env}"
+    );
+    assert_eq!(timm["tasks"], serde_json::json!(["DyT"]), "{env}");
+    assert!(
+        env["modules"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|m| m["status"] != "failed" && m["status"] != "undeclared"),
+        "every import is declared and installable here: {env}"
+    );
     let (_, oracle) = eval(&stack, &[rcb, "--oracle", "--name", "oracle"]);
     eprintln!("oracle: {oracle}");
     let tasks = oracle["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 6, "{oracle}");
     let scored: Vec<&Value> = tasks.iter().filter(|t| t["status"] == "scored").collect();
-    assert!(
-        !scored.is_empty(),
-        "some task must be scorable here: {oracle}"
-    );
+    // With the evaluation venv every task of the six is scorable here.
+    assert_eq!(scored.len(), 6, "{oracle}");
     for t in &scored {
         assert_eq!(t["score"], 1.0, "the oracle passes every snippet: {t}");
         assert_eq!(t["passed"], t["snippets"], "{t}");

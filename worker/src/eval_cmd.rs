@@ -73,6 +73,16 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Build the evaluation venv on this executor host: what the tasks in DIR import beyond the
+    /// execution venv, installed from what the suite declares (the tasks' requirements files and
+    /// the pip list of an `environment.yml` in DIR). Benchmark runs then use it.
+    Env {
+        /// Task folders, or folders of them (with the suite's `environment.yml`).
+        dirs: Vec<std::path::PathBuf>,
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs `annapurna eval`.
@@ -84,6 +94,9 @@ pub async fn run(config: &Config, args: EvalArgs) -> anyhow::Result<()> {
     }) = &args.command
     {
         return compare(config, before, after, *json).await;
+    }
+    if let Some(EvalCommand::Env { dirs, json }) = &args.command {
+        return crate::eval_env_cmd::run(config, dirs, *json);
     }
     if args.dirs.is_empty() {
         bail!("give task folders (or a folder of them): annapurna eval ../shared/rcb");

@@ -21,6 +21,7 @@ pub mod config;
 pub mod dev;
 pub mod doctor;
 pub mod eval_cmd;
+pub mod eval_env_cmd;
 pub mod exec_cmd;
 pub mod history_json;
 pub mod ingest_cmd;

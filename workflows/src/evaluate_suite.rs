@@ -225,6 +225,7 @@ async fn prepare(
                         target: target.clone(),
                         timeout_secs: task.timeout_secs,
                         attempt: 0,
+                        environment: Some("eval".to_owned()),
                     },
                     options(
                         Some(exec_task_queue(&target)),
@@ -412,6 +413,7 @@ async fn answer_and_test(
                 target: target.clone(),
                 timeout_secs: task.timeout_secs,
                 attempt: s + 1,
+                environment: Some("eval".to_owned()),
             },
             options(
                 Some(exec_task_queue(&target)),

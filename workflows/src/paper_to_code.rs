@@ -637,6 +637,7 @@ async fn execute_loop(
                     target: target.clone(),
                     timeout_secs: timeout,
                     attempt,
+                    environment: None,
                 },
                 options,
             )

@@ -4,6 +4,9 @@
 //! for a snippet ([`retrieve`]) and the score table ([`table`]). The activities that
 //! use them are `PrepareEvalTask` and `RecordEval` (`local/`) and `AnswerSnippet` (`llm/`).
 
+/// The evaluation venv's builder (`annapurna eval env`), run with the execution venv's Python.
+pub const EVAL_ENV_PY: &str = include_str!("eval_env.py");
+
 pub mod bundle;
 pub mod program;
 pub mod retrieve;

@@ -18,6 +18,17 @@ pub async fn execute_code(
 ) -> Out<ExecutionReport> {
     let code = d.text(&input.code).await?;
     let latest: crate::sandbox::LatestMetrics = Default::default();
+    // Benchmark tasks run in the evaluation venv when this executor has one (it holds what the
+    // tasks import beyond the execution venv); otherwise in the execution venv, where a missing
+    // package makes the task `broken`, naming it.
+    let mut with_env = sandbox.clone();
+    if input.environment.as_deref() == Some("eval") {
+        let eval = crate::sandbox::profile::eval_venv_path(sandbox);
+        if eval.join("bin/python").exists() {
+            with_env.venv = eval.display().to_string();
+        }
+    }
+    let sandbox = &with_env;
     let running = execute(
         sandbox,
         code,

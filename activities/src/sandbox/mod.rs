@@ -85,6 +85,9 @@ pub struct SandboxConfig {
     pub timeout_secs: u64,
     /// On Trainium, capture a Neuron runtime profile into `output/neuron-profile/`.
     pub neuron_profile: bool,
+    /// The evaluation venv (`annapurna eval env`), layered over `venv`; empty: `eval-venv` in
+    /// the cache. Used for runs that ask for the `eval` environment, when it exists.
+    pub eval_venv: String,
 }
 
 impl Default for SandboxConfig {
@@ -106,6 +109,7 @@ impl Default for SandboxConfig {
             output_bytes: 1 << 20,
             timeout_secs: 900,
             neuron_profile: false,
+            eval_venv: String::new(),
         }
     }
 }

@@ -100,6 +100,27 @@ pub(crate) fn datasets_dir(config: &SandboxConfig) -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// The evaluation venv's directory (`annapurna eval env` builds it).
+pub fn eval_venv_path(config: &SandboxConfig) -> PathBuf {
+    if config.eval_venv.is_empty() {
+        crate::settings::cache_dir().join("eval-venv")
+    } else {
+        PathBuf::from(&config.eval_venv)
+    }
+}
+
+/// The execution venv's directory.
+pub fn exec_venv_path(config: &SandboxConfig) -> PathBuf {
+    if config.venv.is_empty() {
+        crate::settings::cache_dir().join("exec-venv")
+    } else {
+        PathBuf::from(&config.venv)
+    }
+}
+
+/// Where a layered venv (the evaluation venv) finds the venv beneath it inside the sandbox.
+pub const BASE_VENV_MOUNT: &str = "/opt/base-venv";
+
 /// The Python to use and the directory to mount for it.
 pub(crate) fn python(config: &SandboxConfig) -> (PathBuf, Option<PathBuf>) {
     let venv = if config.venv.is_empty() {
@@ -195,6 +216,14 @@ pub fn bwrap_args(
             v.display().to_string(),
             VENV_MOUNT.into(),
         ]);
+        // A layered venv names the venv beneath it (its packages are found through a .pth file
+        // that points at this mount).
+        if let Ok(base) = std::fs::read_to_string(v.join("annapurna-base-venv")) {
+            let base = base.trim();
+            if Path::new(base).is_dir() {
+                a.extend(["--ro-bind".into(), base.to_owned(), BASE_VENV_MOUNT.into()]);
+            }
+        }
     }
     if let Some(datasets) = datasets_dir(config) {
         a.extend([

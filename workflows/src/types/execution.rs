@@ -34,6 +34,10 @@ pub struct ExecuteCodeInput {
     pub timeout_secs: u64,
     /// Which run of this paper's code (from 1).
     pub attempt: u32,
+    /// The Python environment: none for the execution venv, `eval` for the evaluation venv
+    /// (`annapurna eval env`) when the executor has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
 }
 
 /// A file the code left in `output/`.
