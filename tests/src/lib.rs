@@ -65,6 +65,21 @@ pub fn temporal_bin() -> PathBuf {
     venv
 }
 
+/// `annapurna` run in `dir` as the benchmarks run it: the set-up's `temporal` on PATH, no instance
+/// metadata service asked for credentials.
+pub fn bench_command(dir: &Path) -> Command {
+    let path = format!(
+        "{}:{}",
+        temporal_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new(annapurna_bin());
+    cmd.current_dir(dir)
+        .env("PATH", path)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
 /// A tool from PATH or the set-up script's venv (`scripts/setup.sh` installs it there).
 pub fn venv_tool(name: &str) -> PathBuf {
     activities::settings::find_tool(name)

@@ -3,21 +3,13 @@
 
 use std::process::Command;
 
-use annapurna_tests::{annapurna_bin, last_line_json, run_ok, temporal_bin};
+use annapurna_tests::{annapurna_bin, last_line_json, run_ok};
 
 #[test]
 fn bench_quota_reports_json_on_its_last_line() {
     let dir = tempfile::tempdir().unwrap();
-    let path = format!(
-        "{}:{}",
-        temporal_bin().parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut bench = Command::new(annapurna_bin());
+    let mut bench = annapurna_tests::bench_command(dir.path());
     bench
-        .current_dir(dir.path())
-        .env("PATH", path)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .args(["bench", "quota", "--papers", "1", "--chunks", "3"])
         // Sections larger than a third of the default chunk budget: one chunk each.
         .args(["--chunk-chars", "90000", "--baseline-chunks", "3"])

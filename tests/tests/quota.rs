@@ -5,9 +5,7 @@
 //! below the quota: at most 2% of the summary requests throttled, as the stand-in counts them,
 //! and no paper failed.
 
-use std::process::Command;
-
-use annapurna_tests::{annapurna_bin, last_line_json, run_ok, temporal_bin};
+use annapurna_tests::{last_line_json, run_ok};
 
 // Issue 16 is open: on 2026-12-05 this ran 94 summary requests with 38 throttled (40%) and 0
 // failed, in 222 s — each worker's limiter starts from the whole configured quota and AIMD does
@@ -16,16 +14,8 @@ use annapurna_tests::{annapurna_bin, last_line_json, run_ok, temporal_bin};
 #[ignore = "issue 16 (open): three workers do not yet converge under one quota (40% throttled)"]
 fn three_workers_share_one_quota_with_few_throttles() {
     let dir = tempfile::tempdir().unwrap();
-    let path = format!(
-        "{}:{}",
-        temporal_bin().parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut bench = Command::new(annapurna_bin());
+    let mut bench = annapurna_tests::bench_command(dir.path());
     bench
-        .current_dir(dir.path())
-        .env("PATH", path)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .args(["bench", "quota", "--scenario", "workers", "--workers", "3"])
         .args(["--papers", "4", "--chunks", "15", "--chunk-chars", "88000"])
         // A quota the workload must wait for: ~60 summaries of ~27,000 settled tokens each (one chunk per 88,000-character section).

@@ -181,7 +181,7 @@ async fn malformed_workflow_inputs_fail_at_once_naming_the_field() {
             &["gopher"],
         ),
     ];
-    for (kind, id, input, named) in cases {
+    for (kind, id, input, _) in cases {
         stack.start_with_cli(kind, id, input);
     }
     for (kind, id, _, named) in cases {

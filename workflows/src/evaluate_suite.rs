@@ -15,7 +15,6 @@
 
 use std::time::Duration;
 
-use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_workflow::{
     ActivityExecutionError, ActivityOptions, ContinueAsNewOptions, WorkflowContext,
@@ -45,18 +44,12 @@ fn options(
     start_to_close: Duration,
     attempts: u32,
 ) -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(start_to_close)
-        .activity_id(id)
-        .maybe_task_queue(queue)
-        .heartbeat_timeout(Duration::from_secs(30))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .maximum_interval(Duration::from_secs(30))
-                .maximum_attempts(attempts)
-                .build(),
-        )
-        .build()
+    crate::options::activity(
+        queue,
+        id,
+        start_to_close,
+        crate::options::Retry::quick(attempts),
+    )
 }
 
 fn reason(e: &ActivityExecutionError) -> String {

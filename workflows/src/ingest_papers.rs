@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_workflow::{
     ActivityExecutionError, ActivityOptions, ChildWorkflowOptions, ContinueAsNewOptions,
@@ -45,18 +44,12 @@ fn options_on(
     start_to_close: Duration,
     attempts: u32,
 ) -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(start_to_close)
-        .activity_id(id)
-        .maybe_task_queue(queue.map(str::to_owned))
-        .heartbeat_timeout(Duration::from_secs(30))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(2))
-                .maximum_interval(Duration::from_secs(60))
-                .maximum_attempts(attempts)
-                .build(),
-        )
-        .build()
+    crate::options::activity(
+        queue.map(str::to_owned),
+        id,
+        start_to_close,
+        crate::options::Retry::patient(attempts),
+    )
 }
 
 /// The failure's message as the last attempt gave it (reports keep 500 characters).

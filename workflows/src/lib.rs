@@ -23,6 +23,7 @@ pub mod eval_score;
 pub mod evaluate_suite;
 pub mod ingest_papers;
 pub mod names;
+mod options;
 pub mod paper_batch;
 pub mod paper_to_code;
 pub mod types;

@@ -184,16 +184,7 @@ pub fn summary_text(workflow_id: &str, summary: &BatchSummary) -> String {
 /// Posts the summary as a message of its own (nothing when Slack is off; dropped after a few
 /// attempts: a batch never fails for Slack).
 async fn post_summary(ctx: &WorkflowContext<PaperBatch>, summary: &BatchSummary) {
-    let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(20))
-        .activity_id("slack-batch-summary".to_owned())
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .maximum_interval(Duration::from_secs(5))
-                .maximum_attempts(3)
-                .build(),
-        )
-        .build();
+    let options = crate::options::notify("slack-batch-summary".to_owned());
     let input = NotifySlackInput {
         workflow_id: ctx.workflow_id().to_owned(),
         key: format!("{}/batch-summary", ctx.run_id()),

@@ -4,10 +4,7 @@
 //! attempts and is then dropped; when the worker has no Slack configured, the first answer says so
 //! and the lane ends after that one activity.
 
-use std::time::Duration;
-
-use temporalio_common::RetryPolicy;
-use temporalio_workflow::{ActivityOptions, WorkflowContext};
+use temporalio_workflow::WorkflowContext;
 
 use super::PaperToCode;
 use crate::activities::LocalActivities;
@@ -40,16 +37,7 @@ async fn post(
     thread: Option<SlackThread>,
     event: SlackEvent,
 ) -> Result<Option<SlackThread>, ()> {
-    let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(20))
-        .activity_id(format!("slack-{key}"))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .maximum_interval(Duration::from_secs(5))
-                .maximum_attempts(3)
-                .build(),
-        )
-        .build();
+    let options = crate::options::notify(format!("slack-{key}"));
     let input = NotifySlackInput {
         workflow_id: ctx.workflow_id().to_owned(),
         key: format!("{}/{key}", ctx.run_id()),
