@@ -125,7 +125,7 @@ pub async fn check(
     json: bool,
 ) -> anyhow::Result<CheckReport> {
     let standin = crate::doctor::standin_url(config);
-    let llm = crate::wiring::bedrock(config, standin.as_deref()).await;
+    let llm = crate::wiring::models(config, standin.as_deref()).await?;
     let deps = crate::wiring::deps(config, llm).await?;
     let (against, expected): (String, Vec<(PaperRecord, bool)>) = match labels {
         Some(path) => {
