@@ -164,7 +164,7 @@ impl ActivityInboundInterceptor for ActivityMetrics {
                     activity::SUMMARIZE_CHUNK => m::add(Counter::ChunksSummarized, 1, &[]),
                     activity::EXECUTE_CODE => {
                         if let Some(report) = value.downcast_ref::<ExecutionReport>() {
-                            let class = serde_json::to_value(&report.classification)
+                            let class = serde_json::to_value(report.classification)
                                 .ok()
                                 .and_then(|v| v.as_str().map(str::to_owned))
                                 .unwrap_or_default();
