@@ -40,6 +40,24 @@ fn short(label: &str) -> String {
     }
 }
 
+/// The y axis's top: 15% above the largest value (1 when there is none above 0).
+fn axis_top<'a>(values: impl Iterator<Item = &'a f64>) -> f64 {
+    let top = values.copied().fold(0.0f64, f64::max);
+    if top <= 0.0 { 1.0 } else { top * 1.15 }
+}
+
+/// The x axis's labels: each name under the middle of its column, nothing elsewhere.
+fn column_labels(names: Vec<String>) -> impl Fn(&f64) -> String {
+    move |x: &f64| {
+        let i = x.floor() as usize;
+        if (x - i as f64 - 0.5).abs() < 1e-6 {
+            names.get(i).map(|l| short(l)).unwrap_or_default()
+        } else {
+            String::new()
+        }
+    }
+}
+
 /// Vertical bars, one per label; one or more series side by side (e.g. found and fixed).
 pub fn bars(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> String {
     let mut svg = String::new();
@@ -47,11 +65,7 @@ pub fn bars(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> Stri
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE)?;
         let n = labels.len().max(1);
-        let top = series
-            .iter()
-            .flat_map(|(_, v)| v.iter().copied())
-            .fold(0.0f64, f64::max);
-        let top = if top <= 0.0 { 1.0 } else { top * 1.15 };
+        let top = axis_top(series.iter().flat_map(|(_, v)| v.iter()));
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
             .margin(10)
@@ -59,14 +73,7 @@ pub fn bars(title: &str, labels: &[String], series: &[(&str, Vec<f64>)]) -> Stri
             .y_label_area_size(60)
             .build_cartesian_2d(0f64..n as f64, 0f64..top)?;
         let names = labels.to_vec();
-        let fmt = move |x: &f64| {
-            let i = x.floor() as usize;
-            if (x - i as f64 - 0.5).abs() < 1e-6 {
-                names.get(i).map(|l| short(l)).unwrap_or_default()
-            } else {
-                String::new()
-            }
-        };
+        let fmt = column_labels(names);
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -117,11 +124,7 @@ pub fn strips(title: &str, y_desc: &str, categories: &[(String, Vec<f64>)]) -> S
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE)?;
         let n = categories.len().max(1);
-        let top = categories
-            .iter()
-            .flat_map(|(_, v)| v.iter().copied())
-            .fold(0.0f64, f64::max);
-        let top = if top <= 0.0 { 1.0 } else { top * 1.15 };
+        let top = axis_top(categories.iter().flat_map(|(_, v)| v.iter()));
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
             .margin(10)
@@ -129,14 +132,7 @@ pub fn strips(title: &str, y_desc: &str, categories: &[(String, Vec<f64>)]) -> S
             .y_label_area_size(60)
             .build_cartesian_2d(0f64..n as f64, 0f64..top)?;
         let names: Vec<String> = categories.iter().map(|(c, _)| c.clone()).collect();
-        let fmt = move |x: &f64| {
-            let i = x.floor() as usize;
-            if (x - i as f64 - 0.5).abs() < 1e-6 {
-                names.get(i).map(|l| short(l)).unwrap_or_default()
-            } else {
-                String::new()
-            }
-        };
+        let fmt = column_labels(names);
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -178,14 +174,7 @@ pub fn line(title: &str, labels: &[String], values: &[f64], y_max: f64) -> Strin
             .y_label_area_size(60)
             .build_cartesian_2d(0f64..n as f64, 0f64..y_max)?;
         let names = labels.to_vec();
-        let fmt = move |x: &f64| {
-            let i = x.floor() as usize;
-            if (x - i as f64 - 0.5).abs() < 1e-6 {
-                names.get(i).map(|l| short(l)).unwrap_or_default()
-            } else {
-                String::new()
-            }
-        };
+        let fmt = column_labels(names);
         chart
             .configure_mesh()
             .x_labels(n * 2 + 1)
