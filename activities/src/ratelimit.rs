@@ -100,6 +100,8 @@ impl Bucket {
 struct State {
     limit: ModelLimit,
     fraction: f64,
+    /// Workers sharing the account's quota (this one included): each paces at its share.
+    workers: f64,
     /// The share of the quota at the last throttle; increases slow down near it.
     throttled_at_fraction: Option<f64>,
     decreased_at: Option<Instant>,
@@ -114,10 +116,11 @@ struct State {
 }
 
 impl State {
-    fn new(limit: ModelLimit, now: Instant) -> Self {
+    fn new(limit: ModelLimit, workers: u32, now: Instant) -> Self {
         let mut s = State {
             limit,
             fraction: 1.0,
+            workers: f64::from(workers.max(1)),
             throttled_at_fraction: None,
             decreased_at: None,
             increased_at: now,
@@ -133,7 +136,7 @@ impl State {
     }
 
     fn rate(&self, per_minute: u32) -> f64 {
-        per_minute as f64 * self.fraction * TARGET_SHARE
+        per_minute as f64 * self.fraction * TARGET_SHARE / self.workers
     }
 
     /// A new pace: the buckets keep their level, their rate and depth follow the fraction.
@@ -175,6 +178,8 @@ pub struct Limiters {
     states: Mutex<HashMap<String, State>>,
     /// Wakes waiting calls when the head of a queue changes.
     turn: tokio::sync::Notify,
+    /// Workers polling the model queue, this one included ([`Limiters::set_workers`]).
+    workers: std::sync::atomic::AtomicU32,
 }
 
 /// Removes a waiting call from its queue when its future is dropped (the activity cancelled).
@@ -203,7 +208,31 @@ impl Limiters {
             limits,
             states: Mutex::new(HashMap::new()),
             turn: tokio::sync::Notify::new(),
+            workers: std::sync::atomic::AtomicU32::new(1),
         }
+    }
+
+    /// `n` workers (this one included) share the account's quotas: each paces at 1/n of them.
+    /// The worker learns `n` from the Temporal server (the pollers of the model queue), so
+    /// workers on several hosts split one account without throttling each other first.
+    pub fn set_workers(&self, n: u32) {
+        let n = n.max(1);
+        if self.workers.swap(n, std::sync::atomic::Ordering::SeqCst) == n {
+            return;
+        }
+        let now = Instant::now();
+        let mut all = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        for state in all.values_mut() {
+            state.workers = f64::from(n);
+            state.set_fraction(state.fraction, now);
+        }
+        drop(all);
+        self.turn.notify_waiters();
+    }
+
+    /// How many workers this one shares the quotas with (itself included).
+    pub fn workers(&self) -> u32 {
+        self.workers.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The configured quota of `model`, when it has one.
@@ -215,9 +244,13 @@ impl Limiters {
         let limit = *self.limits.get(model)?;
         let now = Instant::now();
         let mut all = self.states.lock().unwrap_or_else(|p| p.into_inner());
-        let state = all
-            .entry(model.to_owned())
-            .or_insert_with(|| State::new(limit, now));
+        let state = all.entry(model.to_owned()).or_insert_with(|| {
+            State::new(
+                limit,
+                self.workers.load(std::sync::atomic::Ordering::SeqCst),
+                now,
+            )
+        });
         Some(f(state, now))
     }
 
@@ -373,6 +406,40 @@ mod tests {
 
     fn one(rpm: u32, tpm: u32) -> Limiters {
         Limiters::new(BTreeMap::from([("m".to_owned(), ModelLimit { rpm, tpm })]))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn three_workers_each_pace_at_a_third() {
+        let l = one(600, 0);
+        // Alone: 30 requests at ≈ 9.5/s take about 2 s (after the first second's bucket).
+        let start = Instant::now();
+        for _ in 0..30 {
+            l.acquire("m", 100).await;
+        }
+        let alone = start.elapsed();
+        // The server says three workers poll the model queue: a third of the pace each.
+        l.set_workers(3);
+        assert_eq!(l.workers(), 3);
+        let start = Instant::now();
+        for _ in 0..30 {
+            l.acquire("m", 100).await;
+        }
+        let shared = start.elapsed();
+        assert!(
+            shared >= alone * 2 && shared >= Duration::from_secs(8),
+            "alone {alone:?}, a third {shared:?}"
+        );
+        // Back to one: the whole pace again.
+        l.set_workers(1);
+        let start = Instant::now();
+        for _ in 0..20 {
+            l.acquire("m", 100).await;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -271,6 +271,7 @@ pub async fn run_queues(
     let runtime = Runtime::from_current_tokio(crate::metrics::runtime_options(&config.telemetry)?)
         .context("starting the Temporal runtime")?;
     let grace = Duration::from_secs(config.worker.graceful_shutdown_secs);
+    let deps_for_share = deps.clone();
     let mut workers = Vec::new();
     let mut names = Vec::new();
     if queues.main {
@@ -359,6 +360,26 @@ pub async fn run_queues(
         );
         names.push(queue);
     }
+    // Workers on several hosts share one account: each paces its model calls at 1/n of the
+    // configured quotas, n being the workers the server sees polling the model queue.
+    let counting = queues.main.then(|| {
+        let client = client.clone();
+        let deps = deps_for_share.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Some(n) = llm_workers(&client).await
+                    && n != deps.limiters.workers()
+                {
+                    tracing::info!(
+                        workers = n,
+                        "workers polling {LLM_TASK_QUEUE}: each paces model calls at 1/{n} of the quotas"
+                    );
+                    deps.limiters.set_workers(n);
+                }
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        })
+    });
     let stops: Vec<_> = workers.iter().map(|w| w.shutdown_handle()).collect();
     tracing::info!(queues = ?names, "worker polling");
     let runs = futures::future::try_join_all(workers.iter_mut().map(|w| w.run()));
@@ -373,7 +394,41 @@ pub async fn run_queues(
             runs.await
         }
     };
+    if let Some(task) = counting {
+        task.abort();
+    }
     result.map(|_| ()).context("worker stopped with an error")
+}
+
+/// How many worker processes poll `annapurna-llm`, by the server's list of recent pollers (their
+/// identities); `None` when the server cannot say.
+async fn llm_workers(client: &Client) -> Option<u32> {
+    use temporalio_client::NamespacedClient;
+    use temporalio_protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType};
+    use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
+    use temporalio_protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
+    let request = DescribeTaskQueueRequest {
+        namespace: client.namespace(),
+        task_queue: Some(TaskQueue {
+            name: LLM_TASK_QUEUE.to_owned(),
+            kind: TaskQueueKind::Normal as i32,
+            ..Default::default()
+        }),
+        task_queue_type: TaskQueueType::Activity as i32,
+        ..Default::default()
+    };
+    let mut service = client.connection().workflow_service();
+    let response = service
+        .describe_task_queue(temporalio_client::tonic::Request::new(request))
+        .await
+        .ok()?;
+    let identities: std::collections::BTreeSet<&str> = response
+        .get_ref()
+        .pollers
+        .iter()
+        .map(|p| p.identity.as_str())
+        .collect();
+    u32::try_from(identities.len()).ok().filter(|n| *n > 0)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
