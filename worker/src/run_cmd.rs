@@ -175,27 +175,9 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
 /// Says so when no executor polls the target's task queue (Temporal's DescribeTaskQueue): the
 /// code would wait in stage `waiting-for-executor` until one does or `executor_wait_secs` ends.
 async fn warn_without_executor(client: &temporalio_client::Client, target: &str) {
-    use temporalio_client::NamespacedClient;
-    use temporalio_protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType};
-    use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
-    use temporalio_protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
     let queue = workflows::names::exec_task_queue(target);
-    let request = DescribeTaskQueueRequest {
-        namespace: client.namespace(),
-        task_queue: Some(TaskQueue {
-            name: queue.clone(),
-            kind: TaskQueueKind::Normal as i32,
-            ..Default::default()
-        }),
-        task_queue_type: TaskQueueType::Activity as i32,
-        ..Default::default()
-    };
-    let mut service = client.connection().workflow_service();
-    match service
-        .describe_task_queue(temporalio_client::tonic::Request::new(request))
-        .await
-    {
-        Ok(r) if r.get_ref().pollers.is_empty() => eprintln!(
+    match crate::wiring::describe_activity_queue(client, &queue).await {
+        Ok(r) if r.pollers.is_empty() => eprintln!(
             "WARNING: no executor polls {queue}: the code will wait in stage waiting-for-executor. \
              Start one on a {target} host with `annapurna worker --exec {target}` (as root), or run with --target cpu."
         ),

@@ -400,9 +400,14 @@ pub async fn run_queues(
     result.map(|_| ()).context("worker stopped with an error")
 }
 
-/// How many worker processes poll `annapurna-llm`, by the server's list of recent pollers (their
-/// identities); `None` when the server cannot say.
-async fn llm_workers(client: &Client) -> Option<u32> {
+/// `DescribeTaskQueue` of activity queue `queue`: who polls it, as the server saw lately.
+pub async fn describe_activity_queue(
+    client: &Client,
+    queue: &str,
+) -> Result<
+    temporalio_protos::temporal::api::workflowservice::v1::DescribeTaskQueueResponse,
+    temporalio_client::tonic::Status,
+> {
     use temporalio_client::NamespacedClient;
     use temporalio_protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType};
     use temporalio_protos::temporal::api::taskqueue::v1::TaskQueue;
@@ -410,7 +415,7 @@ async fn llm_workers(client: &Client) -> Option<u32> {
     let request = DescribeTaskQueueRequest {
         namespace: client.namespace(),
         task_queue: Some(TaskQueue {
-            name: LLM_TASK_QUEUE.to_owned(),
+            name: queue.to_owned(),
             kind: TaskQueueKind::Normal as i32,
             ..Default::default()
         }),
@@ -418,12 +423,17 @@ async fn llm_workers(client: &Client) -> Option<u32> {
         ..Default::default()
     };
     let mut service = client.connection().workflow_service();
-    let response = service
+    service
         .describe_task_queue(temporalio_client::tonic::Request::new(request))
         .await
-        .ok()?;
-    let identities: std::collections::BTreeSet<&str> = response
-        .get_ref()
+        .map(|r| r.into_inner())
+}
+
+/// How many worker processes poll `annapurna-llm`, by the server's list of recent pollers (their
+/// identities); `None` when the server cannot say.
+async fn llm_workers(client: &Client) -> Option<u32> {
+    let described = describe_activity_queue(client, LLM_TASK_QUEUE).await.ok()?;
+    let identities: std::collections::BTreeSet<&str> = described
         .pollers
         .iter()
         .map(|p| p.identity.as_str())
