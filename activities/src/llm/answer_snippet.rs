@@ -137,10 +137,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Mutex;
 
-    use temporalio_sdk::testing::ActivityEnvironment;
-
     use super::*;
-    use crate::clients::llm::ScriptedLlm;
     use crate::eval::bundle::Bundle;
     use crate::llm::LlmActivities;
 
@@ -151,22 +148,13 @@ mod tests {
     /// block); the answer, written at no indentation, lands at the block's in the test program.
     #[tokio::test]
     async fn the_model_gets_summaries_matching_passages_and_the_masked_file() {
-        let dir = tempfile::tempdir().unwrap();
         let seen: Arc<Mutex<Vec<LlmRequest>>> = Default::default();
         let record = seen.clone();
-        let llm = Arc::new(ScriptedLlm::new(move |req: &LlmRequest| {
+        let f = crate::llm::tests::fixture(move |req: &LlmRequest| {
             record.lock().unwrap().push(req.clone());
             Ok("```python\nscores = q @ k.transpose(-1, -2)\ns = scores / math.sqrt(k.shape[-1])\n```".to_owned())
-        }));
-        let deps = Arc::new(Deps::new(
-            BlobStore::open(dir.path().join("blobs").to_str().unwrap()).unwrap(),
-            BlobStore::open(dir.path().join("results").to_str().unwrap()).unwrap(),
-            crate::clients::papers::SqlitePaperStore::open(&dir.path().join("papers.db"))
-                .unwrap()
-                .into(),
-            llm,
-            Settings::default(),
-        ));
+        });
+        let deps = &f.deps;
         let files: BTreeMap<String, Vec<u8>> = [
             ("attn.py", CODE),
             ("helpers.py", "def scale_helper():\n    return 2\n"),
@@ -218,10 +206,10 @@ mod tests {
             title: "Scaled attention".into(),
             model: None,
         };
-        let env = ActivityEnvironment::builder_with_default()
-            .register_activities(LlmActivities::new(deps.clone()))
-            .build();
-        let out = env.run(LlmActivities::answer_snippet, input).await.unwrap();
+        let out = crate::llm::tests::env(&f)
+            .run(LlmActivities::answer_snippet, input)
+            .await
+            .unwrap();
         assert_eq!(out.usage.calls, 1);
         let requests = seen.lock().unwrap().clone();
         let prompt = &requests[0].messages[0].1;

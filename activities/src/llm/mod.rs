@@ -41,7 +41,7 @@ crate::group::activity_group! {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use super::*;
@@ -55,13 +55,14 @@ mod tests {
     use temporalio_sdk::activities::ActivityError;
     use temporalio_sdk::testing::{ActivityEnvironment, ActivityEnvironmentError};
 
-    struct Fixture {
+    /// A worker's dependencies over a scripted model, in a scratch directory.
+    pub(crate) struct Fixture {
         _dir: tempfile::TempDir,
-        deps: Arc<Deps>,
+        pub(crate) deps: Arc<Deps>,
         llm: Arc<ScriptedLlm>,
     }
 
-    fn fixture(
+    pub(crate) fn fixture(
         answer: impl Fn(&LlmRequest) -> Result<String, LlmError> + Send + Sync + 'static,
     ) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
@@ -82,7 +83,8 @@ mod tests {
         }
     }
 
-    fn env(f: &Fixture) -> ActivityEnvironment {
+    /// The `annapurna-llm` activities over the fixture's dependencies.
+    pub(crate) fn env(f: &Fixture) -> ActivityEnvironment {
         ActivityEnvironment::builder_with_default()
             .register_activities(LlmActivities::new(f.deps.clone()))
             .build()
