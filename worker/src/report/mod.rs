@@ -812,14 +812,50 @@ fn render_html(f: &Value) -> anyhow::Result<String> {
         ),
     );
     let mut env = minijinja::Environment::new();
-    env.add_template("report", include_str!("../../templates/report.html.j2"))?;
+    // The `.html` name turns on HTML escaping: titles and failure reasons come from feeds and
+    // papers, so from anyone.
+    env.add_template(
+        "report.html.j2",
+        include_str!("../../templates/report.html.j2"),
+    )?;
     let charts_json: Vec<Value> = charts_out
         .iter()
         .map(|(id, svg)| json!({"id": id, "svg": svg}))
         .collect();
-    Ok(env.get_template("report")?.render(minijinja::context! {
-        f => minijinja::Value::from(minijinja::value::Serde(f)),
-        charts => minijinja::Value::from(minijinja::value::Serde(&charts_json)),
-        json => serde_json::to_string(f)?.replace("</", "<\\/"),
-    })?)
+    Ok(env
+        .get_template("report.html.j2")?
+        .render(minijinja::context! {
+            f => minijinja::Value::from(minijinja::value::Serde(f)),
+            charts => minijinja::Value::from(minijinja::value::Serde(&charts_json)),
+            // In a <script> element only `<` can end it early (or open a comment): JSON says it as
+            // \u003c, and `>` and `&` likewise, so no title can leave the element.
+            json => serde_json::to_string(f)?
+                .replace('<', "\\u003c")
+                .replace('>', "\\u003e")
+                .replace('&', "\\u0026"),
+        })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A paper's title and a failure's reason come from feeds and papers: the page escapes them.
+    #[test]
+    fn titles_and_reasons_are_escaped_in_the_page() {
+        let mut f = figures(&[], &[], "http://localhost:8233");
+        f["filters"] = json!({"since": null, "batch": null});
+        let hostile = "<script>alert('x')</script><img src=x onerror=alert(1)>";
+        f["slowest"] = json!([{"paper_id": "p", "title": hostile, "url": "http://localhost:8233",
+                               "duration_ms": 1000, "outcome": "succeeded"}]);
+        f["papers"]["failures"] = json!([{"paper_id": "q", "stage": "loading", "reason": hostile,
+                                          "url": "http://localhost:8233"}]);
+        let page = render_html(&f).unwrap();
+        assert!(!page.contains("<script>alert"), "raw script in the page");
+        assert!(!page.contains("<img src=x"), "raw tag in the page");
+        assert!(
+            page.contains("&lt;script&gt;alert"),
+            "the title is shown, escaped"
+        );
+    }
 }
