@@ -128,14 +128,20 @@ pub fn text_of(cfg: &SlackConfig, workflow_id: &str, event: &SlackEvent) -> Stri
     }
 }
 
+/// `text` on one line, at most `max` characters, with Slack's three control characters escaped:
+/// titles and reasons come from feeds and papers, and `<!channel>` or `<https://…|here>` in one
+/// must reach the channel as text, not as a mention or a link.
 fn one_line(text: &str, max: usize) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() <= max {
+    let cut = if flat.chars().count() <= max {
         flat
     } else {
         let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
-    }
+    };
+    cut.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// NotifySlack: posts the event (the thread's parent when there is no thread yet, else a reply);
@@ -317,6 +323,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_missing_token_names_its_variable() {
+        let cfg = SlackConfig {
+            token_env: "ANNAPURNA_TEST_NO_SUCH_SLACK_TOKEN".into(),
+            channel: "#papers".into(),
+            ..SlackConfig::default()
+        };
+        let err = cfg.token().unwrap_err();
+        let text = format!("{:?}", err.0);
+        assert!(
+            text.contains("SlackTokenMissing")
+                && text.contains("ANNAPURNA_TEST_NO_SUCH_SLACK_TOKEN"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn off_unless_both_token_env_and_channel() {
         let mut cfg = SlackConfig::default();
         assert!(!cfg.enabled());
@@ -351,5 +373,20 @@ mod tests {
             target: "cpu".into(),
         };
         assert!(text_of(&cfg, "paper/p1", &started).contains("*A title* started → cpu"));
+        // A title from a feed cannot mention the channel or hide a link.
+        let hostile = SlackEvent::Started {
+            title: "<!channel> read <https://evil.example|this> & more".into(),
+            target: "cpu".into(),
+        };
+        let text = text_of(&cfg, "paper/p1", &hostile);
+        assert!(
+            text.contains("&lt;!channel&gt; read &lt;https://evil.example|this&gt; &amp; more"),
+            "{text}"
+        );
+        assert!(!text.contains("<!channel>") && !text.contains("<https://evil"));
+        let failed = SlackEvent::Failed {
+            reason: "<!here> boom".into(),
+        };
+        assert!(!text_of(&cfg, "paper/p1", &failed).contains("<!here>"));
     }
 }
