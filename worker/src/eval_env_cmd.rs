@@ -79,3 +79,31 @@ pub fn run(config: &Config, dirs: &[std::path::PathBuf], json: bool) -> anyhow::
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_folder_or_no_execution_venv_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        let err = run(&config, &[], false).unwrap_err().to_string();
+        assert!(err.contains("annapurna eval env"), "{err}");
+        let err = run(&config, &[dir.path().join("nowhere")], false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nowhere") && err.contains("not a folder"),
+            "{err}"
+        );
+        config.sandbox.venv = dir.path().join("no-venv").display().to_string();
+        let err = run(&config, &[dir.path().to_owned()], false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no execution venv") && err.contains("scripts/setup.sh"),
+            "{err}"
+        );
+    }
+}
