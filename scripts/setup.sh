@@ -33,6 +33,9 @@ OSMEM_VERSION="0.1.6"
 TORCH_VERSION="2.15.0"
 NUMPY_VERSION="2.4.6"
 SKLEARN_VERSION="1.9.1"
+# The hyperparameter search's optimiser (SuggestTrials); it brings PyYAML, which the training
+# harness reads config.yaml with.
+OPTUNA_VERSION="5.0.0"
 SCRATCH="$(mktemp -d)"
 trap 'rm -rf "$SCRATCH"' EXIT
 
@@ -88,10 +91,10 @@ check_moto() { [ -x "$VENV/bin/moto_server" ] && "$VENV/bin/python" -c "import m
 check_exec_venv() {
     # The sandbox runs scripts with this interpreter and a clean environment.
     [ -x "$EXEC_VENV/bin/python" ] && env -i "$EXEC_VENV/bin/python" -c "
-import sys, torch, numpy, sklearn
+import sys, torch, numpy, sklearn, optuna, yaml
 torch.zeros(2).sum()
-want = {'torch': '$TORCH_VERSION', 'numpy': '$NUMPY_VERSION', 'sklearn': '$SKLEARN_VERSION'}
-have = {'torch': torch.__version__.split('+')[0], 'numpy': numpy.__version__, 'sklearn': sklearn.__version__}
+want = {'torch': '$TORCH_VERSION', 'numpy': '$NUMPY_VERSION', 'sklearn': '$SKLEARN_VERSION', 'optuna': '$OPTUNA_VERSION'}
+have = {'torch': torch.__version__.split('+')[0], 'numpy': numpy.__version__, 'sklearn': sklearn.__version__, 'optuna': optuna.__version__}
 sys.exit(0 if want == have else 1)" >/dev/null 2>&1
 }
 check_datasets() { [ -r "$DATASETS/digits.npz" ]; }
@@ -141,7 +144,7 @@ if ((CHECK_ONLY)); then
     check_ruff || missing "ruff $RUFF_VERSION in $VENV" "scripts/setup.sh installs it from PyPI"
     check_osmem || missing "osmem-server $OSMEM_VERSION in $VENV (OpenSearch stand-in for tests)" "scripts/setup.sh installs it from PyPI"
     check_moto || missing "moto[server] in $VENV (S3 stand-in for tests)" "scripts/setup.sh installs it from PyPI"
-    check_exec_venv || missing "execution venv $EXEC_VENV with torch $TORCH_VERSION, numpy $NUMPY_VERSION, scikit-learn $SKLEARN_VERSION" "scripts/setup.sh installs it (about 3 GB)"
+    check_exec_venv || missing "execution venv $EXEC_VENV with torch $TORCH_VERSION, numpy $NUMPY_VERSION, scikit-learn $SKLEARN_VERSION, optuna $OPTUNA_VERSION" "scripts/setup.sh installs it (about 3 GB)"
     check_datasets || missing "pre-staged dataset $DATASETS/digits.npz" "scripts/setup.sh writes it from scikit-learn"
     if ((${#problems[@]})); then
         say "missing (${#problems[@]}):"
@@ -176,8 +179,8 @@ check_moto || { say "installing moto[server]"; pipi "$VENV" "moto[server]>=5,<6"
 # is the CUDA build (about 3 GB) and runs on CPU.
 if ! check_exec_venv; then
     [ -x "$EXEC_VENV/bin/python" ] || { say "creating the execution venv at $EXEC_VENV"; /usr/bin/python3 -m venv "$EXEC_VENV"; }
-    say "installing torch, numpy and scikit-learn in the execution venv (about 3 GB, once)"
-    pipi "$EXEC_VENV" "torch==$TORCH_VERSION" "numpy==$NUMPY_VERSION" "scikit-learn==$SKLEARN_VERSION"
+    say "installing torch, numpy, scikit-learn and optuna in the execution venv (about 3 GB, once)"
+    pipi "$EXEC_VENV" "torch==$TORCH_VERSION" "numpy==$NUMPY_VERSION" "scikit-learn==$SKLEARN_VERSION" "optuna==$OPTUNA_VERSION"
 fi
 # Pre-staged datasets, read-only at /datasets in the sandbox: generated code never downloads.
 if ! check_datasets; then

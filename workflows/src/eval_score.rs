@@ -169,6 +169,7 @@ mod tests {
             artifacts: vec![],
             classification,
             sandbox: "bubblewrap".into(),
+            trial: None,
         }
     }
 

@@ -219,6 +219,8 @@ async fn prepare(
                         timeout_secs: task.timeout_secs,
                         attempt: 0,
                         environment: Some("eval".to_owned()),
+                        repository: None,
+                        trial: None,
                     },
                     options(
                         Some(exec_task_queue(&target)),
@@ -407,6 +409,8 @@ async fn answer_and_test(
                 timeout_secs: task.timeout_secs,
                 attempt: s + 1,
                 environment: Some("eval".to_owned()),
+                repository: None,
+                trial: None,
             },
             options(
                 Some(exec_task_queue(&target)),

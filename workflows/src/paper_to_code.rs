@@ -638,6 +638,8 @@ async fn execute_loop(
                     timeout_secs: timeout,
                     attempt,
                     environment: None,
+                    repository: None,
+                    trial: None,
                 },
                 options,
             )

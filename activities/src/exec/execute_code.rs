@@ -16,7 +16,24 @@ pub async fn execute_code(
     input: ExecuteCodeInput,
     sandbox: &SandboxConfig,
 ) -> Out<ExecutionReport> {
-    let code = d.text(&input.code).await?;
+    let bundle = match &input.repository {
+        Some(blob) => {
+            Some(read_bundle(&d.text(blob).await?).map_err(|e| permanent("InvalidRepository", e))?)
+        }
+        None => None,
+    };
+    let program = match (&input.trial, bundle) {
+        (Some(spec), bundle) => {
+            // A single file honours the contract as a one-file repository.
+            let bundle = match bundle {
+                Some(b) => b,
+                None => RepoBundle::single("main.py", d.text(&input.code).await?),
+            };
+            trial_program(&bundle, spec)
+        }
+        (None, Some(bundle)) => crate::sandbox::Program::repository(&bundle),
+        (None, None) => crate::sandbox::Program::script(&d.text(&input.code).await?),
+    };
     let latest: crate::sandbox::LatestMetrics = Default::default();
     // Benchmark tasks run in the evaluation venv when this executor has one (it holds what the
     // tasks import beyond the execution venv); otherwise in the execution venv, where a missing
@@ -29,9 +46,9 @@ pub async fn execute_code(
         }
     }
     let sandbox = &with_env;
-    let running = execute(
+    let running = execute_program(
         sandbox,
-        code,
+        program,
         &input.target,
         // The workflow's timeout, never more than this executor allows.
         Duration::from_secs(input.timeout_secs.clamp(1, sandbox.timeout_secs.max(1))),
@@ -59,12 +76,21 @@ pub async fn execute_code(
         }
         other => transient("SandboxError", other.to_string()),
     })?;
-    let prefix = format!(
+    // A repository's runs are keyed by the repository (its entry file may stay the same).
+    let key = input.repository.as_ref().unwrap_or(&input.code);
+    let mut prefix = format!(
         "executions/{}/{}-{}",
         input.paper_id,
-        short(&input.code.sha256),
+        short(&key.sha256),
         input.attempt
     );
+    if let Some(spec) = &input.trial {
+        prefix.push_str(&format!("-trial-{}", spec.number));
+    }
+    let (trial, classification) = match &input.trial {
+        Some(_) => trial_outcome(work.path(), &outcome),
+        None => (None, outcome.classification),
+    };
     let stdout = d
         .blobs
         .put(&format!("{prefix}/stdout.txt"), outcome.stdout.clone())
@@ -105,9 +131,68 @@ pub async fn execute_code(
         stderr,
         stderr_tail: tail,
         artifacts,
-        classification: outcome.classification,
+        classification,
         sandbox: outcome.sandbox,
+        trial,
     })
+}
+
+/// The training harness (see its docstring): written once, run in place of the entry point for
+/// a contract run.
+pub const HARNESS: &str = include_str!("harness.py");
+/// Largest `output/trial.json` read back (the metrics' lists are cut by the harness).
+const MAX_TRIAL_REPORT_BYTES: u64 = 256 << 10;
+
+/// The repository with the harness and the trial's specification beside it, the harness run
+/// from the work directory.
+pub fn trial_program(bundle: &RepoBundle, spec: &TrialSpec) -> crate::sandbox::Program {
+    let mut program = crate::sandbox::Program::repository(bundle);
+    let trial = serde_json::json!({
+        "entry": bundle.entry,
+        "number": spec.number,
+        "hyperparameters": spec.hyperparameters,
+        "budget": spec.budget,
+        "seed": spec.number,
+    });
+    program
+        .files
+        .push((".annapurna/harness.py".into(), HARNESS.to_owned()));
+    program
+        .files
+        .push((".annapurna/trial.json".into(), trial.to_string()));
+    program.args = vec!["-E".into(), "-s".into(), ".annapurna/harness.py".into()];
+    program
+}
+
+/// What the harness reported, and the run's classification with it: a broken contract is
+/// `contract`, a model over the budget `over-budget` — each only when the exit status says the
+/// same (the report is a file the code could have written too).
+pub fn trial_outcome(
+    work: &std::path::Path,
+    outcome: &crate::sandbox::RunOutcome,
+) -> (Option<TrialReport>, Classification) {
+    let path = work.join("output/trial.json");
+    let report: Option<TrialReport> = std::fs::metadata(&path)
+        .ok()
+        .filter(|m| m.is_file() && m.len() <= MAX_TRIAL_REPORT_BYTES)
+        .and_then(|_| std::fs::read(&path).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let classification = match (&report, outcome.exit_code) {
+        (Some(r), Some(3)) if r.status == "contract" => Classification::Contract,
+        (Some(r), Some(4)) if r.status == "over-budget" => Classification::OverBudget,
+        (Some(r), Some(0)) if r.status != "ok" => Classification::CodeError,
+        (None, Some(0)) => Classification::Contract,
+        _ => outcome.classification,
+    };
+    (report, classification)
+}
+
+/// A repository bundle from its JSON, validated; the message names what is wrong.
+pub fn read_bundle(json: &str) -> Result<RepoBundle, String> {
+    let bundle: RepoBundle = serde_json::from_str(json)
+        .map_err(|e| format!("the repository is not a JSON {{entry, files}} bundle: {e}"))?;
+    bundle.validate()?;
+    Ok(bundle)
 }
 
 /// One run and the work directory it ran in (unmounted and removed, and its slot freed, when
@@ -129,6 +214,18 @@ pub async fn execute(
     timeout: Duration,
     metrics: Option<crate::sandbox::LatestMetrics>,
 ) -> Result<Execution, crate::sandbox::SandboxError> {
+    let program = crate::sandbox::Program::script(&code);
+    execute_program(sandbox, program, target, timeout, metrics).await
+}
+
+/// Runs `program` (its files written into the fresh work directory) as [`execute`] runs code.
+pub async fn execute_program(
+    sandbox: &SandboxConfig,
+    program: crate::sandbox::Program,
+    target: &str,
+    timeout: Duration,
+    metrics: Option<crate::sandbox::LatestMetrics>,
+) -> Result<Execution, crate::sandbox::SandboxError> {
     let mut config = sandbox.clone();
     let env = vec![("ANNAPURNA_TARGET".to_owned(), target.to_owned())];
     let profile = crate::sandbox::host_profile(target, config.neuron_profile);
@@ -145,7 +242,7 @@ pub async fn execute(
             &config,
             work.path(),
             work.disk_limit(),
-            &code,
+            &program,
             timeout,
             &env,
             &profile,

@@ -281,9 +281,43 @@ pub(crate) fn read_capped(
     String::from_utf8_lossy(&kept).into_owned()
 }
 
-/// Runs `code` as `/work/main.py` in `work` (a directory the caller owns; `output/` in it
-/// collects artifacts); `latest` follows the newest `METRICS:` line while it runs. Blocking: call
-/// it from `spawn_blocking`.
+/// What a run executes: files written into the work directory (relative paths), and the
+/// arguments given to Python there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// Relative path → content.
+    pub files: Vec<(String, String)>,
+    /// Python's arguments, e.g. `-I main.py`.
+    pub args: Vec<String>,
+}
+
+impl Program {
+    /// One file of code, run as `python -I main.py`.
+    pub fn script(code: &str) -> Program {
+        Program {
+            files: vec![("main.py".into(), code.to_owned())],
+            args: vec!["-I".into(), "main.py".into()],
+        }
+    }
+
+    /// A repository (validated by the caller), its entry run from the work directory. Not
+    /// `-I`: that would keep the entry's own directory off `sys.path`, and the repository's
+    /// modules import each other; `-E -s` still ignore the environment and user site.
+    pub fn repository(bundle: &workflows::types::RepoBundle) -> Program {
+        Program {
+            files: bundle
+                .files
+                .iter()
+                .map(|(p, t)| (p.clone(), t.clone()))
+                .collect(),
+            args: vec!["-E".into(), "-s".into(), bundle.entry.clone()],
+        }
+    }
+}
+
+/// Runs `program` in `work` (a directory the caller owns; `output/` in it collects artifacts):
+/// its files written there, Python started there with its arguments; `latest` follows the
+/// newest `METRICS:` line while it runs. Blocking: call it from `spawn_blocking`.
 ///
 /// The whole sandbox is killed as soon as `cancel` is set (the activity was cancelled, or its
 /// future dropped): the watcher checks it with the wall clock and the disk quota.
@@ -292,7 +326,7 @@ pub fn run(
     config: &SandboxConfig,
     work: &Path,
     disk: workdir::DiskLimit,
-    code: &str,
+    program: &Program,
     timeout: Duration,
     env: &[(String, String)],
     target: &TargetProfile,
@@ -301,7 +335,9 @@ pub fn run(
 ) -> Result<RunOutcome, SandboxError> {
     let start_err = |e: std::io::Error| SandboxError::Start(e.to_string());
     std::fs::create_dir_all(work.join("output")).map_err(start_err)?;
-    std::fs::write(work.join("main.py"), code).map_err(start_err)?;
+    let owner = (config.mode == SandboxMode::Bubblewrap && unsafe { libc::geteuid() } == 0)
+        .then_some(config.uid);
+    workdir::write_files(work, &program.files, owner)?;
     let (python, venv) = python(config);
     let mut cmd = match config.mode {
         SandboxMode::Bubblewrap => {
@@ -324,13 +360,13 @@ pub fn run(
                 venv.as_deref(),
                 env,
                 target,
+                &program.args,
             ));
             c
         }
         SandboxMode::None => {
             let mut c = std::process::Command::new(&python);
-            c.arg("-I")
-                .arg("main.py")
+            c.args(&program.args)
                 .current_dir(work)
                 .env_clear()
                 .env("PATH", "/usr/bin:/bin")
@@ -608,6 +644,7 @@ mod tests {
             None,
             &[],
             &TargetProfile::default(),
+            &Program::script("").args,
         )
         .join(" ");
         for must in [
@@ -649,6 +686,7 @@ mod tests {
             None,
             &[],
             &trn,
+            &Program::script("").args,
         )
         .join(" ");
         for must in [

@@ -142,7 +142,7 @@ pub(crate) fn bwrap_path() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The bubblewrap command line for running `python -I main.py` in `work`.
+/// The bubblewrap command line for running `python <args>` (e.g. `-I main.py`) in `work`.
 pub fn bwrap_args(
     config: &SandboxConfig,
     work: &Path,
@@ -150,6 +150,7 @@ pub fn bwrap_args(
     venv: Option<&Path>,
     env: &[(String, String)],
     target: &TargetProfile,
+    args: &[String],
 ) -> Vec<String> {
     let mut a: Vec<String> = [
         "--unshare-ipc",
@@ -266,6 +267,7 @@ pub fn bwrap_args(
         Some(_) => format!("{VENV_MOUNT}/bin/python"),
         None => python.display().to_string(),
     };
-    a.extend([python, "-I".into(), "main.py".into()]);
+    a.push(python);
+    a.extend(args.iter().cloned());
     a
 }

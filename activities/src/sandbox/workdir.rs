@@ -225,6 +225,52 @@ impl WorkDir {
     }
 }
 
+/// Writes `files` (relative paths, checked again here: nothing may land outside `work`) into
+/// `work`, creating their directories; with `owner`, everything written belongs to that uid, so
+/// the sandboxed code may change its own repository as it would a checkout.
+pub fn write_files(
+    work: &Path,
+    files: &[(String, String)],
+    owner: Option<u32>,
+) -> Result<(), SandboxError> {
+    for (rel, text) in files {
+        // Repositories were validated (`RepoBundle::validate`); this is the line that matters
+        // here: plain names only, so nothing lands outside the work directory.
+        let plain = !rel.is_empty()
+            && Path::new(rel)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !plain {
+            return Err(SandboxError::Start(format!(
+                "refusing to write {rel:?}: not a plain relative path"
+            )));
+        }
+        let path = work.join(rel);
+        let mut made = Vec::new();
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == work || d.exists() {
+                break;
+            }
+            made.push(d.to_owned());
+            dir = d.parent();
+        }
+        for d in made.iter().rev() {
+            std::fs::create_dir(d)
+                .map_err(|e| start_err(&format!("creating {}", d.display()), e))?;
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| start_err(&format!("writing {}", path.display()), e))?;
+        if let Some(uid) = owner {
+            for p in made.iter().chain(std::iter::once(&path)) {
+                std::os::unix::fs::chown(p, Some(uid), Some(uid))
+                    .map_err(|e| start_err(&format!("giving {} to uid {uid}", p.display()), e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn mount_tmpfs(path: &Path, config: &SandboxConfig, uid: u32) -> nix::Result<()> {
     let bytes = config.disk_mib.max(1) << 20;
     // An inode per 16 KiB of quota (at least 1,024): empty files count too.
@@ -266,6 +312,24 @@ mod tests {
             ..Default::default()
         };
         (root, config)
+    }
+
+    #[test]
+    fn files_are_written_in_their_directories_and_nothing_escapes() {
+        let work = tempfile::tempdir().unwrap();
+        let files = vec![
+            ("train.py".to_owned(), "import model\n".to_owned()),
+            ("pkg/sub/model.py".to_owned(), "X = 1\n".to_owned()),
+        ];
+        write_files(work.path(), &files, None).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(work.path().join("pkg/sub/model.py")).unwrap(),
+            "X = 1\n"
+        );
+        for bad in ["../x.py", "/etc/x.py", "a/../../x.py", "./x.py", ""] {
+            let err = write_files(work.path(), &[(bad.to_owned(), String::new())], None);
+            assert!(err.is_err(), "{bad:?} was written");
+        }
     }
 
     #[test]

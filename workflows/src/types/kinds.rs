@@ -82,6 +82,12 @@ pinned_enum! {
         Environment = "environment",
         /// The code tried what the sandbox forbids (network, writes outside its directory).
         SandboxViolation = "sandbox-violation",
+        /// The training contract was not honoured (no `train_model`, a wrong signature, metrics
+        /// without their named keys or not finite): a code fix.
+        Contract = "contract",
+        /// The model is larger than the budget (`max_model_mb`, `max_params`): a hyperparameter
+        /// fix (shrink the architecture), not a code fix.
+        OverBudget = "over-budget",
     }
 }
 
