@@ -207,6 +207,40 @@ pub async fn check_python(
     Ok(CheckReport { findings })
 }
 
+/// The training contract's static check, run by the interpreter.
+const CONTRACT_CHECKER: &str = include_str!("contract_check.py");
+
+/// Checks that `bundle` honours the training contract: its entry defines `train_model` with a
+/// compatible signature (the data form's positional parameters, every declared hyperparameter by
+/// name, `(model, metrics)` returned), `load_data` or `make_loaders`, a main guard; its
+/// `config.yaml` parses and its `search_space` is well formed. Findings name their file (rules
+/// `contract-…`).
+pub async fn check_contract(
+    python: &str,
+    bundle: &workflows::types::RepoBundle,
+) -> Result<Vec<Finding>, CheckError> {
+    let request = serde_json::json!({
+        "entry_name": bundle.entry,
+        "entry": bundle.files.get(&bundle.entry),
+        "config": bundle.files.get("config.yaml"),
+    });
+    let err = |reason: String| CheckError::Tool {
+        tool: "python",
+        program: python.to_owned(),
+        reason,
+    };
+    let out = run_with_stdin(python, &["-I", "-c", CONTRACT_CHECKER], &request.to_string())
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    serde_json::from_slice(&out.stdout).map_err(|_| {
+        err(format!(
+            "unexpected output {:?} {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +355,41 @@ mod tests {
         .await
         .unwrap_err();
         assert!(err.to_string().contains("ruff"), "{err}");
+    }
+    #[tokio::test]
+    async fn the_training_contract_is_checked() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/contract-repo");
+        let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
+        let mut bundle = workflows::types::RepoBundle {
+            entry: "train.py".into(),
+            files: ["train.py", "model.py", "config.yaml"]
+                .iter()
+                .map(|f| (f.to_string(), read(f)))
+                .collect(),
+        };
+        let findings = check_contract("python3", &bundle).await.unwrap();
+        assert!(findings.is_empty(), "{findings:?}");
+        // A hyperparameter train_model cannot take, a bad range, no data function.
+        let train = read("train.py")
+            .replace("epochs=8, activation=\"relu\"", "epochs=8")
+            .replace("def load_data", "def read_data");
+        bundle.files.insert("train.py".into(), train);
+        let config = read("config.yaml").replace("low: 4, high: 64", "low: 64, high: 4");
+        bundle.files.insert("config.yaml".into(), config);
+        let findings = check_contract("python3", &bundle).await.unwrap();
+        let rules: Vec<(&str, &str)> = findings
+            .iter()
+            .map(|f| (f.rule.as_str(), f.message.as_str()))
+            .collect();
+        for (rule, says) in [
+            ("contract-signature", "`activation`"),
+            ("contract-search-space", "search_space[1] (hidden)"),
+            ("contract-data-missing", "load_data"),
+        ] {
+            assert!(
+                rules.iter().any(|(r, m)| *r == rule && m.contains(says)),
+                "{rule} {says}: {rules:?}"
+            );
+        }
     }
 }

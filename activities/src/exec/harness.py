@@ -145,11 +145,15 @@ def model_size(model):
 def quantize(torch, model, bits):
     """Post-training quantisation to `bits`: dynamic int8 of the linear and recurrent layers,
     or half precision; returns the model and its serialised size in MB."""
+    import warnings
+
     model = model.to("cpu").eval()
     if bits == 8:
-        model = torch.ao.quantization.quantize_dynamic(
-            model, {torch.nn.Linear, torch.nn.LSTM, torch.nn.GRU}, dtype=torch.qint8
-        )
+        with warnings.catch_warnings():  # torch.ao's deprecation notices, on every call
+            warnings.simplefilter("ignore")
+            model = torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear, torch.nn.LSTM, torch.nn.GRU}, dtype=torch.qint8
+            )
     elif bits == 16:
         model = model.half()
     buf = io.BytesIO()
