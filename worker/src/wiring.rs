@@ -19,7 +19,9 @@ use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use workflows::names::{
     FETCH_SOURCES, LLM_TASK_QUEUE, TASK_QUEUE, exec_task_queue, fetch_task_queue,
 };
-use workflows::{CompleteCode, EvaluateSuite, IngestPapers, PaperBatch, PaperToCode};
+use workflows::{
+    CompleteCode, EvaluateSuite, IngestPapers, PaperBatch, PaperToCode, SearchHyperparameters,
+};
 
 use crate::config::Config;
 
@@ -286,6 +288,8 @@ pub async fn run_queues(
             .context("registering EvaluateSuite")?
             .register_workflow::<CompleteCode>()
             .context("registering CompleteCode")?
+            .register_workflow::<SearchHyperparameters>()
+            .context("registering SearchHyperparameters")?
             .register_activities(LocalActivities::new(deps.clone()))
             .tuner(tuner(config.worker.max_concurrent_activities))
             .graceful_shutdown_period(grace)

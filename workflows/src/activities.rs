@@ -76,6 +76,12 @@ impl LocalActivities {
         unimplemented!()
     }
 
+    /// Write a search's trials, `best.json` and curve under `<paper>/<run>/search/`.
+    #[activity(name = "RecordSearch")]
+    pub fn record_search(input: RecordSearchInput) -> Result<String, ActivityError> {
+        unimplemented!()
+    }
+
     /// Write the results directory and the paper's status.
     #[activity(name = "RecordResults")]
     pub fn record_results(input: RecordResultsInput) -> Result<ResultsRef, ActivityError> {
@@ -154,17 +160,23 @@ impl ExecActivities {
     pub fn probe_executor(input: ProbeExecutorInput) -> Result<ExecutorInfo, ActivityError> {
         unimplemented!()
     }
+
+    /// The next hyperparameters of a search (Optuna's TPE, rebuilt from the trials so far).
+    #[activity(name = "SuggestTrials")]
+    pub fn suggest_trials(input: SuggestTrialsInput) -> Result<Suggestions, ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// The generated definition types, for `#[activity(definition = …)]` in the implementations.
 pub mod defs {
-    pub use super::exec_activities::{ExecuteCode, ProbeExecutor};
+    pub use super::exec_activities::{ExecuteCode, ProbeExecutor, SuggestTrials};
     pub use super::llm_activities::{
         AnswerSnippet, DiagnoseFailure, FixCode, GenerateCode, JudgePaper, RecommendDataset,
         ReviewCode, SummarizeChunk,
     };
     pub use super::local_activities::{
         CheckCode, DownloadPaper, FetchFeed, LoadPaper, NotifySlack, PlanChunks, PrepareEvalTask,
-        RecordEval, RecordJudgement, RecordResults, SelectPapers,
+        RecordEval, RecordJudgement, RecordResults, RecordSearch, SelectPapers,
     };
 }

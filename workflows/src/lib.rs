@@ -13,6 +13,8 @@
 //! - [`evaluate_suite`]: the `EvaluateSuite` workflow (benchmark tasks → answers → sandboxed
 //!   tests → scores); [`eval_score`]: its pure decisions and the scores
 //! - [`ingest_papers`]: the `IngestPapers` workflow (feeds → PDFs → judge → index)
+//! - [`search_hyperparameters`]: the `SearchHyperparameters` workflow (trials of the training
+//!   contract in lanes, suggestions from `SuggestTrials`, the budget's hyperparameter fix)
 
 pub mod activities;
 pub mod carry;
@@ -26,6 +28,7 @@ pub mod names;
 mod options;
 pub mod paper_batch;
 pub mod paper_to_code;
+pub mod search_hyperparameters;
 pub mod types;
 
 pub use complete_code::CompleteCode;
@@ -34,3 +37,4 @@ pub use evaluate_suite::EvaluateSuite;
 pub use ingest_papers::IngestPapers;
 pub use paper_batch::PaperBatch;
 pub use paper_to_code::PaperToCode;
+pub use search_hyperparameters::SearchHyperparameters;

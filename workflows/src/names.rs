@@ -17,6 +17,9 @@ pub const EVALUATE_SUITE: &str = "EvaluateSuite";
 /// Workflow type of filling a user's file from a stored paper (`annapurna complete`).
 pub const COMPLETE_CODE: &str = "CompleteCode";
 
+/// Workflow type of a hyperparameter search (a child of `PaperToCode`).
+pub const SEARCH_HYPERPARAMETERS: &str = "SearchHyperparameters";
+
 /// Task queue of the workflows and the cheap, local activities.
 pub const TASK_QUEUE: &str = "annapurna";
 /// Task queue of every activity that calls a model; its server-side rate limit is the
@@ -61,6 +64,11 @@ pub mod activity {
     pub const FIX_CODE: &str = "FixCode";
     /// Run the code in the sandbox on the target.
     pub const EXECUTE_CODE: &str = "ExecuteCode";
+    /// The next hyperparameters of a search, from the optimiser (on the target's executors,
+    /// where the execution venv with Optuna is).
+    pub const SUGGEST_TRIALS: &str = "SuggestTrials";
+    /// Write a search's trials, best trial and curve.
+    pub const RECORD_SEARCH: &str = "RecordSearch";
     /// Waits for an executor of the target.
     pub const PROBE_EXECUTOR: &str = "ProbeExecutor";
     /// Say why a run failed and what kind of fix it needs.

@@ -5,6 +5,7 @@
 
 pub mod execute_code;
 pub mod probe_executor;
+pub mod suggest_trials;
 
 use workflows::types::*;
 
@@ -19,4 +20,7 @@ crate::group::activity_group! {
     /// ExecuteCode: the code in the sandbox; stdout and stderr (capped) and `output/` files to
     /// blobs; the report with metrics and a classification.
     ExecuteCode => heartbeating execute_code::execute_code(ExecuteCodeInput, sandbox) -> ExecutionReport;
+    /// SuggestTrials: the next hyperparameters of a search, from Optuna's TPE sampler in the
+    /// execution venv, rebuilt from the trials so far.
+    SuggestTrials => plain suggest_trials::suggest_trials(SuggestTrialsInput, sandbox) -> Suggestions;
 }

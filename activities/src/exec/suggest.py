@@ -1,13 +1,13 @@
 """SuggestTrials' optimiser: Optuna's TPE sampler, rebuilt from the trials so far on every call.
 
 Reads one JSON object on stdin:
-  {"config_yaml": "...", "direction": "maximize", "seed": 7, "count": 2,
+  {"config_yaml": "...", "direction": "maximize", "seed": 7, "first_number": 3, "count": 2,
    "trials": [{"number": 1, "hyperparameters": {...}, "state": "complete", "value": 0.91}, ...]}
 and prints {"space": [...], "suggestions": [{...}, ...]} on stdout. No state is kept between
 calls: the study is replayed from `trials` (finished ones told with their value or as failed,
 running ones as running, so the sampler's constant liar keeps parallel suggestions apart), and
-the sampler's seed is the search's seed mixed with the number of trials, so the same history gives
-the same suggestions. Exit 2 with a message on stderr when the search space is invalid.
+the sampler's seed is the search's seed mixed with the first trial's number, so the same call
+gives the same suggestions. Exit 2 with a message on stderr when the search space is invalid.
 """
 
 import json
@@ -90,7 +90,9 @@ def main():
     dists, described = parse_space(request.get("config_yaml") or "")
     direction = request.get("direction", "maximize")
     trials = request.get("trials") or []
-    seed = (int(request.get("seed", 0)) * 1_000_003 + len(trials)) % (2**32)
+    # The seed of this call: the search's, mixed with the number of the first trial it suggests
+    # (unique per call), so that two calls over the same history never draw the same values.
+    seed = (int(request.get("seed", 0)) * 1_000_003 + int(request.get("first_number", 0))) % (2**32)
     sampler = optuna.samplers.TPESampler(
         seed=seed, constant_liar=True, n_startup_trials=int(request.get("startup", 4))
     )

@@ -12,6 +12,7 @@ pub mod prepare_eval_task;
 pub mod record_eval;
 pub mod record_judgement;
 pub mod record_results;
+pub mod record_search;
 pub mod select_papers;
 
 use crate::notify;
@@ -48,4 +49,6 @@ crate::group::activity_group! {
     NotifySlack => plain notify::notify_slack(NotifySlackInput) -> NotifySlackOutput;
     /// RecordResults: the results directory and the paper's status.
     RecordResults => heartbeating record_results::record_results(RecordResultsInput) -> ResultsRef;
+    /// RecordSearch: a search's trials, `best.json` and curve under `<paper>/<run>/search/`.
+    RecordSearch => plain record_search::record_search(RecordSearchInput) -> String;
 }

@@ -18,6 +18,7 @@ mod eval;
 mod notify;
 mod paper_batch;
 mod paper_to_code;
+mod search;
 
 pub use common::*;
 pub use eval::*;
@@ -27,3 +28,4 @@ pub use kinds::*;
 pub use notify::*;
 pub use paper_batch::*;
 pub use paper_to_code::*;
+pub use search::*;
