@@ -58,6 +58,10 @@ impl Lifecycle {
     }
 }
 
+/// What batch inference costs against the on-demand price: Bedrock bills a batch job's tokens
+/// at half the on-demand price of the model.
+pub const BATCH_PRICE_FACTOR: f64 = 0.5;
+
 /// Prices, US dollars per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

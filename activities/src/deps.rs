@@ -60,6 +60,8 @@ pub struct Deps {
     /// Where a workflow's `source` may name a file (none by default: see
     /// [`crate::ingest::allowed_source`]).
     pub source_roots: Vec<std::path::PathBuf>,
+    /// Bedrock batch inference jobs (`llm_mode: "batch"`); none: such batches go on demand.
+    pub batch: Option<Arc<dyn crate::clients::batch::BatchJobs>>,
 }
 
 impl Deps {
@@ -83,7 +85,14 @@ impl Deps {
             source_roots: Vec::new(),
             cache_key: Vec::new(),
             notify: Default::default(),
+            batch: None,
         }
+    }
+
+    /// The same, with this client of Bedrock's batch inference jobs.
+    pub fn with_batch(mut self, batch: Arc<dyn crate::clients::batch::BatchJobs>) -> Self {
+        self.batch = Some(batch);
+        self
     }
 
     /// The same, with these notification settings.

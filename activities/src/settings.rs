@@ -84,6 +84,8 @@ pub struct Settings {
     pub catalogue: BTreeMap<String, ModelInfo>,
     /// The judge of ingested papers (`[models.judge]`).
     pub judge: JudgeSettings,
+    /// Bedrock batch inference for batches with `llm_mode: "batch"` (`[models.batch]`).
+    pub batch: BatchSettings,
     /// The AWS region the models are called in (from `[bedrock] region`, set when the
     /// configuration is loaded): names the inference profile to use instead of a refused id.
     #[serde(skip)]
@@ -92,6 +94,36 @@ pub struct Settings {
     /// default; set when the configuration is loaded).
     #[serde(skip)]
     pub any_model_providers: Vec<String>,
+}
+
+/// Bedrock batch inference (`[models.batch]`): where a job's records go and what the account
+/// allows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct BatchSettings {
+    /// Where the jobs' input and output go, `s3://bucket/prefix`; empty: `storage.blobs` when it
+    /// is in S3 (a batch on local blobs summarises on demand).
+    pub s3_uri: String,
+    /// The IAM service role Bedrock assumes to read the input and write the output (Bedrock
+    /// requires one; the stand-in takes any).
+    pub role_arn: String,
+    /// Fewest records (chunks) a job may have: Bedrock's adjustable quota "Minimum number of
+    /// records per batch inference job" (100 by default). A batch with fewer summarises on
+    /// demand.
+    pub min_records: u32,
+    /// Hours a job may run before Bedrock stops it (24 to 168).
+    pub timeout_hours: u32,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        Self {
+            s3_uri: String::new(),
+            role_arn: String::new(),
+            min_records: 100,
+            timeout_hours: 24,
+        }
+    }
 }
 
 /// What the judge looks for, and how good a paper must be to be indexed for generation.
@@ -304,6 +336,7 @@ impl Default for Settings {
             catalogue: catalogue::builtin(),
             region: "us-east-1".into(),
             judge: JudgeSettings::default(),
+            batch: BatchSettings::default(),
             roles: BTreeMap::new(),
             any_model_providers: vec!["local".into()],
         }

@@ -14,6 +14,7 @@
 //! - [`templates`]: the template answers, one per [`activities::prompts::Task`]
 //! - [`world`]: Bedrock's latency model and summary lengths
 //! - [`control`]: Bedrock's control plane and Service Quotas, for `annapurna doctor`
+//! - [`batch`]: Bedrock's batch inference jobs over an S3-compatible store
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 pub mod answer;
+pub mod batch;
 pub mod chat;
 pub mod control;
 pub mod converse;
@@ -86,6 +88,9 @@ pub struct StandinOptions {
     /// the executors lack: a system issue).
     #[arg(long, value_delimiter = ',')]
     pub defects: Vec<String>,
+    /// Batch inference jobs.
+    #[command(flatten)]
+    pub batch: batch::BatchOptions,
 }
 
 /// Request counts, as served at `/_standin/stats`.
@@ -138,6 +143,7 @@ pub async fn start(
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/_standin/stats", get(stats))
         .merge(crate::control::routes())
+        .merge(crate::batch::routes(&shared.options.batch))
         .route("/_standin/health", get(|| async { "ok" }))
         .with_state(shared);
     let listener = tokio::net::TcpListener::bind(addr)

@@ -99,6 +99,10 @@ enum Command {
         /// Do not execute the generated code.
         #[arg(long)]
         no_execute: bool,
+        /// `batch`: the chunk summaries of all the papers as one Bedrock batch inference job, at
+        /// half the price, for work that can wait; `on-demand` (the default) calls as it goes.
+        #[arg(long, default_value = "on-demand", value_parser = ["on-demand", "batch"])]
+        llm_mode: String,
         /// Wait for the batch and print its summary.
         #[arg(long)]
         follow: bool,
@@ -365,6 +369,7 @@ async fn main() -> anyhow::Result<()> {
             max_papers,
             max_concurrent,
             no_execute,
+            llm_mode,
             follow,
         } => {
             let input = workflows::types::PaperBatchInput {
@@ -382,6 +387,8 @@ async fn main() -> anyhow::Result<()> {
                 carried: None,
                 papers_per_run: None,
                 invalid_input: None,
+                llm_mode: workflows::types::LlmMode::parse(&llm_mode),
+                batch_poll_secs: None,
             };
             wiring::start_from_cli(workflows::PaperBatch::run, input, "batch", follow).await
         }

@@ -180,7 +180,21 @@ pub async fn deps(config: &Config, llm: Arc<dyn LlmClient>) -> anyhow::Result<Ar
         .with_sources(config.sources.clone())
         .with_notify(config.notify.clone())
         .with_source_roots(config.worker.source_roots.clone())
-        .with_cache_key(cache_key(config)?),
+        .with_cache_key(cache_key(config)?)
+        .with_batch(batch_jobs(config).await),
+    ))
+}
+
+/// Bedrock's batch inference jobs (`llm_mode: "batch"`), at the stand-in when
+/// `bedrock.standin = "always"` names it, else through the AWS credential chain.
+pub async fn batch_jobs(config: &Config) -> Arc<dyn activities::clients::batch::BatchJobs> {
+    let standin = (config.bedrock.standin == crate::config::StandinMode::Always
+        && !config.bedrock.endpoint_url.is_empty())
+    .then_some(config.bedrock.endpoint_url.as_str());
+    let sdk = aws_sdk_config(config, standin).await;
+    Arc::new(activities::clients::batch::BedrockBatch::new(
+        aws_sdk_bedrock::Client::new(&sdk),
+        standin.is_some(),
     ))
 }
 

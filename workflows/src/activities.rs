@@ -40,6 +40,34 @@ impl LocalActivities {
         unimplemented!()
     }
 
+    /// Write the chunk prompts of a batch's papers to S3 and create one batch inference job.
+    #[activity(name = "SubmitBatchInference")]
+    pub fn submit_batch_inference(
+        input: SubmitBatchInferenceInput,
+    ) -> Result<SubmittedBatch, ActivityError> {
+        unimplemented!()
+    }
+
+    /// How a batch inference job stands.
+    #[activity(name = "CheckBatchInference")]
+    pub fn check_batch_inference(input: BatchJobRef) -> Result<BatchJobStatus, ActivityError> {
+        unimplemented!()
+    }
+
+    /// A finished job's summaries, stored per chunk and listed per paper.
+    #[activity(name = "CollectBatchInference")]
+    pub fn collect_batch_inference(
+        input: BatchJobRef,
+    ) -> Result<Vec<PresummarizedPaper>, ActivityError> {
+        unimplemented!()
+    }
+
+    /// A paper's summaries made beforehand.
+    #[activity(name = "ReadBatchSummaries")]
+    pub fn read_batch_summaries(input: BlobRef) -> Result<Vec<PresummarizedChunk>, ActivityError> {
+        unimplemented!()
+    }
+
     /// Read a feed (arXiv, OpenReview); each entry stored as a blob.
     #[activity(name = "FetchFeed")]
     pub fn fetch_feed(input: FetchFeedInput) -> Result<Vec<FeedItemRef>, ActivityError> {
@@ -178,5 +206,8 @@ pub mod defs {
     pub use super::local_activities::{
         CheckCode, DownloadPaper, FetchFeed, LoadPaper, NotifySlack, PlanChunks, PrepareEvalTask,
         RecordEval, RecordJudgement, RecordResults, RecordSearch, SelectPapers,
+    };
+    pub use super::local_activities::{
+        CheckBatchInference, CollectBatchInference, ReadBatchSummaries, SubmitBatchInference,
     };
 }

@@ -75,6 +75,14 @@ pub mod activity {
     pub const DIAGNOSE_FAILURE: &str = "DiagnoseFailure";
     /// Choose the papers of a batch from the paper store.
     pub const SELECT_PAPERS: &str = "SelectPapers";
+    /// Write a batch's chunk prompts to S3 as JSONL and create one Bedrock batch inference job.
+    pub const SUBMIT_BATCH_INFERENCE: &str = "SubmitBatchInference";
+    /// Ask Bedrock how a batch inference job stands (`GetModelInvocationJob`).
+    pub const CHECK_BATCH_INFERENCE: &str = "CheckBatchInference";
+    /// Read a finished job's output from S3 and store each chunk's summary.
+    pub const COLLECT_BATCH_INFERENCE: &str = "CollectBatchInference";
+    /// Read a paper's summaries made by a batch inference job.
+    pub const READ_BATCH_SUMMARIES: &str = "ReadBatchSummaries";
     /// Read a feed (arXiv, OpenReview).
     pub const FETCH_FEED: &str = "FetchFeed";
     /// Download a feed entry's PDF and store the paper.

@@ -2,7 +2,8 @@
 //! workflow with id `paper/<paper-id>`, `max_concurrent` at a time (lanes, as in the map phase),
 //! and returns a summary (outcomes, failures by reason, tokens, cost, time). Past
 //! `papers_per_run` (500) papers in one run it continues as new, carrying the remaining ids and
-//! the summary, so the history stays small.
+//! the summary, so the history stays small. With `llm_mode: "batch"`, the map phase of each run's
+//! papers is one Bedrock batch inference job first (`inference.rs`).
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -18,6 +19,9 @@ use crate::activities::LocalActivities;
 use crate::names::paper_workflow_id;
 use crate::types::*;
 
+mod inference;
+pub use inference::BATCH_INFERENCE_PATCH;
+
 /// Papers one run of the batch workflow handles before it continues as new, by default.
 pub const PAPERS_PER_RUN: usize = 500;
 
@@ -28,7 +32,7 @@ pub struct PaperBatch {
     summary: BatchSummary,
 }
 
-fn now_ms(ctx: &WorkflowContext<PaperBatch>) -> u64 {
+pub(crate) fn now_ms(ctx: &WorkflowContext<PaperBatch>) -> u64 {
     ctx.workflow_time()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as u64)
@@ -84,6 +88,18 @@ impl PaperBatch {
         let (now, later) = ids.split_at(ids.len().min(per_run));
         let lanes = (input.max_concurrent.unwrap_or(4).max(1) as usize).min(now.len().max(1));
         let template = input.paper.clone().unwrap_or_default();
+        // The map phase as one batch inference job, when asked for (runs before the patch, and
+        // on-demand batches, start the papers at once).
+        let mut presummarized = std::collections::BTreeMap::new();
+        if input.llm_mode() == LlmMode::Batch && ctx.patched(BATCH_INFERENCE_PATCH) {
+            if let Some(problem) = batch_input_problem(&input) {
+                return Err(crate::paper_to_code::invalid_input(&problem));
+            }
+            let (map, report) = inference::map_phase(ctx, &input, now).await?;
+            presummarized = map;
+            ctx.state_mut(|s| s.summary.batch_inference.push(report));
+        }
+        let presummarized = &presummarized;
         let lane_futures = (0..lanes).map(|lane| {
             let mine: Vec<String> = now.iter().skip(lane).step_by(lanes).cloned().collect();
             let template = template.clone();
@@ -93,6 +109,7 @@ impl PaperBatch {
                 for id in mine {
                     let input = PaperToCodeInput {
                         paper_id: Some(id.clone()),
+                        summaries: presummarized.get(&id).cloned(),
                         ..template.clone()
                     };
                     let options = ChildWorkflowOptions::workflow_id(paper_workflow_id(&id));
@@ -154,6 +171,16 @@ impl PaperBatch {
             post_summary(ctx, &summary).await;
         }
         Ok(summary)
+    }
+}
+
+/// What is wrong with a batch-mode input's own numbers, if anything.
+pub fn batch_input_problem(input: &PaperBatchInput) -> Option<String> {
+    match input.batch_poll_secs {
+        Some(n) if !(1..=3600).contains(&n) => Some(format!(
+            "batch_poll_secs must be between 1 and 3600 seconds; got {n}"
+        )),
+        _ => None,
     }
 }
 

@@ -28,6 +28,7 @@ use crate::decisions::{
 use crate::names::{LLM_TASK_QUEUE, exec_task_queue, failure, search_attribute};
 use crate::types::*;
 
+mod presummarized;
 mod slack;
 
 const PAPER_ID: SearchAttributeKey<String> =
@@ -471,6 +472,12 @@ async fn summarize(
     paper: &PaperRef,
     plan: &ChunkPlan,
 ) -> Result<(Vec<SummaryRef>, Vec<ChunkFailure>), ActivityExecutionError> {
+    // Summaries made beforehand by a batch's batch inference job: only the rest on demand.
+    if let Some(made) = input.summaries.as_ref()
+        && ctx.patched(presummarized::BATCH_SUMMARIES_PATCH)
+    {
+        return presummarized::summarize(ctx, input, paper, plan, made).await;
+    }
     let count = plan.chunks.len();
     // Without `parallel_chunks`, every chunk is eligible at once and the worker's rate limiter
     // (its calls taking turns by paper) is the bound; histories from before ran 4 lanes.

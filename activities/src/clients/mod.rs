@@ -5,7 +5,9 @@
 //! - [`openai`]: the OpenAI-compatible Chat Completions client and the providers' configuration
 //! - [`router`]: `provider/model` ids, and the client that routes each call to its provider
 //! - [`blobs`], [`papers`]: the blob and paper stores
+//! - [`batch`]: Bedrock batch inference jobs and their JSONL records
 
+pub mod batch;
 pub mod blobs;
 pub mod llm;
 pub mod openai;

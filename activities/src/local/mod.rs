@@ -3,17 +3,21 @@
 //! Each activity is a plain `async fn` in its own file, returning [`Classified`]; the methods
 //! here are one-line delegates that the Temporal worker registers (`#[activities]`).
 
+pub mod check_batch_inference;
 pub mod check_code;
+pub mod collect_batch_inference;
 pub mod download_paper;
 pub mod fetch_feed;
 pub mod load_paper;
 pub mod plan_chunks;
 pub mod prepare_eval_task;
+pub mod read_batch_summaries;
 pub mod record_eval;
 pub mod record_judgement;
 pub mod record_results;
 pub mod record_search;
 pub mod select_papers;
+pub mod submit_batch_inference;
 
 use crate::notify;
 use workflows::types::*;
@@ -29,6 +33,16 @@ crate::group::activity_group! {
     CheckCode => heartbeating check_code::check_code(CheckCodeInput) -> CheckReport;
     /// SelectPapers: a batch's papers from the paper store.
     SelectPapers => plain select_papers::select_papers(SelectPapersInput) -> Vec<String>;
+    /// SubmitBatchInference: every chunk of the batch's papers as a JSONL record in S3 and one
+    /// Bedrock batch inference job over them, or why there is none.
+    SubmitBatchInference => heartbeating submit_batch_inference::submit_batch_inference(SubmitBatchInferenceInput) -> SubmittedBatch;
+    /// CheckBatchInference: the job's status (`GetModelInvocationJob`).
+    CheckBatchInference => plain check_batch_inference::check_batch_inference(BatchJobRef) -> BatchJobStatus;
+    /// CollectBatchInference: the finished job's answers stored as chunk summaries, listed per
+    /// paper.
+    CollectBatchInference => heartbeating collect_batch_inference::collect_batch_inference(BatchJobRef) -> Vec<PresummarizedPaper>;
+    /// ReadBatchSummaries: a paper's summaries from its batch's job.
+    ReadBatchSummaries => plain read_batch_summaries::read_batch_summaries(BlobRef) -> Vec<PresummarizedChunk>;
     /// FetchFeed: the feed's entries, each stored as a blob (malformed ones too, with their
     /// problem, so that the report can name them).
     FetchFeed => heartbeating fetch_feed::fetch_feed(FetchFeedInput) -> Vec<FeedItemRef>;

@@ -74,6 +74,14 @@ pub struct LlmUsage {
     /// Input tokens written to the provider's prompt cache (not in `input_tokens`).
     #[serde(default)]
     pub cache_write_tokens: u64,
+    /// Of `calls`, those answered by a Bedrock batch inference job (billed at the batch price,
+    /// half the on-demand one).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub batch_calls: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl LlmUsage {
@@ -95,6 +103,7 @@ impl LlmUsage {
         self.continuations += other.continuations;
         self.truncated |= other.truncated;
         self.cost_microusd += other.cost_microusd;
+        self.batch_calls += other.batch_calls;
     }
 }
 

@@ -53,6 +53,11 @@ pub struct PaperToCodeInput {
     /// `worker.executor-wait-secs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor_wait_secs: Option<u64>,
+    /// Chunk summaries made beforehand: a JSON blob of `PresummarizedChunk`s, which `PaperBatch`
+    /// sets from its Bedrock batch inference job (`llm_mode: "batch"`). The map phase uses those
+    /// whose chunk (index and text) is in the paper's plan and summarises the rest on demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summaries: Option<BlobRef>,
 }
 
 impl PaperToCodeInput {

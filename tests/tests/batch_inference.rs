@@ -1,0 +1,228 @@
+//! PaperBatch with `llm_mode: "batch"`: the map phase of all the batch's papers as one Bedrock
+//! batch inference job, through the real `aws-sdk-bedrock` client against the stand-in's job
+//! API, the records and answers in S3 (moto's server), on a real Temporal dev server with worker
+//! processes. The job's wait survives a killed worker and a restarted server; the summaries cost
+//! half what the same papers cost on demand; a batch below the job minimum, and a failed job,
+//! fall back to on-demand summaries; an `llm_mode` that is neither is refused naming the field.
+
+use annapurna_tests::{Proc, Stack, http_get_json, papers_dir, start_moto};
+use workflows::PaperBatch;
+use workflows::types::BatchSummary;
+
+const PAPERS: [&str; 5] = [
+    "dyt.tex",
+    "schedule-free.tex",
+    "minp.tex",
+    "diff-transformer.tex",
+    "tabdiff.tex",
+];
+
+/// The job minimum both the worker and the stand-in keep to in these tests (Bedrock's default
+/// is 100).
+const MIN_RECORDS: &str = "3";
+
+/// A stack whose blobs are in moto's S3 and whose stand-in runs batch jobs over it with
+/// `standin_args` besides; moto's process with it.
+async fn s3_stack(standin_args: &[&str]) -> (Stack, Proc, tempfile::TempDir) {
+    let scratch = tempfile::tempdir().unwrap();
+    let (moto, s3) = start_moto(scratch.path(), "annapurna");
+    let mut args = vec![
+        "--batch-s3-endpoint",
+        &s3,
+        "--batch-min-records",
+        MIN_RECORDS,
+    ];
+    args.extend_from_slice(standin_args);
+    let stack = Stack::start_with_env(
+        &args,
+        &[
+            ("ANNAPURNA_STORAGE__BLOBS", "s3://annapurna/blobs"),
+            ("ANNAPURNA_S3_ENDPOINT", &s3),
+            ("ANNAPURNA_S3_ACCESS_KEY_ID", "moto"),
+            ("ANNAPURNA_S3_SECRET_ACCESS_KEY", "moto"),
+            ("AWS_REGION", "us-east-1"),
+            ("ANNAPURNA_MODELS__BATCH__MIN_RECORDS", MIN_RECORDS),
+        ],
+    )
+    .await;
+    (stack, moto, scratch)
+}
+
+fn add_papers(stack: &Stack, papers: &[&str]) -> Vec<String> {
+    papers
+        .iter()
+        .map(|p| stack.add_paper(&papers_dir().join(p)))
+        .collect()
+}
+
+/// A batch input over `ids`: no execution, one review round, every paper at once.
+fn batch_input(ids: &[String], mode: &str) -> String {
+    serde_json::json!({
+        "paper_ids": ids,
+        "max_concurrent": ids.len(),
+        "llm_mode": mode,
+        "batch_poll_secs": 1,
+        "paper": {"execute": false, "review_rounds": 1},
+    })
+    .to_string()
+}
+
+/// `GET /_standin/batch`: the stand-in's batch job counts.
+fn batch_stats(stack: &Stack) -> serde_json::Value {
+    http_get_json(&format!(
+        "http://127.0.0.1:{}/_standin/batch",
+        stack.standin_port
+    ))
+}
+
+/// On-demand summary requests the stand-in answered or refused.
+fn on_demand_summaries(stack: &Stack) -> u64 {
+    stack.standin_stats()["by_kind"]["summarize-chunk"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_papers_summarised_by_one_batch_job_at_half_the_price() {
+    // Each job step takes 3 s, long enough to kill the worker and restart the server while the
+    // batch waits for its job.
+    let (mut stack, _moto, _scratch) = s3_stack(&["--batch-step-ms", "3000"]).await;
+    let ids = add_papers(&stack, &PAPERS);
+    stack.start_with_cli("PaperBatch", "batch/inference", &batch_input(&ids, "batch"));
+
+    // Once the job exists: the worker dies and the server restarts mid-wait.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while batch_stats(&stack)["jobs"].as_u64() != Some(1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no batch job was created: {}",
+            batch_stats(&stack)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    stack.kill_worker();
+    stack.restart_temporal().await;
+    stack.start_worker();
+
+    let batch: BatchSummary = stack.result::<PaperBatch>("batch/inference", 600).await;
+    assert_eq!((batch.selected, batch.completed), (5, 5), "{batch:#?}");
+    assert!(batch.failed.is_empty(), "{batch:#?}");
+    assert_eq!(batch.batch_inference.len(), 1, "{batch:#?}");
+    let job = &batch.batch_inference[0];
+    assert_eq!(job.status, "Completed", "{job:#?}");
+    assert!(job.records >= 5, "at least a chunk per paper: {job:#?}");
+    assert_eq!(job.summarised, job.records, "{job:#?}");
+    assert_eq!(job.fallback, None, "{job:#?}");
+    assert!(job.checks >= 2 && job.wait_ms > 0, "{job:#?}");
+
+    // One job, every record answered by it, not one summary asked for on demand.
+    let jobs = batch_stats(&stack);
+    assert_eq!(jobs["jobs"], 1, "{jobs}");
+    assert_eq!(jobs["by_status"]["Completed"], 1, "{jobs}");
+    assert_eq!(jobs["answered"].as_u64(), Some(u64::from(job.records)), "{jobs}");
+    assert_eq!(on_demand_summaries(&stack), 0, "{}", stack.standin_stats());
+    let summary = &batch.by_role["summary"];
+    assert_eq!(summary.calls, job.records, "{summary:#?}");
+    assert_eq!(summary.batch_calls, job.records, "{summary:#?}");
+    assert!(summary.standin, "the stand-in's templates say so");
+
+    // The same papers on demand: the same tokens, twice the cost.
+    stack.start_with_cli(
+        "PaperBatch",
+        "batch/on-demand",
+        &batch_input(&ids, "on-demand"),
+    );
+    let on_demand: BatchSummary = stack.result::<PaperBatch>("batch/on-demand", 600).await;
+    assert_eq!(on_demand.completed, 5, "{on_demand:#?}");
+    assert!(on_demand.batch_inference.is_empty());
+    let paid = &on_demand.by_role["summary"];
+    assert_eq!(on_demand_summaries(&stack), u64::from(job.records));
+    assert_eq!(paid.batch_calls, 0);
+    assert_eq!(
+        (paid.input_tokens, paid.output_tokens),
+        (summary.input_tokens, summary.output_tokens),
+        "batch and on-demand send the same prompts and get the same templates"
+    );
+    assert!(paid.cost_microusd > 0, "{paid:#?}");
+    // Half, up to the rounding of each record's cost to a micro-dollar.
+    let twice = 2 * summary.cost_microusd;
+    assert!(
+        twice.abs_diff(paid.cost_microusd) <= 2 * u64::from(job.records),
+        "batch {} µ$ vs on demand {} µ$",
+        summary.cost_microusd,
+        paid.cost_microusd
+    );
+    // What BENCHMARKS.md quotes.
+    eprintln!(
+        "batch inference: {} papers, {} records, job wait {} ms over {} checks; summary cost {} µ$ \
+         in batch vs {} µ$ on demand",
+        batch.completed,
+        job.records,
+        job.wait_ms,
+        job.checks,
+        summary.cost_microusd,
+        paid.cost_microusd
+    );
+    stack.record_history("batch/inference", "batch-inference.json");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_batches_and_failed_jobs_fall_back_to_on_demand() {
+    let (stack, _moto, _scratch) = s3_stack(&["--batch-step-ms", "200", "--batch-fail"]).await;
+    let ids = add_papers(&stack, &PAPERS[..4]);
+
+    // A mode that is neither is refused, naming the field.
+    stack.start_with_cli(
+        "PaperBatch",
+        "batch/cheap",
+        &serde_json::json!({"paper_ids": ids, "llm_mode": "cheap"}).to_string(),
+    );
+    let why = stack.failure::<PaperBatch>("batch/cheap", 120).await;
+    assert!(
+        why.contains("InvalidInput") && why.contains("llm_mode") && why.contains("cheap"),
+        "{why}"
+    );
+
+    // One paper in one chunk: fewer records than the job minimum, so no job at all.
+    let one = serde_json::json!({
+        "paper_ids": [ids[0]],
+        "llm_mode": "batch",
+        "batch_poll_secs": 1,
+        "paper": {"execute": false, "review_rounds": 1, "max_chunk_tokens": 150000},
+    })
+    .to_string();
+    stack.start_with_cli("PaperBatch", "batch/small", &one);
+    let small: BatchSummary = stack.result::<PaperBatch>("batch/small", 600).await;
+    assert_eq!(small.completed, 1, "{small:#?}");
+    let report = &small.batch_inference[0];
+    assert_eq!(report.status, "not-submitted", "{report:#?}");
+    assert!(report.job_arn.is_empty());
+    let why = report.fallback.as_deref().unwrap_or_default();
+    assert!(why.contains("min-records"), "{why}");
+    assert_eq!(batch_stats(&stack)["jobs"], 0);
+    let asked = on_demand_summaries(&stack);
+    assert_eq!(u64::from(small.by_role["summary"].calls), asked);
+    assert!(asked >= 1);
+    assert_eq!(small.by_role["summary"].batch_calls, 0);
+
+    // Enough records, but the job fails: every paper summarises on demand and completes.
+    stack.start_with_cli("PaperBatch", "batch/failed", &batch_input(&ids, "batch"));
+    let failed: BatchSummary = stack.result::<PaperBatch>("batch/failed", 600).await;
+    assert_eq!(failed.completed, 4, "{failed:#?}");
+    let report = &failed.batch_inference[0];
+    assert_eq!(report.status, "Failed", "{report:#?}");
+    assert!(!report.job_arn.is_empty());
+    let why = report.fallback.as_deref().unwrap_or_default();
+    assert!(why.contains("--batch-fail"), "{why}");
+    let jobs = batch_stats(&stack);
+    assert_eq!(jobs["jobs"], 1, "{jobs}");
+    assert_eq!(jobs["by_status"]["Failed"], 1, "{jobs}");
+    let summary = &failed.by_role["summary"];
+    assert_eq!(summary.batch_calls, 0);
+    assert_eq!(
+        u64::from(summary.calls) + asked,
+        on_demand_summaries(&stack),
+        "{summary:#?}"
+    );
+    assert!(summary.calls > 0, "{summary:#?}");
+}
