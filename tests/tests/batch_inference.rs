@@ -182,6 +182,18 @@ async fn small_batches_and_failed_jobs_fall_back_to_on_demand() {
         why.contains("InvalidInput") && why.contains("llm_mode") && why.contains("cheap"),
         "{why}"
     );
+    // So is a poll interval out of bounds, in batch mode.
+    stack.start_with_cli(
+        "PaperBatch",
+        "batch/poll",
+        &serde_json::json!({"paper_ids": ids, "llm_mode": "batch", "batch_poll_secs": 0})
+            .to_string(),
+    );
+    let why = stack.failure::<PaperBatch>("batch/poll", 120).await;
+    assert!(
+        why.contains("InvalidInput") && why.contains("batch_poll_secs"),
+        "{why}"
+    );
 
     // One paper in one chunk: fewer records than the job minimum, so no job at all.
     let one = serde_json::json!({
