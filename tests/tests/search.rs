@@ -61,7 +61,7 @@ async fn start(
     let input = SearchHyperparametersInput {
         paper_id: "contract-fixture".into(),
         results_dir: format!("contract-fixture/{id}"),
-        repository,
+        repository: Some(repository),
         code,
         target: "cpu".into(),
         search,
@@ -354,4 +354,47 @@ async fn a_model_over_its_budget_is_shrunk_until_it_fits_and_a_broken_contract_i
     );
     let best = read_json(&search_dir(&stack, "search-contract").join("best.json"));
     assert_eq!(best["trial"], serde_json::Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paper_to_code_searches_after_the_code_ran_and_refuses_a_bad_search() {
+    let stack = Stack::start(&[]).await;
+    let paper = stack.add_example();
+    let bad = PaperToCodeInput {
+        search: Some(SearchSpec {
+            trials: 0,
+            ..SearchSpec::default()
+        }),
+        ..annapurna_tests::paper_input(&paper)
+    };
+    let err = stack.run_paper("paper-bad-search", bad).await.unwrap_err();
+    assert!(err.contains("search.trials"), "{err}");
+    let input = PaperToCodeInput {
+        search: Some(SearchSpec {
+            trials: 2,
+            parallel: 2,
+            ..SearchSpec::default()
+        }),
+        ..annapurna_tests::paper_input(&paper)
+    };
+    let out = stack
+        .run_paper("paper-search", input)
+        .await
+        .expect("the paper completes");
+    assert_eq!(out.execution, "ok", "{out:?}");
+    let search: SearchOutput = stack
+        .result::<SearchHyperparameters>("paper-search/search", 60)
+        .await;
+    assert_eq!(search.trials.len(), 2, "{search:?}");
+    // Code that follows the training contract trains; code that does not (the stand-in's
+    // one-file template) is named as breaking it, never as a crash of its own.
+    for t in &search.trials {
+        assert!(
+            t.status == TrialStatus::Ok || t.classification == Classification::Contract,
+            "{t:?}"
+        );
+    }
+    let dir = Stack::path_of(&out.results).join("search");
+    assert_eq!(trial_files(&dir).len(), 2);
+    assert!(dir.join("best.json").is_file());
 }

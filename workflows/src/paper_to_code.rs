@@ -29,6 +29,7 @@ use crate::names::{LLM_TASK_QUEUE, exec_task_queue, failure, search_attribute};
 use crate::types::*;
 
 mod presummarized;
+mod search;
 mod slack;
 
 const PAPER_ID: SearchAttributeKey<String> =
@@ -229,6 +230,10 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
     {
         return Err(invalid_input(&problem));
     }
+    // A search or a budget came later: older inputs have neither, and replay unchanged.
+    if let Some(problem) = search::problem(&input) {
+        return Err(invalid_input(&problem));
+    }
     let target = input.target();
     if Target::parse(&target).is_none() {
         let all: Vec<&str> = Target::ALL.iter().map(|t| t.as_str()).collect();
@@ -356,6 +361,11 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
         .last()
         .map(|e| e.report.classification.as_str().to_owned())
         .unwrap_or_default();
+    // The optional hyperparameter search, once the code has run (see `search`).
+    if execution == "ok" && search::wanted(&input) && ctx.patched(search::SEARCH_PATCH) {
+        let repository = None;
+        search::run(ctx, &input, &paper.paper_id, &code, repository).await;
+    }
     let outcome = if !execution.is_empty() && execution != "ok" {
         "execution-failed"
     } else if final_check.is_blocking() {

@@ -311,7 +311,7 @@ async fn run_trial(
                     timeout_secs: input.timeout_secs,
                     attempt: record.runs,
                     environment: None,
-                    repository: Some(input.repository.clone()),
+                    repository: input.repository.clone(),
                     trial: Some(TrialSpec {
                         number,
                         hyperparameters: current.clone(),

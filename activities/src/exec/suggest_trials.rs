@@ -27,8 +27,13 @@ pub async fn suggest_trials(
     input: SuggestTrialsInput,
     sandbox: &SandboxConfig,
 ) -> Out<Suggestions> {
-    let bundle = crate::exec::execute_code::read_bundle(&d.text(&input.repository).await?)
-        .map_err(|e| permanent("InvalidRepository", e))?;
+    let config = match &input.repository {
+        Some(blob) => crate::exec::execute_code::read_bundle(&d.text(blob).await?)
+            .map_err(|e| permanent("InvalidRepository", e))?
+            .files
+            .remove("config.yaml"),
+        None => None,
+    };
     if input.count > MAX_COUNT || input.trials.len() > MAX_PAST {
         return Err(permanent(
             "InvalidInput",
@@ -36,7 +41,7 @@ pub async fn suggest_trials(
         ));
     }
     let request = serde_json::json!({
-        "config_yaml": bundle.files.get("config.yaml"),
+        "config_yaml": config,
         "direction": input.direction.as_str(),
         "seed": input.seed,
         "first_number": input.first_number,

@@ -58,6 +58,18 @@ pub struct PaperToCodeInput {
     /// whose chunk (index and text) is in the paper's plan and summarises the rest on demand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summaries: Option<BlobRef>,
+    /// Tune the hyperparameters after the code ran: `{"trials": 6, "parallel": 2, "metric":
+    /// "val_accuracy", "direction": "maximize", "seed": 0}` (each optional), a
+    /// `SearchHyperparameters` child over the training contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchSpec>,
+    /// The model-size budget, MB at 32 bits per parameter: a trial over it is a hyperparameter
+    /// fix (its size-like hyperparameters halved). Without `search`, one trial of the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_model_mb: Option<f64>,
+    /// The parameter budget, as `max_model_mb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_params: Option<u64>,
 }
 
 impl PaperToCodeInput {

@@ -114,8 +114,10 @@ pub struct SearchHyperparametersInput {
     pub paper_id: String,
     /// Where the search's files go: `<results dir>/search/` (`<paper-id>/<run-id>`).
     pub results_dir: String,
-    /// The repository (a `RepoBundle` blob) whose `train.py` follows the training contract.
-    pub repository: BlobRef,
+    /// The repository (a `RepoBundle` blob) whose `train.py` follows the training contract;
+    /// none: `code` alone, as a one-file repository (no `config.yaml`, so no search space).
+    #[serde(default)]
+    pub repository: Option<BlobRef>,
     /// Its entry file, for diagnosis.
     pub code: BlobRef,
     /// `cpu`, `cuda` or `trainium`: trials run on `annapurna-exec-<target>`.
@@ -226,8 +228,9 @@ pub struct PastTrial {
 /// Input of `SuggestTrials`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SuggestTrialsInput {
-    /// The repository: its `config.yaml` holds the search space.
-    pub repository: BlobRef,
+    /// The repository: its `config.yaml` holds the search space (none: no space).
+    #[serde(default)]
+    pub repository: Option<BlobRef>,
     /// Whether larger or smaller is better.
     pub direction: Direction,
     /// The search's seed.
