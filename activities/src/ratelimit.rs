@@ -2,13 +2,17 @@
 //! Bedrock's accounting: a call reserves its input plus `max_tokens` from the tokens-per-minute
 //! bucket when it starts, and when it ends [`Limiters::settle`] brings the bucket to what the
 //! provider charged (input + cache write + output × the model's burndown), giving back or taking
-//! the difference. Requests per minute is a second bucket. Waiting calls are served round-robin
-//! by a fairness key (the paper, see [`fair_share`]), so one long paper's chunks do not starve
-//! the chunks of papers started after it. When the provider still throttles (other workers, a
-//! quota lower than configured), the worker halves its own rate and raises it back step by step
-//! (AIMD), slowly near the rate that was throttled, so workers sharing one account settle below
-//! it. Across workers, the `annapurna-llm` task queue's server-side rate limit
-//! (`worker.llm-activities-per-second`) bounds requests.
+//! the difference. Requests per minute is a second bucket. Both are a minute deep, as the
+//! provider's are (a quota per minute is what may be used in any one minute): a worker that
+//! has seen how many others share the account ([`Limiters::set_workers`], twice alike) may use
+//! its share of the minute the account holds at once, and then goes at the quota's pace.
+//! Waiting calls are served round-robin by a fairness key (the paper, see [`fair_share`]), so
+//! one long paper's chunks do not starve the chunks of papers started after it. When the
+//! provider still throttles (other workers, a quota lower than configured), the worker halves
+//! its own rate and raises it back step by step (AIMD), slowly near the rate that was
+//! throttled, so workers sharing one account settle below it. Across workers, the
+//! `annapurna-llm` task queue's server-side rate limit (`worker.llm-activities-per-second`)
+//! bounds requests.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -30,9 +34,9 @@ pub struct ModelLimit {
     pub tpm: u32,
 }
 
-/// Share of the configured quota the worker aims at: requests reach the provider with some
-/// jitter, and a pace of exactly the quota turns every early arrival into a throttle.
-const TARGET_SHARE: f64 = 0.95;
+/// Share of the configured quota the worker aims at: a margin for what the worker cannot see
+/// (a count of workers that lags, answers in flight that settle above their reservation).
+const TARGET_SHARE: f64 = 0.98;
 /// After a decrease, further throttles within this long are answers to the old pace.
 const DECREASE_HOLD: Duration = Duration::from_secs(2);
 /// Smallest share of the quota AIMD goes down to.
@@ -43,8 +47,11 @@ const DECREASE: f64 = 0.5;
 const INCREASE_PER_SEC: f64 = 0.05;
 /// … and at or above 90% of it, where the next throttle is likely: a slow probe.
 const PROBE_PER_SEC: f64 = 0.002;
-/// Seconds of the quota a bucket holds: calls go out at a steady pace, not a minute's burst.
-const BUCKET_SECS: f64 = 1.0;
+/// Seconds of the quota a bucket holds: the provider's window (Bedrock's quotas are per
+/// minute, and the stand-in's bucket is as deep).
+pub const WINDOW_SECS: f64 = 60.0;
+/// How much faster than its pace a worker may use what the account holds.
+const PEAK: f64 = 2.0;
 /// How often a waiting call looks again when nothing wakes it.
 const RECHECK: Duration = Duration::from_millis(100);
 
@@ -58,48 +65,67 @@ pub async fn fair_share<F: std::future::Future>(key: String, work: F) -> F::Outp
     FAIR_KEY.scope(key, work).await
 }
 
-/// A token bucket that may go into debt (a settled call that used more than it reserved).
+/// A token bucket that may go into debt (a settled call that used more than it reserved), a
+/// minute deep, drained at most at [`PEAK`] times its pace (a second, small bucket): what the
+/// account holds is used within a minute or so, not by whichever paper asks first.
 #[derive(Debug)]
 struct Bucket {
     per_sec: f64,
     cap: f64,
     level: f64,
+    /// The peak bucket: a second of [`PEAK`] × the pace.
+    peak: f64,
     at: Instant,
+    /// What this worker took from the account since the limiter began (reservations, settled).
+    spent: f64,
 }
 
 impl Bucket {
     fn new(per_minute: f64, now: Instant) -> Self {
         let per_sec = per_minute / 60.0;
-        let cap = per_sec * BUCKET_SECS;
-        // Empty at the start: a worker joining others on one account does not open with a burst.
+        // Empty at the start: until the worker knows how many share the account, it goes at
+        // its pace without a burst (see `State::grant_burst`).
         Bucket {
             per_sec,
-            cap,
+            cap: per_sec * WINDOW_SECS,
             level: 0.0,
+            peak: 0.0,
             at: now,
+            spent: 0.0,
         }
+    }
+
+    fn peak_cap(&self) -> f64 {
+        self.per_sec * PEAK
+    }
+
+    fn take(&mut self, n: f64) {
+        self.level -= n;
+        self.peak -= n;
+        self.spent += n;
     }
 
     fn refill(&mut self, now: Instant) {
         let dt = now.saturating_duration_since(self.at).as_secs_f64();
         self.level = (self.level + dt * self.per_sec).min(self.cap);
+        self.peak = (self.peak + dt * self.peak_cap()).min(self.peak_cap());
         self.at = now;
     }
 
-    /// How long until `n` may be taken (a request larger than the bucket needs a full one).
+    /// How long until `n` may be taken (a request larger than a bucket needs a full one).
     fn wait_for(&self, n: f64) -> Duration {
-        let need = n.min(self.cap) - self.level;
-        if need <= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(need / self.per_sec.max(1e-9))
-        }
+        let rate = self.per_sec.max(1e-9);
+        let need = (n.min(self.cap) - self.level) / rate;
+        let need_peak = (n.min(self.peak_cap()) - self.peak) / (rate * PEAK);
+        Duration::from_secs_f64(need.max(need_peak).max(0.0))
     }
 }
 
 struct State {
     limit: ModelLimit,
     fraction: f64,
+    /// Whether this model's share of the account's minute has been granted.
+    burst_granted: bool,
     /// Workers sharing the account's quota (this one included): each paces at its share.
     workers: f64,
     /// The share of the quota at the last throttle; increases slow down near it.
@@ -120,6 +146,7 @@ impl State {
         let mut s = State {
             limit,
             fraction: 1.0,
+            burst_granted: false,
             workers: f64::from(workers.max(1)),
             throttled_at_fraction: None,
             decreased_at: None,
@@ -139,6 +166,40 @@ impl State {
         per_minute as f64 * self.fraction * TARGET_SHARE / self.workers
     }
 
+    fn log_grant(&self, model: &str) {
+        tracing::info!(
+            model,
+            workers = self.workers,
+            tokens = self.tokens.as_ref().map(|b| b.level.max(0.0) as u64),
+            requests = self.requests.as_ref().map(|b| b.level.max(0.0) as u64),
+            "the count of workers settled: this worker may use its share of what the account holds"
+        );
+    }
+
+    /// Once the count of workers is settled: this worker's share of what the account's minute
+    /// holds now. The account's bucket started full and has refilled at the quota's pace for
+    /// `elapsed`; every worker is taken to have spent as much as this one (the shares then add
+    /// up to what the account holds, whoever spent more), and each takes its 1/n.
+    fn grant_burst(&mut self, elapsed: f64, now: Instant) {
+        if self.burst_granted {
+            return;
+        }
+        self.burst_granted = true;
+        let (workers, share) = (self.workers, self.fraction * TARGET_SHARE);
+        for (bucket, per_minute) in [
+            (&mut self.requests, self.limit.rpm),
+            (&mut self.tokens, self.limit.tpm),
+        ] {
+            if let Some(b) = bucket {
+                b.refill(now);
+                let full = per_minute as f64 / 60.0 * WINDOW_SECS;
+                let refilled = per_minute as f64 / 60.0 * elapsed;
+                let account = (full + refilled - workers * b.spent).clamp(0.0, full);
+                b.level = (b.level + account * share / workers).min(b.cap);
+            }
+        }
+    }
+
     /// A new pace: the buckets keep their level, their rate and depth follow the fraction.
     fn set_fraction(&mut self, fraction: f64, now: Instant) {
         self.fraction = fraction.clamp(MIN_FRACTION, 1.0);
@@ -146,10 +207,10 @@ impl State {
         for (bucket, per_minute) in [(&mut self.requests, rpm), (&mut self.tokens, tpm)] {
             if let Some(b) = bucket {
                 b.refill(now);
-                let fresh = Bucket::new(per_minute, now);
-                b.per_sec = fresh.per_sec;
-                b.cap = fresh.cap;
+                b.per_sec = per_minute / 60.0;
+                b.cap = b.per_sec * WINDOW_SECS;
                 b.level = b.level.min(b.cap);
+                b.peak = b.peak.min(b.peak_cap());
             }
         }
     }
@@ -180,6 +241,10 @@ pub struct Limiters {
     turn: tokio::sync::Notify,
     /// Workers polling the model queue, this one included ([`Limiters::set_workers`]).
     workers: std::sync::atomic::AtomicU32,
+    /// The count of workers: the last one told, and whether two in a row agreed (then each
+    /// model's share of the account's minute is granted).
+    count: Mutex<(Option<u32>, bool)>,
+    started: Instant,
 }
 
 /// Removes a waiting call from its queue when its future is dropped (the activity cancelled).
@@ -209,22 +274,39 @@ impl Limiters {
             states: Mutex::new(HashMap::new()),
             turn: tokio::sync::Notify::new(),
             workers: std::sync::atomic::AtomicU32::new(1),
+            count: Mutex::new((None, false)),
+            started: Instant::now(),
         }
     }
 
     /// `n` workers (this one included) share the account's quotas: each paces at 1/n of them.
-    /// The worker learns `n` from the Temporal server (the pollers of the model queue), so
-    /// workers on several hosts split one account without throttling each other first.
+    /// The worker learns `n` from the Temporal server (the pollers of the model queue, every few
+    /// seconds), so workers on several hosts split one account without throttling each other
+    /// first. When two counts in a row agree, workers started together have all been seen, and
+    /// each model's share of the minute the account holds is granted (once).
     pub fn set_workers(&self, n: u32) {
         let n = n.max(1);
-        if self.workers.swap(n, std::sync::atomic::Ordering::SeqCst) == n {
+        let settled = {
+            let mut count = self.count.lock().unwrap_or_else(|p| p.into_inner());
+            let settled = !count.1 && count.0 == Some(n);
+            count.0 = Some(n);
+            count.1 |= settled;
+            settled
+        };
+        let changed = self.workers.swap(n, std::sync::atomic::Ordering::SeqCst) != n;
+        if !changed && !settled {
             return;
         }
         let now = Instant::now();
+        let elapsed = now.duration_since(self.started).as_secs_f64();
         let mut all = self.states.lock().unwrap_or_else(|p| p.into_inner());
-        for state in all.values_mut() {
+        for (model, state) in all.iter_mut() {
             state.workers = f64::from(n);
             state.set_fraction(state.fraction, now);
+            if settled {
+                state.grant_burst(elapsed, now);
+                state.log_grant(model);
+            }
         }
         drop(all);
         self.turn.notify_waiters();
@@ -244,12 +326,20 @@ impl Limiters {
         let limit = *self.limits.get(model)?;
         let now = Instant::now();
         let mut all = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        let settled = self.count.lock().unwrap_or_else(|p| p.into_inner()).1;
+        let started = self.started;
         let state = all.entry(model.to_owned()).or_insert_with(|| {
-            State::new(
+            let mut s = State::new(
                 limit,
                 self.workers.load(std::sync::atomic::Ordering::SeqCst),
                 now,
-            )
+            );
+            // A model first called after the count settled gets its share at once.
+            if settled {
+                s.grant_burst(now.duration_since(started).as_secs_f64(), now);
+                s.log_grant(model);
+            }
+            s
         });
         Some(f(state, now))
     }
@@ -299,10 +389,10 @@ impl Limiters {
                         return Some(wait);
                     }
                     if let Some(b) = &mut s.requests {
-                        b.level -= 1.0;
+                        b.take(1.0);
                     }
                     if let Some(b) = &mut s.tokens {
-                        b.level -= tokens;
+                        b.take(tokens);
                     }
                     // This key goes to the back of the round.
                     let key = s.order.pop_front().expect("the head's key");
@@ -337,6 +427,7 @@ impl Limiters {
             if let Some(b) = &mut s.tokens {
                 b.refill(now);
                 b.level = (b.level + reserved as f64 - used as f64).min(b.cap);
+                b.spent += used as f64 - reserved as f64;
             }
         });
         self.turn.notify_waiters();
@@ -356,6 +447,7 @@ impl Limiters {
             // already waiting would otherwise meet the same full quota.
             for b in [&mut s.requests, &mut s.tokens].into_iter().flatten() {
                 b.level = b.level.min(0.0);
+                b.peak = b.peak.min(0.0);
             }
             s.decreased_at = Some(now);
             s.increased_at = now;
@@ -411,7 +503,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn three_workers_each_pace_at_a_third() {
         let l = one(600, 0);
-        // Alone: 30 requests at ≈ 9.5/s take about 2 s (after the first second's bucket).
+        // Alone: 30 requests at ≈ 9.8/s take about 3 s (from an empty bucket).
         let start = Instant::now();
         for _ in 0..30 {
             l.acquire("m", 100).await;
@@ -442,10 +534,63 @@ mod tests {
         );
     }
 
+    /// Tokens `l` lets through in `secs` seconds, in calls of `each`.
+    async fn taken_in(l: &Limiters, secs: u64, each: u64) -> u64 {
+        let start = Instant::now();
+        let mut taken = 0;
+        loop {
+            l.acquire("m", each).await;
+            if start.elapsed() > Duration::from_secs(secs) {
+                return taken;
+            }
+            taken += each;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_settled_count_grants_the_share_of_the_accounts_minute() {
+        // 60,000 tpm: the account holds a minute (60,000) at the start; the pace is 98% of
+        // 1,000 tokens/s.
+        let alone = one(0, 60_000);
+        alone.acquire("m", 1_000).await;
+        // One count is not settled (workers started together may not all poll yet): the pace.
+        alone.set_workers(1);
+        let start = Instant::now();
+        for _ in 0..10 {
+            alone.acquire("m", 1_000).await;
+        }
+        assert!(
+            start.elapsed() >= Duration::from_secs(9),
+            "{:?}",
+            start.elapsed()
+        );
+        // Two alike: the worker alone may use 98% of the account's minute, at twice its pace
+        // at the most: 30 s give 58,800, where the pace gives 29,400.
+        alone.set_workers(1);
+        let taken = taken_in(&alone, 30, 500).await;
+        assert!((54_000..=60_000).contains(&taken), "{taken}");
+
+        // Three workers that each spent 11,000 in their first ~11.2 s (33,000 of the account's
+        // 60,000 + ~11,200 refilled): each may use a third of 98% of the ~38,200 left (~12,500)
+        // beside its pace (a third of 980/s): ~32,100 in a minute.
+        let shared = one(0, 60_000);
+        for _ in 0..11 {
+            shared.acquire("m", 1_000).await;
+        }
+        shared.set_workers(3);
+        shared.set_workers(3);
+        let taken = taken_in(&shared, 60, 500).await;
+        assert!((29_000..=33_000).contains(&taken), "{taken}");
+        // Granted once: a later count gives nothing more.
+        shared.set_workers(3);
+        let taken = taken_in(&shared, 30, 500).await;
+        assert!((8_500..=10_500).contains(&taken), "{taken}");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn paces_requests_and_backs_off_on_throttling() {
         let l = one(600, 0);
-        // 600 rpm aiming at 95% ≈ 9.5/s with a second's bucket: 30 requests take about 2 s.
+        // 600 rpm aiming at 98% ≈ 9.8/s from an empty bucket: 30 requests take about 3 s.
         let start = Instant::now();
         for _ in 0..30 {
             l.acquire("m", 100).await;
@@ -481,7 +626,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn settling_refunds_a_short_answer_and_charges_a_long_one() {
-        // 60,000 tpm aiming at 95%: 950 tokens/s, a bucket of 950.
+        // 60,000 tpm aiming at 98%: 980 tokens/s, from an empty bucket.
         let l = one(0, 60_000);
         l.acquire("m", 900).await;
         // Reserved 900, used 100: 800 back, so the next 900 go at once.
@@ -493,7 +638,7 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
-        // Reserved 900, used 900 + 4 × 950 (a 5× burndown): the next waits for the debt.
+        // Reserved 900, used 900 + 3,800 (a 5× burndown): the next waits for the debt.
         l.settle("m", 900, 900 + 3_800);
         let start = Instant::now();
         l.acquire("m", 900).await;

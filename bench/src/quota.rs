@@ -1,18 +1,21 @@
 //! `annapurna bench quota`: how close the map phase comes to the provider's quota, in Bedrock's
 //! world and with the worker's default configuration. It starts its own stack (a headless
 //! Temporal dev server; the Bedrock stand-in with Bedrock's accounting — input + max_tokens
-//! reserved, settled at input + cache write + output × burndown 5 — its latency model from the
-//! published figures and summaries of 600–1,500 tokens; workers with the default settings and
-//! the account's quota in `models.limits`) and runs a scenario:
+//! reserved, settled at input + cache write + output × burndown 5, in a bucket a minute deep —
+//! its latency model from the published figures and summaries of 600–1,500 tokens; workers with
+//! the default settings and the account's quota, by default the model's default quota from the
+//! catalogue, in `models.limits`) and runs a scenario:
 //! - `many`: 4 papers × 20 chunks at once;
 //! - `long`: one paper of 232 chunks (what the 18-million-character paper gives);
 //! - `mixed`: the long paper first, then 10 papers of 5 chunks, whose map time is compared with
 //!   the same short papers run alone;
 //! - `workers`: `many` on 3 worker processes sharing the one quota.
 //!
-//! The report gives utilisation (the quota-bound minimum over the makespan), throttled share,
-//! failed papers, p50/p95 summary latency and `config_overrides` (the settings it changed from
-//! the defaults: none). The old method (one chunk after another, 2 s apart) is the baseline.
+//! The report gives utilisation (the quota-bound minimum over the makespan: the work beyond the
+//! minute the account holds at the start, at the quota's pace, plus one median answer),
+//! throttled share, failed papers, p50/p95 summary latency and `config_overrides` (the settings
+//! it changed from the defaults: none). The old method (one chunk after another, 2 s apart) is
+//! the baseline.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -61,13 +64,14 @@ pub struct QuotaArgs {
     /// Worker processes (`workers`: 3).
     #[arg(long, default_value_t = 3)]
     pub workers: u32,
-    /// The account's quota for the summary model: requests per minute (Haiku 4.5's default).
-    #[arg(long, default_value_t = 250)]
-    pub rpm: u32,
-    /// The account's quota: tokens per minute, Bedrock's accounting (scaled so that a scenario
-    /// takes a few minutes).
-    #[arg(long, default_value_t = 3_000_000)]
-    pub tpm: u32,
+    /// The account's quota for the summary model: requests per minute (default: the
+    /// catalogue's default quota of the model, Haiku 4.5's 250).
+    #[arg(long)]
+    pub rpm: Option<u32>,
+    /// The account's quota: tokens per minute, Bedrock's accounting (default: the catalogue's,
+    /// Haiku 4.5's 1,000,000).
+    #[arg(long)]
+    pub tpm: Option<u32>,
     /// Characters per chunk: sections this long are one chunk each at the default
     /// `max-chunk-tokens` (24,000).
     #[arg(long, default_value_t = 88_000)]
@@ -85,10 +89,18 @@ pub struct QuotaArgs {
     /// Print one JSON object on the last line.
     #[arg(long)]
     pub json: bool,
+    /// Where the `workers` scenario's worker processes write their logs (`worker-N.log`);
+    /// default: the scratch directory, removed at the end.
+    #[arg(long)]
+    pub logs: Option<std::path::PathBuf>,
 }
 
-/// Seconds of quota the stand-in lets a model use at once.
-const BURST_SECS: f64 = 1.0;
+/// Seconds of quota the account holds (Bedrock's quotas are per minute: the stand-in's
+/// bucket is a minute deep, full at the start).
+const WINDOW_SECS: f64 = standin::world::QUOTA_WINDOW_SECS;
+/// How long the in-process worker runs before the measurement, as a deployed one has: its
+/// count of the workers sharing the account settles (two counts alike, 5 s apart).
+const WARM_UP: Duration = Duration::from_secs(11);
 /// Short papers of `mixed`.
 const SHORT_PAPERS: u32 = 10;
 const SHORT_CHUNKS: u32 = 5;
@@ -164,13 +176,22 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
     config.storage.results = d.join("results").display().to_string();
     config.storage.papers = d.join("papers.db");
     let model = config.models.summary_model.clone();
-    config.models.limits = BTreeMap::from([(
-        model.clone(),
-        ModelLimit {
-            rpm: args.rpm,
-            tpm: args.tpm,
-        },
-    )]);
+    // The account's quota: as given, else the catalogue's default for the model.
+    let defaults = config
+        .models
+        .model_info(&model)
+        .map(|k| (k.info.default_rpm, k.info.default_tpm));
+    let rpm = args
+        .rpm
+        .or(defaults.map(|d| d.0))
+        .filter(|r| *r > 0)
+        .with_context(|| format!("no default quota for {model}: give --rpm and --tpm"))?;
+    let tpm = args
+        .tpm
+        .or(defaults.and_then(|d| u32::try_from(d.1).ok()))
+        .filter(|t| *t > 0)
+        .with_context(|| format!("no default quota for {model}: give --rpm and --tpm"))?;
+    config.models.limits = BTreeMap::from([(model.clone(), ModelLimit { rpm, tpm })]);
     let input_of = |id: &str| PaperToCodeInput {
         paper_id: Some(id.to_owned()),
         execute: Some(false),
@@ -182,9 +203,9 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
         bedrock_latency: args.latency_ms.is_none(),
         latency_ms: args.latency_ms.unwrap_or(0),
         summary_tokens: Some(args.summary_tokens.clone()),
-        rpm: args.rpm,
-        tpm: args.tpm,
-        quota_burst_secs: BURST_SECS,
+        rpm,
+        tpm,
+        quota_burst_secs: WINDOW_SECS,
         ..Default::default()
     };
     let (standin_addr, standin_task) = standin::start(([127, 0, 0, 1], 0).into(), options).await?;
@@ -243,10 +264,15 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
             &toml,
             format!(
                 "[models.limits.\"{model}\"]\nrpm = {}\ntpm = {}\n",
-                args.rpm, args.tpm
+                rpm, tpm
             ),
         )?;
-        for _ in 0..workers {
+        let logs = args.logs.clone().unwrap_or_else(|| d.to_owned());
+        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+        for w in 0..workers {
+            let log = logs.join(format!("worker-{w}.log"));
+            let file = std::fs::File::create(&log)
+                .with_context(|| format!("creating {}", log.display()))?;
             children.push(
                 tokio::process::Command::new(crate::chaos::annapurna_bin()?)
                     .arg("worker")
@@ -257,9 +283,9 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
                     .env("ANNAPURNA_STORAGE__PAPERS", d.join("papers.db"))
                     .env("ANNAPURNA_BEDROCK__STANDIN", "always")
                     .env("ANNAPURNA_BEDROCK__ENDPOINT_URL", &standin_url)
-                    .env("RUST_LOG", "error")
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
+                    .env("RUST_LOG", "info")
+                    .stdout(file.try_clone()?)
+                    .stderr(file)
                     .kill_on_drop(true)
                     .spawn()
                     .context("starting a worker process")?,
@@ -280,12 +306,14 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
         // The worker is not Send: it runs beside the measurement in this task.
         let measure = async {
             let result = async {
-                // The short papers alone first, then the scenario; the quota refills between.
+                tokio::time::sleep(WARM_UP).await;
+                // The short papers alone first, then the scenario; between them the account
+                // (and the worker's share of it) fills up again: both start from a full minute.
                 let alone = if alone_jobs.is_empty() {
                     None
                 } else {
                     let r = map_phase(&client, &alone_jobs).await?;
-                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    tokio::time::sleep(Duration::from_secs_f64(WINDOW_SECS + 2.0)).await;
                     Some(r)
                 };
                 let before = reqwest_stats(&standin_url).await?;
@@ -337,9 +365,9 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
     // The quota-bound minimum: the work as the quota counts it (requests; tokens as Bedrock
     // settled them) over the quota's rate, less what the provider's bucket holds at the start,
     // plus one median answer's latency.
-    let (rps, tps) = (args.rpm as f64 / 60.0, args.tpm as f64 / 60.0);
+    let (rps, tps) = (rpm as f64 / 60.0, tpm as f64 / 60.0);
     let median = pct(0.5).unwrap_or(0.0);
-    let bound = ((ok_requests as f64 / rps).max(used_tokens as f64 / tps) - BURST_SECS + median)
+    let bound = ((ok_requests as f64 / rps).max(used_tokens as f64 / tps) - WINDOW_SECS + median)
         .max(median);
     let makespan_s = main_run.makespan.as_secs_f64();
     let utilisation = bound / makespan_s;
@@ -383,11 +411,12 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
         "papers": main.len(),
         "chunks": total_chunks,
         "workers": workers.max(1),
-        "rpm": args.rpm,
-        "tpm": args.tpm,
+        "rpm": rpm,
+        "tpm": tpm,
         "summary_requests": summary_requests,
         "quota_tokens": used_tokens,
         "makespan_s": round2(makespan_s),
+        "planned_s": round2(main_run.planned.as_secs_f64()),
         "bound_s": round2(bound),
         "utilisation": round2(utilisation),
         "throttled": throttled,
@@ -423,6 +452,8 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
 /// with whether it is a short one, and the papers that failed or lost chunks.
 struct Run {
     makespan: Duration,
+    /// When the last paper had its chunks planned (loading and chunking come before the map).
+    planned: Duration,
     map_times: Vec<(bool, Duration)>,
     failed: u32,
 }
@@ -456,6 +487,7 @@ async fn map_phase(client: &temporalio_client::Client, jobs: &[Job]) -> anyhow::
         by_index.push(i);
     }
     let mut map_done: Vec<Option<Duration>> = vec![None; handles.len()];
+    let mut planned: Vec<Option<Duration>> = vec![None; handles.len()];
     while map_done.iter().any(Option::is_none) {
         for (h_i, h) in handles.iter().enumerate() {
             if map_done[h_i].is_none()
@@ -463,9 +495,11 @@ async fn map_phase(client: &temporalio_client::Client, jobs: &[Job]) -> anyhow::
                     .query(PaperToCode::progress, (), WorkflowQueryOptions::default())
                     .await
                 && p.chunks_total > 0
-                && p.chunks_done + p.chunks_failed >= p.chunks_total
             {
-                map_done[h_i] = Some(started.elapsed());
+                planned[h_i].get_or_insert(started.elapsed());
+                if p.chunks_done + p.chunks_failed >= p.chunks_total {
+                    map_done[h_i] = Some(started.elapsed());
+                }
             }
         }
         anyhow::ensure!(
@@ -475,6 +509,7 @@ async fn map_phase(client: &temporalio_client::Client, jobs: &[Job]) -> anyhow::
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let makespan = map_done.iter().flatten().max().copied().unwrap_or_default();
+    let planned = planned.iter().flatten().max().copied().unwrap_or_default();
     let map_times = by_index
         .iter()
         .zip(&map_done)
@@ -494,6 +529,7 @@ async fn map_phase(client: &temporalio_client::Client, jobs: &[Job]) -> anyhow::
     }
     Ok(Run {
         makespan,
+        planned,
         map_times,
         failed,
     })

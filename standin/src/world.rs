@@ -8,6 +8,11 @@
 
 use crate::StandinOptions;
 
+/// Seconds of quota an account holds: Bedrock's quotas are what may be used in one minute, so
+/// its bucket is a minute deep (full when the account has been idle) and refills at the
+/// quota's pace. (`--quota-burst-secs` sets the stand-in's; the benchmark uses this.)
+pub const QUOTA_WINDOW_SECS: f64 = 60.0;
+
 /// Median time to first token, milliseconds (published figures: about 0.5–1 s).
 pub const TTFT_MEDIAN_MS: f64 = 700.0;
 /// Output tokens per second after the first (Haiku 4.5: about 150).

@@ -1,17 +1,15 @@
 //! Many workers, one account: three `annapurna worker` processes with the default configuration
 //! and the same configured quota share one stand-in quota (Bedrock's accounting, burndown 5,
-//! summaries of 600–1,500 tokens). Each worker's limiter adapts its pace to throttling (AIMD) and
-//! the LLM task queue's server-side rate bounds requests across them; together they must settle
-//! below the quota: at most 2% of the summary requests throttled, as the stand-in counts them,
-//! and no paper failed.
+//! summaries of 600–1,500 tokens, a bucket a minute deep). The workers start together and at
+//! once have more to do than the account's minute holds: each paces at 1/n of the quota (n
+//! counted from the server), takes 1/n of what the account holds once the count has settled, and
+//! adapts to throttling (AIMD); the LLM task queue's server-side rate bounds requests across them.
+//! Together they must keep within the quota: at most 2% of the summary requests throttled, as
+//! the stand-in counts them, and no paper failed.
 
 use annapurna_tests::{last_line_json, run_ok};
 
-// Issue 16 is open: on 2026-12-05 this ran 94 summary requests with 38 throttled (40%) and 0
-// failed, in 222 s — each worker's limiter starts from the whole configured quota and AIMD does
-// not yet bring three of them under it. Run it by hand (`-- --ignored`) while working on it.
 #[test]
-#[ignore = "issue 16 (open): three workers do not yet converge under one quota (40% throttled)"]
 fn three_workers_share_one_quota_with_few_throttles() {
     let dir = tempfile::tempdir().unwrap();
     let mut bench = annapurna_tests::bench_command(dir.path());

@@ -385,13 +385,14 @@ pub async fn run_queues(
         let deps = deps_for_share.clone();
         tokio::spawn(async move {
             loop {
-                if let Some(n) = llm_workers(&client).await
-                    && n != deps.limiters.workers()
-                {
-                    tracing::info!(
-                        workers = n,
-                        "workers polling {LLM_TASK_QUEUE}: each paces model calls at 1/{n} of the quotas"
-                    );
+                if let Some(n) = llm_workers(&client).await {
+                    if n != deps.limiters.workers() {
+                        tracing::info!(
+                            workers = n,
+                            "workers polling {LLM_TASK_QUEUE}: each paces model calls at 1/{n} of the quotas"
+                        );
+                    }
+                    // Every count, also an unchanged one: two alike settle the count.
                     deps.limiters.set_workers(n);
                 }
                 tokio::time::sleep(Duration::from_secs(5)).await;
