@@ -84,22 +84,7 @@ impl Deps {
                     &fitted
                 }
             };
-        // `provider/model`, with Bedrock's ids bare: the same model id at two providers is two
-        // answers.
-        let model = crate::clients::router::canonical(&request.model);
-        let mut h = format!(
-            "{PROMPT_VERSION}\n{model}\n{}\n{}\n",
-            request.max_tokens, request.system
-        );
-        for (role, text) in &request.messages {
-            h.push_str(if *role == Role::User {
-                "\nuser:"
-            } else {
-                "\nassistant:"
-            });
-            h.push_str(text);
-        }
-        let key = format!("llm-cache/{}.json", sha256_hex(h.as_bytes()));
+        let (key, model) = answer_cache_key(request);
         usage.model = model.clone();
         if let Some(bytes) = self.blobs.try_get_uri(&self.blobs.uri_of(&key)).await?
             && let Ok(hit) = serde_json::from_slice::<CachedAnswer>(&bytes)
@@ -191,6 +176,36 @@ impl Deps {
         Ok(response)
     }
 
+    /// Keeps an answer that came another way (a batch inference job's) under `key` (see
+    /// [`answer_cache_key`]), signed as the gateway signs its own, so that the same request on
+    /// demand is answered from the cache instead of paid again.
+    pub(crate) async fn remember_answer(
+        &self,
+        key: &str,
+        model: &str,
+        response: &LlmResponse,
+    ) -> Result<(), Classified> {
+        let mut cached = CachedAnswer {
+            text: response.text.clone(),
+            input_tokens: response.input_tokens,
+            output_tokens: response.output_tokens,
+            truncated: response.truncated,
+            standin: response.standin,
+            model: crate::clients::router::canonical(model),
+            cache_read_tokens: response.cache_read_tokens,
+            cache_write_tokens: response.cache_write_tokens,
+            mac: String::new(),
+        };
+        cached.mac = cached.mac(&self.cache_key, key);
+        self.blobs
+            .put(
+                key,
+                serde_json::to_vec(&cached).expect("answer serialises"),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Whether a cached answer was written by a worker holding the cache key; one that was not
     /// is logged, ignored and overwritten by a real answer.
     fn cache_entry_verified(&self, hit: &CachedAnswer, key: &str) -> bool {
@@ -268,6 +283,26 @@ impl Deps {
         }
         Ok(answer)
     }
+}
+
+/// The answer cache's key of `request` (as sent: its answer budget already fitted to the model)
+/// and the model as the cache and the accounting name it (`provider/model`, Bedrock's ids
+/// bare: the same model id at two providers is two answers).
+pub(crate) fn answer_cache_key(request: &LlmRequest) -> (String, String) {
+    let model = crate::clients::router::canonical(&request.model);
+    let mut h = format!(
+        "{PROMPT_VERSION}\n{model}\n{}\n{}\n",
+        request.max_tokens, request.system
+    );
+    for (role, text) in &request.messages {
+        h.push_str(if *role == Role::User {
+            "\nuser:"
+        } else {
+            "\nassistant:"
+        });
+        h.push_str(text);
+    }
+    (format!("llm-cache/{}.json", sha256_hex(h.as_bytes())), model)
 }
 
 /// Equal bytes, compared in time that does not depend on where they differ.

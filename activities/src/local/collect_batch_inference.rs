@@ -1,7 +1,8 @@
 //! CollectBatchInference: a finished Bedrock batch inference job's output, read from S3
 //! (`<output prefix>/<job id>/records.jsonl.out`). Each answered record becomes its chunk's
 //! summary blob, stored where `SummarizeChunk` would store it, with its usage at the batch price
-//! (half the on-demand one) and counted as a batch call; each paper gets the list of its
+//! (half the on-demand one) and counted as a batch call, and is kept in the answer cache under
+//! the key of the same request on demand (never paid twice); each paper gets the list of its
 //! summaries as a blob for its `PaperToCode` run. Records that failed, were cut off at the token
 //! limit, or are missing are left out: the paper summarises those chunks on demand.
 
@@ -61,7 +62,7 @@ pub async fn collect_batch_inference(
             }
         };
         let response = LlmResponse {
-            text: String::new(),
+            text: answer.text.clone(),
             input_tokens: answer.input_tokens,
             output_tokens: answer.output_tokens,
             cache_read_tokens: 0,
@@ -81,7 +82,14 @@ pub async fn collect_batch_inference(
             cost_microusd: (on_demand as f64 * BATCH_PRICE_FACTOR).round() as u64,
             ..Default::default()
         };
-        let key = crate::llm::summarize_chunk::summary_key(&entry.paper_id, entry.index, &answer.text);
+        // Asked again on demand (a rerun, a chunk the paper re-plans the same), the answer
+        // comes from the cache: a batch answer is not paid twice.
+        if !entry.cache_key.is_empty() {
+            d.remember_answer(&entry.cache_key, &input.model, &response)
+                .await?;
+        }
+        let key =
+            crate::llm::summarize_chunk::summary_key(&entry.paper_id, entry.index, &answer.text);
         let summary = d.blobs.put(&key, answer.text).await?;
         made.0.push(PresummarizedChunk {
             chunk_sha256: entry.chunk_sha256.clone(),

@@ -20,6 +20,9 @@ pub(crate) struct RecordEntry {
     pub index: u32,
     /// SHA-256 of the chunk's text.
     pub chunk_sha256: String,
+    /// The answer cache's key of the same request on demand: the job's answer is kept there.
+    #[serde(default)]
+    pub cache_key: String,
 }
 
 /// The placeholder role the stand-in is given (it assumes nothing).
@@ -114,6 +117,7 @@ pub async fn submit_batch_inference(
             request.max_tokens =
                 d.settings
                     .fit_max_tokens(&request.model, prompt_tokens, request.max_tokens);
+            let (cache_key, _) = crate::gateway::answer_cache_key(&request);
             let record_id = format!("R{:010}", map.len());
             lines.push_str(&batch::record(&record_id, &request).to_string());
             lines.push('\n');
@@ -122,6 +126,7 @@ pub async fn submit_batch_inference(
                 paper_id: paper.paper_id.clone(),
                 index,
                 chunk_sha256,
+                cache_key,
             });
         }
     }
