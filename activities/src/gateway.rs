@@ -198,10 +198,7 @@ impl Deps {
         };
         cached.mac = cached.mac(&self.cache_key, key);
         self.blobs
-            .put(
-                key,
-                serde_json::to_vec(&cached).expect("answer serialises"),
-            )
+            .put(key, serde_json::to_vec(&cached).expect("answer serialises"))
             .await?;
         Ok(())
     }
@@ -302,7 +299,10 @@ pub(crate) fn answer_cache_key(request: &LlmRequest) -> (String, String) {
         });
         h.push_str(text);
     }
-    (format!("llm-cache/{}.json", sha256_hex(h.as_bytes())), model)
+    (
+        format!("llm-cache/{}.json", sha256_hex(h.as_bytes())),
+        model,
+    )
 }
 
 /// Equal bytes, compared in time that does not depend on where they differ.

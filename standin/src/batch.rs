@@ -285,7 +285,9 @@ fn store_of(options: &BatchOptions, uri: &str) -> Result<(BlobStore, String), St
     if let Some(endpoint) = &options.batch_s3_endpoint {
         overrides.endpoint = Some(endpoint.clone());
         // An S3-compatible test store takes any key.
-        overrides.access_key_id.get_or_insert_with(|| "standin".into());
+        overrides
+            .access_key_id
+            .get_or_insert_with(|| "standin".into());
         overrides
             .secret_access_key
             .get_or_insert_with(|| "standin".into());
@@ -340,7 +342,8 @@ async fn run(b: Arc<Batches>, arn: String, id: String) {
             Ok(v) => v,
             Err(e) => {
                 failed += 1;
-                let error = json!({"errorCode": 400, "errorMessage": format!("malformed record: {e}")});
+                let error =
+                    json!({"errorCode": 400, "errorMessage": format!("malformed record: {e}")});
                 out.push_str(&json!({ "recordId": "", "error": error }).to_string());
                 out.push('\n');
                 continue;
@@ -447,8 +450,13 @@ mod tests {
             "messages": [{ "role": "user", "content": [{ "text": user }] }],
         });
         let (body, input_tokens, output_tokens) = answer(&input).unwrap();
-        let text = body["output"]["message"]["content"][0]["text"].as_str().unwrap();
-        assert!(text.contains(activities::clients::llm::STANDIN_MARKER), "{text}");
+        let text = body["output"]["message"]["content"][0]["text"]
+            .as_str()
+            .unwrap();
+        assert!(
+            text.contains(activities::clients::llm::STANDIN_MARKER),
+            "{text}"
+        );
         assert!(input_tokens > 0 && output_tokens > 0);
         let other = json!({
             "system": [{ "text": "annapurna-task: generate-code" }],

@@ -120,7 +120,11 @@ async fn five_papers_summarised_by_one_batch_job_at_half_the_price() {
     let jobs = batch_stats(&stack);
     assert_eq!(jobs["jobs"], 1, "{jobs}");
     assert_eq!(jobs["by_status"]["Completed"], 1, "{jobs}");
-    assert_eq!(jobs["answered"].as_u64(), Some(u64::from(job.records)), "{jobs}");
+    assert_eq!(
+        jobs["answered"].as_u64(),
+        Some(u64::from(job.records)),
+        "{jobs}"
+    );
     assert_eq!(on_demand_summaries(&stack), 0, "{}", stack.standin_stats());
     let summary = &batch.by_role["summary"];
     assert_eq!(summary.calls, job.records, "{summary:#?}");
@@ -149,18 +153,17 @@ async fn five_papers_summarised_by_one_batch_job_at_half_the_price() {
     assert_eq!(on_demand.completed, 5, "{on_demand:#?}");
     assert!(on_demand.batch_inference.is_empty());
     assert_eq!(on_demand_summaries(&stack), 0, "{}", stack.standin_stats());
-    let again = on_demand.by_role.get("summary").cloned().unwrap_or_default();
+    let again = on_demand
+        .by_role
+        .get("summary")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!((again.calls, again.cost_microusd), (0, 0), "{again:#?}");
     // What BENCHMARKS.md quotes.
     eprintln!(
         "batch inference: {} papers, {} records, job wait {} ms over {} checks; summary cost {} µ$ \
          in batch vs {} µ$ on demand",
-        batch.completed,
-        job.records,
-        job.wait_ms,
-        job.checks,
-        summary.cost_microusd,
-        full
+        batch.completed, job.records, job.wait_ms, job.checks, summary.cost_microusd, full
     );
     stack.record_history("batch/inference", "batch-inference.json");
 }

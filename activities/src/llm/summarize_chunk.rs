@@ -34,7 +34,10 @@ pub async fn summarize_chunk(d: Call<'_>, input: SummarizeChunkInput) -> Out<Sum
     .await?;
     let summary = d
         .blobs
-        .put(&summary_key(&input.paper_id, input.chunk.index, &answer), answer)
+        .put(
+            &summary_key(&input.paper_id, input.chunk.index, &answer),
+            answer,
+        )
         .await?;
     Ok(SummaryRef {
         index: input.chunk.index,

@@ -34,10 +34,7 @@ pub(crate) fn batch_store(d: &Deps) -> Result<Option<BlobStore>, Classified> {
     if !uri.is_empty() {
         return Ok(Some(BlobStore::open(uri)?));
     }
-    Ok(d.blobs
-        .base()
-        .starts_with("s3://")
-        .then(|| d.blobs.clone()))
+    Ok(d.blobs.base().starts_with("s3://").then(|| d.blobs.clone()))
 }
 
 fn skipped(records: u32, reason: String) -> SubmittedBatch {

@@ -122,10 +122,7 @@ pub(super) async fn map_phase(
         report.fallback = Some(format!(
             "the job ended {}{}",
             status.status,
-            status
-                .message
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
+            status.message.map(|m| format!(": {m}")).unwrap_or_default()
         ));
         return Ok((BTreeMap::new(), report));
     }
