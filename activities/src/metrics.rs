@@ -299,7 +299,7 @@ tokio::task_local! {
 /// The model role an activity's calls serve (`summary`, `code`, …), else the activity's name.
 pub fn role_of_activity(activity_type: &str) -> &'static str {
     match activity_type {
-        activity::SUMMARIZE_CHUNK => "summary",
+        activity::SUMMARIZE_CHUNK | activity::COLLECT_BATCH_INFERENCE => "summary",
         activity::RECOMMEND_DATASET => "dataset",
         activity::GENERATE_CODE => "code",
         activity::REVIEW_CODE => "review",

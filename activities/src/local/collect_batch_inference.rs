@@ -82,6 +82,16 @@ pub async fn collect_batch_inference(
             cost_microusd: (on_demand as f64 * BATCH_PRICE_FACTOR).round() as u64,
             ..Default::default()
         };
+        crate::metrics::model_usage(
+            &usage.model,
+            [
+                ("input", usage.input_tokens),
+                ("output", usage.output_tokens),
+                ("cache-read", 0),
+                ("cache-write", 0),
+            ],
+            usage.cost_microusd,
+        );
         // Asked again on demand (a rerun, a chunk the paper re-plans the same), the answer
         // comes from the cache: a batch answer is not paid twice.
         if !entry.cache_key.is_empty() {
