@@ -169,7 +169,35 @@ fn finding(rule: &str, severity: Severity, line: u32, message: String) -> Findin
         severity,
         line,
         message,
+        file: String::new(),
     }
+}
+
+/// Runs `script` with `python -I -c` and `args`, `input` on stdin, and reads the findings (a JSON
+/// array) it prints.
+pub(crate) async fn run_python_json(
+    python: &str,
+    script: &str,
+    args: &[&str],
+    input: &str,
+) -> Result<Vec<Finding>, CheckError> {
+    let err = |reason: String| CheckError::Tool {
+        tool: "python",
+        program: python.to_owned(),
+        reason,
+    };
+    let mut all = vec!["-I", "-c", script];
+    all.extend_from_slice(args);
+    let out = run_with_stdin(python, &all, input)
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    serde_json::from_slice(&out.stdout).map_err(|_| {
+        err(format!(
+            "unexpected output {:?} {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    })
 }
 
 /// Checks `code` for `target`; `dataset` (when not empty) is the dataset the code must train on.
@@ -181,21 +209,7 @@ pub async fn check_python(
     target: &str,
     dataset: &str,
 ) -> Result<CheckReport, CheckError> {
-    let err = |reason: String| CheckError::Tool {
-        tool: "python",
-        program: python.to_owned(),
-        reason,
-    };
-    let out = run_with_stdin(python, &["-I", "-c", CHECKER, target, dataset], code)
-        .await
-        .map_err(|e| err(e.to_string()))?;
-    let mut findings: Vec<Finding> = serde_json::from_slice(&out.stdout).map_err(|_| {
-        err(format!(
-            "unexpected output {:?} {:?}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    })?;
+    let mut findings = run_python_json(python, CHECKER, &[target, dataset], code).await?;
     // Names are only meaningful in code that parses.
     if !findings
         .iter()
@@ -229,9 +243,13 @@ pub async fn check_contract(
         program: python.to_owned(),
         reason,
     };
-    let out = run_with_stdin(python, &["-I", "-c", CONTRACT_CHECKER], &request.to_string())
-        .await
-        .map_err(|e| err(e.to_string()))?;
+    let out = run_with_stdin(
+        python,
+        &["-I", "-c", CONTRACT_CHECKER],
+        &request.to_string(),
+    )
+    .await
+    .map_err(|e| err(e.to_string()))?;
     serde_json::from_slice(&out.stdout).map_err(|_| {
         err(format!(
             "unexpected output {:?} {:?}",
@@ -356,9 +374,13 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("ruff"), "{err}");
     }
+
     #[tokio::test]
     async fn the_training_contract_is_checked() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/contract-repo");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/contract-repo"
+        );
         let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
         let mut bundle = workflows::types::RepoBundle {
             entry: "train.py".into(),

@@ -30,6 +30,7 @@
 
 pub mod catalogue;
 pub mod check;
+pub mod check_repo;
 pub mod chunking;
 pub mod clients;
 pub mod datasets;
@@ -51,6 +52,7 @@ pub mod notify;
 pub(crate) mod prelude;
 pub mod prompts;
 pub mod ratelimit;
+pub mod repo;
 pub mod results;
 pub mod sandbox;
 pub mod sections;

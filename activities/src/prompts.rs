@@ -33,11 +33,15 @@ pub enum Task {
     Judge,
     /// Fill one masked block of a benchmark task's file, answer code.
     AnswerSnippet,
+    /// Plan a repository, answer JSON.
+    PlanRepository,
+    /// Write one file of a planned repository, answer code.
+    GenerateFile,
 }
 
 impl Task {
     /// Every kind.
-    pub const ALL: [Task; 8] = [
+    pub const ALL: [Task; 10] = [
         Task::Summarize,
         Task::Generate,
         Task::Review,
@@ -46,6 +50,8 @@ impl Task {
         Task::Diagnose,
         Task::Judge,
         Task::AnswerSnippet,
+        Task::PlanRepository,
+        Task::GenerateFile,
     ];
 
     /// The pinned name, as in the `annapurna-task:` line and the stand-in's statistics.
@@ -59,6 +65,8 @@ impl Task {
             Task::Diagnose => "diagnose-failure",
             Task::Judge => "judge-paper",
             Task::AnswerSnippet => "answer-snippet",
+            Task::PlanRepository => "plan-repository",
+            Task::GenerateFile => "generate-file",
         }
     }
 
@@ -120,6 +128,38 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("fix.user", include_str!("../templates/fix.user.j2")),
         ("judge.system", include_str!("../templates/judge.system.j2")),
         ("judge.user", include_str!("../templates/judge.user.j2")),
+        (
+            "plan_repository.system",
+            include_str!("../templates/plan_repository.system.j2"),
+        ),
+        (
+            "plan_repository.user",
+            include_str!("../templates/plan_repository.user.j2"),
+        ),
+        (
+            "generate_file.system",
+            include_str!("../templates/generate_file.system.j2"),
+        ),
+        (
+            "generate_file.user",
+            include_str!("../templates/generate_file.user.j2"),
+        ),
+        (
+            "review_file.system",
+            include_str!("../templates/review_file.system.j2"),
+        ),
+        (
+            "review_file.user",
+            include_str!("../templates/review_file.user.j2"),
+        ),
+        (
+            "fix_file.system",
+            include_str!("../templates/fix_file.system.j2"),
+        ),
+        (
+            "fix_file.user",
+            include_str!("../templates/fix_file.user.j2"),
+        ),
         (
             "answer_snippet.system",
             include_str!("../templates/answer_snippet.system.j2"),
@@ -310,6 +350,74 @@ pub fn answer_snippet(
     render(
         "answer_snippet",
         context! { title, file, block, code, summaries => summaries.to_vec(), passages => passages.to_vec(), context => context.to_vec() },
+    )
+}
+
+/// Plan a repository from the paper context; the answer is JSON. `sections` is the paper's
+/// structure (section titles in order), `examples` (source, code) from earlier repositories.
+pub fn plan_repository(
+    target: &str,
+    context: &str,
+    sections: &[String],
+    examples: &[(String, String)],
+    max_files: usize,
+) -> (String, String) {
+    render(
+        "plan_repository",
+        context! { target, context, sections => sections.to_vec(), examples => examples.to_vec(), max_files },
+    )
+}
+
+/// Write file `path` of the plan: the plan (JSON), the files it imports as written, the paper's
+/// passages for it, code examples.
+#[allow(clippy::too_many_arguments)]
+pub fn generate_file(
+    target: &str,
+    context: &str,
+    plan: &str,
+    path: &str,
+    entry: bool,
+    written: &[(String, String)],
+    passages: &[String],
+    examples: &[(String, String)],
+) -> (String, String) {
+    render(
+        "generate_file",
+        context! { target, context, plan, path, entry, written => written.to_vec(), passages => passages.to_vec(), examples => examples.to_vec() },
+    )
+}
+
+/// Review file `path` of a repository against the plan and its passages (fidelity); the answer
+/// is JSON. `others` holds the interfaces of the other files.
+#[allow(clippy::too_many_arguments)]
+pub fn review_file(
+    title: &str,
+    target: &str,
+    plan: &str,
+    path: &str,
+    code: &str,
+    others: &[(String, String)],
+    passages: &[String],
+    findings: &[Finding],
+) -> (String, String) {
+    render(
+        "review_file",
+        context! { title, target, plan, path, code, others => others.to_vec(), passages => passages.to_vec(), findings => findings_text(findings) },
+    )
+}
+
+/// Fix file `path` of a repository; the answer is the whole fixed file.
+pub fn fix_file(
+    target: &str,
+    plan: &str,
+    path: &str,
+    code: &str,
+    others: &[(String, String)],
+    findings: &[Finding],
+) -> (String, String) {
+    render(
+        "fix_file",
+        context! { target, plan, path, code, others => others.to_vec(), findings => findings_text(findings) },
     )
 }
 

@@ -59,6 +59,12 @@ pub async fn write(
     )
     .await?;
     for r in &input.rounds {
+        // A repository's rounds review one file each: `review/round-1-model.py.json`.
+        let tag = if r.file.is_empty() {
+            String::new()
+        } else {
+            format!("-{}", r.file.replace('/', "-"))
+        };
         let review = match &r.review {
             Some(v) => serde_json::from_slice::<serde_json::Value>(&blobs.get(&v.review).await?)
                 .unwrap_or(serde_json::Value::Null),
@@ -80,14 +86,18 @@ pub async fn write(
                 .unified_diff()
                 .context_radius(3)
                 .header(
-                    &format!("round-{}/before.py", r.round),
-                    &format!("round-{}/after.py", r.round),
+                    &format!("round-{}/before/{}", r.round, r.file),
+                    &format!("round-{}/after/{}", r.round, r.file),
                 )
                 .to_string();
-            put(format!("review/round-{}.diff", r.round), diff.into_bytes()).await?;
+            put(
+                format!("review/round-{}{tag}.diff", r.round),
+                diff.into_bytes(),
+            )
+            .await?;
         }
         put(
-            format!("review/round-{}.json", r.round),
+            format!("review/round-{}{tag}.json", r.round),
             serde_json::to_vec_pretty(&round).unwrap(),
         )
         .await?;
@@ -126,6 +136,35 @@ pub async fn write(
             serde_json::to_vec_pretty(&e).unwrap(),
         )
         .await?;
+    }
+    if let Some(repo) = &input.repository {
+        // The repository as it ran: `repo/` with every file, `config.yaml`, `requirements.txt`
+        // and `README.md`; the plan; each file's passages of the paper.
+        let bundle: workflows::types::RepoBundle =
+            serde_json::from_slice(&blobs.get(&repo.bundle).await?).map_err(|e| {
+                BlobError::Corrupt {
+                    uri: repo.bundle.uri.clone(),
+                    expected: "a repository bundle".into(),
+                    found: e.to_string(),
+                }
+            })?;
+        for (path, text) in &bundle.files {
+            let data = text.clone().into_bytes();
+            let data = if path.ends_with(".py") {
+                stamp(data)
+            } else {
+                data
+            };
+            put(format!("repo/{path}"), data).await?;
+        }
+        put("plan.json".into(), blobs.get(&repo.plan).await?.to_vec()).await?;
+        for g in &repo.grounding {
+            put(
+                format!("grounding/{}.md", g.path.replace('/', "-")),
+                blobs.get(&g.code).await?.to_vec(),
+            )
+            .await?;
+        }
     }
     put(
         "check.json".into(),

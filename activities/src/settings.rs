@@ -86,6 +86,10 @@ pub struct Settings {
     pub judge: JudgeSettings,
     /// Bedrock batch inference for batches with `llm_mode: "batch"` (`[models.batch]`).
     pub batch: BatchSettings,
+    /// A folder of the user's own example code (`.py` files): the repository planner and the
+    /// file writer get the few files that best match each file they plan or write, beside the
+    /// accepted repositories of earlier papers. Empty: none.
+    pub code_examples: String,
     /// The AWS region the models are called in (from `[bedrock] region`, set when the
     /// configuration is loaded): names the inference profile to use instead of a refused id.
     #[serde(skip)]
@@ -337,6 +341,7 @@ impl Default for Settings {
             region: "us-east-1".into(),
             judge: JudgeSettings::default(),
             batch: BatchSettings::default(),
+            code_examples: String::new(),
             roles: BTreeMap::new(),
             any_model_providers: vec!["local".into()],
         }

@@ -244,6 +244,18 @@ impl Shared {
         let continuation = asked.messages.len() > 1 && last_user == activities::prompts::CONTINUE;
         // Counted on arrival, as a provider bills: a request cut off by a dying worker still
         // counts.
+        if kind == Some(Task::GenerateFile)
+            && !continuation
+            && let Some(path) = field(&first_user, "Write the file: ")
+        {
+            *self
+                .stats
+                .lock()
+                .unwrap()
+                .files_by_path
+                .entry(path)
+                .or_default() += 1;
+        }
         if kind == Some(Task::Summarize) && !continuation {
             let key = sha256_hex(first_user.as_bytes())[..16].to_owned();
             *self
@@ -343,6 +355,20 @@ impl Shared {
                     };
                 }
                 fenced(&code)
+            }
+            Some(Task::PlanRepository) => crate::repo_templates::plan(first_user),
+            Some(Task::GenerateFile) => crate::repo_templates::file(
+                first_user,
+                &self.options.defects,
+                self.options.broken_code,
+            )
+            .map(|c| fenced(&c))
+            .unwrap_or_else(|| {
+                format!("{STANDIN_MARKER}: the stand-in found no planned file in this request.")
+            }),
+            // A repository file: the clean template of that file (from the plan in the prompt).
+            Some(Task::Fix) if first_user.contains("Repository file: ") => {
+                fenced(&crate::repo_templates::file(first_user, &[], false).unwrap_or_default())
             }
             Some(Task::Fix) => {
                 let target = if first_user.contains("torch_xla") {

@@ -31,6 +31,7 @@ pub mod batch;
 pub mod chat;
 pub mod control;
 pub mod converse;
+pub mod repo_templates;
 pub mod templates;
 pub mod world;
 
@@ -108,6 +109,9 @@ pub struct Stats {
     /// Summary requests per chunk, counted on arrival (first 16 hex of the SHA-256 of the
     /// request's text).
     pub summaries_by_chunk: BTreeMap<String, u64>,
+    /// GenerateFile requests per repository path (`Write the file: …`), counted on arrival.
+    #[serde(default)]
+    pub files_by_path: BTreeMap<String, u64>,
     /// Quota tokens used per model, as Bedrock settles them: input + output × burndown.
     pub quota_tokens_by_model: BTreeMap<String, u64>,
     /// Input tokens answered from the prompt cache (a prefix seen before).

@@ -28,6 +28,7 @@ pub mod ingest_cmd;
 pub mod judge_cmd;
 pub mod metrics;
 pub mod papers_cmd;
+pub mod plan_cmd;
 pub mod replay;
 pub mod report;
 pub mod rerun;

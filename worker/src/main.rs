@@ -54,6 +54,12 @@ enum Command {
         #[command(subcommand)]
         command: PaperCommand,
     },
+    /// The repository plan of a running paper: show it, approve it (optionally with edits), or
+    /// reject it (runs started with `approve_plan: true` wait for one or the other).
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+    },
     /// Check the paper judge before a prompt or profile change ships.
     Judge {
         #[command(subcommand)]
@@ -225,6 +231,32 @@ enum PaperCommand {
 }
 
 #[derive(Subcommand)]
+enum PlanCommand {
+    /// Print the plan (components, files, interfaces, config) and the stage, as JSON.
+    Show {
+        /// The paper's id.
+        paper_id: String,
+    },
+    /// Approve the plan; `--edits` changes it first (a JSON merge patch of the plan, inline or
+    /// a file: `{"files": [...]}` replaces the file list).
+    Approve {
+        /// The paper's id.
+        paper_id: String,
+        /// The edits: JSON, or a file holding it.
+        #[arg(long)]
+        edits: Option<String>,
+    },
+    /// Reject the plan: the paper fails with PlanRejected and the reason.
+    Reject {
+        /// The paper's id.
+        paper_id: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum JudgeCommand {
     /// Run the current judge over stored papers (changing nothing) and print its agreement
     /// with their stored decisions, or with `--labels`, and the disagreements.
@@ -344,6 +376,15 @@ async fn main() -> anyhow::Result<()> {
             }
             PaperCommand::List { json } => papers_cmd::list(&config, json).await,
             PaperCommand::Show { id } => papers_cmd::show(&config, &id).await,
+        },
+        Command::Plan { command } => match command {
+            PlanCommand::Show { paper_id } => annapurna::plan_cmd::show(&config, &paper_id).await,
+            PlanCommand::Approve { paper_id, edits } => {
+                annapurna::plan_cmd::approve(&paper_id, edits.as_deref()).await
+            }
+            PlanCommand::Reject { paper_id, reason } => {
+                annapurna::plan_cmd::reject(&paper_id, &reason).await
+            }
         },
         Command::Judge {
             command:

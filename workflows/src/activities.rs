@@ -104,6 +104,20 @@ impl LocalActivities {
         unimplemented!()
     }
 
+    /// Apply a user's edits (a JSON merge patch from the `approve_plan` signal) to the plan.
+    #[activity(name = "ApplyPlanEdits")]
+    pub fn apply_plan_edits(input: ApplyPlanEditsInput) -> Result<RepoPlanRef, ActivityError> {
+        unimplemented!()
+    }
+
+    /// The files, `config.yaml`, `requirements.txt` and `README.md` as one repository bundle.
+    #[activity(name = "AssembleRepository")]
+    pub fn assemble_repository(
+        input: AssembleRepositoryInput,
+    ) -> Result<RepositoryRef, ActivityError> {
+        unimplemented!()
+    }
+
     /// Write a search's trials, `best.json` and curve under `<paper>/<run>/search/`.
     #[activity(name = "RecordSearch")]
     pub fn record_search(input: RecordSearchInput) -> Result<String, ActivityError> {
@@ -158,6 +172,18 @@ impl LlmActivities {
         unimplemented!()
     }
 
+    /// Plan the repository: components, files with interfaces, config, entry point.
+    #[activity(name = "PlanRepository")]
+    pub fn plan_repository(input: PlanRepositoryInput) -> Result<RepoPlanRef, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Write one file of the planned repository, grounded in the paper's passages for it.
+    #[activity(name = "GenerateFile")]
+    pub fn generate_file(input: GenerateFileInput) -> Result<FileRef, ActivityError> {
+        unimplemented!()
+    }
+
     /// Return the whole fixed code.
     #[activity(name = "FixCode")]
     pub fn fix_code(input: FixCodeInput) -> Result<CodeRef, ActivityError> {
@@ -203,11 +229,13 @@ pub mod defs {
         AnswerSnippet, DiagnoseFailure, FixCode, GenerateCode, JudgePaper, RecommendDataset,
         ReviewCode, SummarizeChunk,
     };
+    pub use super::llm_activities::{GenerateFile, PlanRepository};
+    pub use super::local_activities::{ApplyPlanEdits, AssembleRepository};
+    pub use super::local_activities::{
+        CheckBatchInference, CollectBatchInference, ReadBatchSummaries, SubmitBatchInference,
+    };
     pub use super::local_activities::{
         CheckCode, DownloadPaper, FetchFeed, LoadPaper, NotifySlack, PlanChunks, PrepareEvalTask,
         RecordEval, RecordJudgement, RecordResults, RecordSearch, SelectPapers,
-    };
-    pub use super::local_activities::{
-        CheckBatchInference, CollectBatchInference, ReadBatchSummaries, SubmitBatchInference,
     };
 }

@@ -14,6 +14,7 @@ pub const INPUT_BOUNDS: &[(&str, u64)] = &[
     ("heartbeat_timeout_secs", 3_600),
     ("exec_timeout_secs", 86_400),
     ("executor_wait_secs", 7 * 86_400),
+    ("approval_timeout_secs", 30 * 86_400),
 ];
 
 /// What is wrong with a `PaperToCode` input's numbers, if anything: the field, its value and
@@ -27,6 +28,7 @@ pub fn input_out_of_bounds(input: &crate::types::PaperToCodeInput) -> Option<Str
         input.heartbeat_timeout_secs,
         input.exec_timeout_secs,
         input.executor_wait_secs,
+        input.approval_timeout_secs,
     ];
     for ((name, max), value) in INPUT_BOUNDS.iter().zip(values) {
         if let Some(v) = value
@@ -137,6 +139,27 @@ pub fn next_repair_step(
     }
 }
 
+/// The repository file a Python traceback points at last (the innermost frame in one of
+/// `paths`), if any: the file a repair should change.
+pub fn blamed_file(stderr: &str, paths: &[String]) -> Option<String> {
+    let mut blamed = None;
+    for line in stderr.lines() {
+        let Some(rest) = line.trim_start().strip_prefix("File \"") else {
+            continue;
+        };
+        let Some((file, _)) = rest.split_once('"') else {
+            continue;
+        };
+        if let Some(p) = paths
+            .iter()
+            .find(|p| file == p.as_str() || file.ends_with(&format!("/{p}")))
+        {
+            blamed = Some(p.clone());
+        }
+    }
+    blamed
+}
+
 /// Stages of `PaperToCode`, as shown in the `PaperStage` search attribute and the progress query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -148,6 +171,8 @@ pub enum Stage {
     Summarizing,
     /// GenerateCode.
     Generating,
+    /// The repository plan waits for `approve_plan` / `reject_plan` (input `approve_plan`).
+    AwaitingApproval,
     /// CheckCode / ReviewCode / FixCode.
     Reviewing,
     /// ProbeExecutor: no executor of the target has taken the code yet.
@@ -162,11 +187,12 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in the order a paper goes through them: the one list of stages.
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Stage::Loading,
         Stage::Planning,
         Stage::Summarizing,
         Stage::Generating,
+        Stage::AwaitingApproval,
         Stage::Reviewing,
         Stage::WaitingForExecutor,
         Stage::Executing,
@@ -186,6 +212,7 @@ impl Stage {
             Stage::Planning => activity::PLAN_CHUNKS,
             Stage::Summarizing => activity::SUMMARIZE_CHUNK,
             Stage::Generating => activity::GENERATE_CODE,
+            Stage::AwaitingApproval => activity::APPLY_PLAN_EDITS,
             Stage::Reviewing => activity::CHECK_CODE,
             Stage::WaitingForExecutor => activity::PROBE_EXECUTOR,
             Stage::Executing => activity::EXECUTE_CODE,
@@ -201,6 +228,7 @@ impl Stage {
             Stage::Planning => "planning",
             Stage::Summarizing => "summarizing",
             Stage::Generating => "generating",
+            Stage::AwaitingApproval => "awaiting-approval",
             Stage::Reviewing => "reviewing",
             Stage::WaitingForExecutor => "waiting-for-executor",
             Stage::Executing => "executing",
@@ -214,6 +242,19 @@ impl Stage {
 mod tests {
     use super::*;
     use crate::types::{BlobRef, CodeRef, Finding, LlmUsage};
+
+    #[test]
+    fn the_innermost_repository_frame_is_blamed() {
+        let paths = vec!["train.py".to_owned(), "model.py".to_owned()];
+        let tb = "Traceback (most recent call last):\n  File \"/work/train.py\", line 40, in <module>\n    main()\n  File \"/work/model.py\", line 12, in forward\n    x = self.f(x)\n  File \"/venv/lib/python3.11/site-packages/torch/nn/modules/module.py\", line 1, in _call\nRuntimeError: shapes";
+        assert_eq!(blamed_file(tb, &paths).as_deref(), Some("model.py"));
+        assert_eq!(blamed_file("Killed", &paths), None);
+        assert_eq!(
+            blamed_file("  File \"/x/mymodel.py\", line 1", &paths),
+            None,
+            "a file merely ending in a path's name is not that file"
+        );
+    }
 
     #[test]
     fn models_per_role_override_the_old_fields_and_unknown_roles_are_refused() {
@@ -321,12 +362,14 @@ mod tests {
                     severity: crate::types::Severity::Error,
                     line: 1,
                     message: "x".into(),
+                    file: String::new(),
                 }]
             } else {
                 vec![]
             },
         };
         ReviewRound {
+            file: String::new(),
             round: 1,
             code: blob.clone(),
             check,

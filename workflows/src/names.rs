@@ -56,6 +56,14 @@ pub mod activity {
     pub const SUMMARIZE_CHUNK: &str = "SummarizeChunk";
     /// Write the PyTorch code from the summaries with the strong model.
     pub const GENERATE_CODE: &str = "GenerateCode";
+    /// Plan the repository (components, files, interfaces, config) with the strong model.
+    pub const PLAN_REPOSITORY: &str = "PlanRepository";
+    /// Apply a user's edits (given with the `approve_plan` signal) to the plan.
+    pub const APPLY_PLAN_EDITS: &str = "ApplyPlanEdits";
+    /// Write one file of the planned repository, grounded in the paper's passages.
+    pub const GENERATE_FILE: &str = "GenerateFile";
+    /// Put the files, `config.yaml`, `requirements.txt` and `README.md` together as one bundle.
+    pub const ASSEMBLE_REPOSITORY: &str = "AssembleRepository";
     /// Static checks of the code.
     pub const CHECK_CODE: &str = "CheckCode";
     /// Model review of the code.
@@ -120,6 +128,16 @@ pub mod failure {
 pub mod query {
     /// Stage and counts of a running PaperToCode.
     pub const PROGRESS: &str = "progress";
+    /// The repository plan of a PaperToCode (JSON), once planned.
+    pub const PLAN: &str = "plan";
+}
+
+/// Signal names.
+pub mod signal {
+    /// Approve a PaperToCode's repository plan (optionally with edits: `{"edits": {…}}`).
+    pub const APPROVE_PLAN: &str = "approve_plan";
+    /// Reject a PaperToCode's repository plan (`{"reason": "…"}`): the paper fails.
+    pub const REJECT_PLAN: &str = "reject_plan";
 }
 
 /// Custom search attributes (all Keyword). `annapurna dev` registers them; on a cluster,

@@ -16,8 +16,8 @@ use temporalio_common::error::ApplicationFailure;
 use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_workflow::{
-    ActivityExecutionError, ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult,
-    WorkflowTermination, join_all,
+    ActivityExecutionError, ActivityOptions, SyncWorkflowContext, WorkflowContext,
+    WorkflowContextView, WorkflowResult, WorkflowTermination, join_all,
 };
 
 use crate::activities::{ExecActivities, LlmActivities, LocalActivities};
@@ -29,6 +29,7 @@ use crate::names::{LLM_TASK_QUEUE, exec_task_queue, failure, search_attribute};
 use crate::types::*;
 
 mod presummarized;
+pub mod repository;
 mod search;
 mod slack;
 
@@ -52,6 +53,10 @@ pub struct PaperToCode {
     ended: Option<SlackEvent>,
     /// Set when the pipeline has returned, however it ended.
     pipeline_done: bool,
+    /// The repository plan, once planned (the `plan` query).
+    plan: Option<RepoPlanRef>,
+    /// What the `approve_plan` / `reject_plan` signals said, until the workflow takes it.
+    plan_decision: Option<repository::PlanDecision>,
 }
 
 #[workflow_methods]
@@ -69,6 +74,8 @@ impl PaperToCode {
             title: String::new(),
             ended: None,
             pipeline_done: false,
+            plan: None,
+            plan_decision: None,
         }
     }
 
@@ -109,6 +116,46 @@ impl PaperToCode {
     #[query(name = "progress")]
     pub fn progress(&self, _ctx: &WorkflowContextView) -> Progress {
         self.progress.clone()
+    }
+
+    /// The repository plan (its blob, files in writing order, entry point, summary), once
+    /// planned; `null` before (or for a single-file run).
+    #[query(name = "plan")]
+    pub fn plan(&self, _ctx: &WorkflowContextView) -> Option<RepoPlanRef> {
+        self.plan.clone()
+    }
+
+    /// Approves the plan a run with `approve_plan: true` waits on; `{"edits": {…}}` (a JSON
+    /// merge patch of the plan) changes it first. Any payload is taken: what is not an object
+    /// with `edits` approves as planned, so a malformed signal cannot stop the workflow.
+    #[signal(name = "approve_plan")]
+    pub fn approve_plan(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        approval: serde_json::Value,
+    ) {
+        let edits = approval.get("edits").filter(|e| !e.is_null()).cloned();
+        self.plan_decision = Some(repository::PlanDecision::Approve(edits));
+    }
+
+    /// Rejects the plan: the paper fails with `PlanRejected` and the reason
+    /// (`{"reason": "…"}`; any other payload rejects without one).
+    #[signal(name = "reject_plan")]
+    pub fn reject_plan(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        rejection: serde_json::Value,
+    ) {
+        let reason = match &rejection {
+            serde_json::Value::String(r) => r.clone(),
+            other => other
+                .get("reason")
+                .and_then(|r| r.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        let reason: String = reason.chars().take(500).collect();
+        self.plan_decision = Some(repository::PlanDecision::Reject(reason));
     }
 }
 
@@ -317,25 +364,50 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
     }
 
     enter(ctx, Stage::Generating);
-    let generated = ctx
-        .execute_activity(
-            LlmActivities::generate_code,
-            GenerateCodeInput {
-                paper_id: paper.paper_id.clone(),
-                title: paper.title.clone(),
-                summaries: summaries.iter().map(|s| s.summary.clone()).collect(),
-                target: target.clone(),
-                model: input.model_for(ModelRole::Code),
-                dataset: Some(dataset.dataset.clone()),
-            },
-            llm_options("generate".into(), input.heartbeat_timeout()),
-        )
-        .await?;
-    add_usage(ctx, ModelRole::Code, &generated.usage);
+    // The planned repository came later: histories of single-file runs replay without it.
+    let mut repo = None;
+    let generated = if input.planned_repository() && ctx.patched(repository::REPOSITORY_PATCH) {
+        let written =
+            repository::write(ctx, &input, &paper, &plan, &summaries, &dataset.dataset).await?;
+        let mut usage = written.plan.usage.clone();
+        for f in &written.files {
+            usage.add(&f.usage);
+        }
+        let generated = CodeRef {
+            code: written.assembled.entry_code.clone(),
+            usage,
+            context: written.plan.context.clone(),
+        };
+        repo = Some(written);
+        generated
+    } else {
+        let generated = ctx
+            .execute_activity(
+                LlmActivities::generate_code,
+                GenerateCodeInput {
+                    paper_id: paper.paper_id.clone(),
+                    title: paper.title.clone(),
+                    summaries: summaries.iter().map(|s| s.summary.clone()).collect(),
+                    target: target.clone(),
+                    model: input.model_for(ModelRole::Code),
+                    dataset: Some(dataset.dataset.clone()),
+                },
+                llm_options("generate".into(), input.heartbeat_timeout()),
+            )
+            .await?;
+        add_usage(ctx, ModelRole::Code, &generated.usage);
+        generated
+    };
 
     enter(ctx, Stage::Reviewing);
-    let (code, final_check, rounds) =
-        review_loop(ctx, &input, &paper, &generated, &dataset.dataset).await?;
+    let (code, final_check, rounds) = match repo.as_mut() {
+        Some(r) => {
+            let (check, rounds) =
+                repository::review(ctx, &input, &paper, r, &dataset.dataset).await?;
+            (r.assembled.entry_code.clone(), check, rounds)
+        }
+        None => review_loop(ctx, &input, &paper, &generated, &dataset.dataset).await?,
+    };
     // Execution came with version 2 of this workflow: histories recorded before it replay
     // without it.
     let (code, final_check, executions) = if input.execute() && ctx.patched(EXECUTE_PATCH) {
@@ -352,6 +424,7 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
             (code, context),
             final_check,
             &dataset.dataset,
+            repo.as_mut(),
         )
         .await?
     } else {
@@ -363,7 +436,7 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
         .unwrap_or_default();
     // The optional hyperparameter search, once the code has run (see `search`).
     if execution == "ok" && search::wanted(&input) && ctx.patched(search::SEARCH_PATCH) {
-        let repository = None;
+        let repository = repo.as_ref().map(|r| r.assembled.bundle.clone());
         search::run(ctx, &input, &paper.paper_id, &code, repository).await;
     }
     let outcome = if !execution.is_empty() && execution != "ok" {
@@ -398,6 +471,18 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
                 executions: executions.clone(),
                 timings,
                 outcome: outcome.to_owned(),
+                repository: repo.as_ref().map(|r| RepositoryRecord {
+                    bundle: r.assembled.bundle.clone(),
+                    plan: r.plan.plan.clone(),
+                    grounding: r
+                        .files
+                        .iter()
+                        .map(|f| RepoFile {
+                            path: f.path.clone(),
+                            code: f.grounding.clone(),
+                        })
+                        .collect(),
+                }),
             },
             local_options(
                 "record".into(),
@@ -623,6 +708,7 @@ async fn execute_loop(
     (mut code, context): (BlobRef, Option<BlobRef>),
     mut check: CheckReport,
     dataset: &str,
+    mut repo: Option<&mut repository::Repo>,
 ) -> Result<(BlobRef, CheckReport, Vec<ExecutionRound>), ActivityExecutionError> {
     let target = input.target();
     let heartbeat = input.heartbeat_timeout();
@@ -655,7 +741,7 @@ async fn execute_loop(
                     timeout_secs: timeout,
                     attempt,
                     environment: None,
-                    repository: None,
+                    repository: repo.as_ref().map(|r| r.assembled.bundle.clone()),
                     trial: None,
                 },
                 options,
@@ -673,12 +759,22 @@ async fn execute_loop(
             rounds.push(round);
             break;
         }
+        // In a repository, the file the error points at is diagnosed and fixed.
+        let blamed = repo.as_ref().map(|r| {
+            let paths: Vec<String> = r.files.iter().map(|f| f.path.clone()).collect();
+            crate::decisions::blamed_file(&report.stderr_tail, &paths)
+                .unwrap_or_else(|| r.assembled.entry.clone())
+        });
+        let blamed_code = match (&repo, &blamed) {
+            (Some(r), Some(path)) => r.code_of(path).unwrap_or_else(|| code.clone()),
+            _ => code.clone(),
+        };
         let diagnosis = ctx
             .execute_activity(
                 LlmActivities::diagnose_failure,
                 DiagnoseFailureInput {
                     paper_id: paper.paper_id.clone(),
-                    code: code.clone(),
+                    code: blamed_code.clone(),
                     report,
                     target: target.clone(),
                     model: input.model_for(ModelRole::Diagnose),
@@ -698,17 +794,29 @@ async fn execute_loop(
                 LlmActivities::fix_code,
                 FixCodeInput {
                     paper_id: paper.paper_id.clone(),
-                    code: code.clone(),
+                    code: blamed_code.clone(),
                     findings: diagnosis.findings.clone(),
                     target: target.clone(),
                     model: input.model_for(ModelRole::Fix),
                     round: 100 + attempt,
                     context: context.clone(),
+                    repository: match (&repo, &blamed) {
+                        (Some(r), Some(path)) => Some(repository::repair_context(r, path)),
+                        _ => None,
+                    },
                 },
                 llm_options(format!("repair-{attempt}"), heartbeat),
             )
             .await?;
         add_usage(ctx, ModelRole::Fix, &fixed.usage);
+        if let (Some(r), Some(path)) = (repo.as_deref_mut(), &blamed) {
+            check =
+                repository::repair(ctx, input, paper, r, path, &fixed, attempt, dataset).await?;
+            code = r.assembled.entry_code.clone();
+            round.fixed = Some(fixed);
+            rounds.push(round);
+            continue;
+        }
         code = fixed.code.clone();
         round.fixed = Some(fixed);
         rounds.push(round);
@@ -720,6 +828,7 @@ async fn execute_loop(
                     code: code.clone(),
                     target: target.clone(),
                     dataset: Some(dataset.to_owned()),
+                    repository: None,
                 },
                 local_options(
                     format!("recheck-{attempt}"),
@@ -754,6 +863,7 @@ async fn review_loop(
                 code,
                 target: check_target.clone(),
                 dataset: Some(dataset.to_owned()),
+                repository: None,
             },
             local_options(
                 format!("check-{check_no}"),
@@ -781,6 +891,7 @@ async fn review_loop(
                     model: input.model_for(ModelRole::Review),
                     round,
                     context: generated.context.clone(),
+                    repository: None,
                 },
                 llm_options(format!("review-{round}"), input.heartbeat_timeout()),
             )
@@ -800,6 +911,7 @@ async fn review_loop(
                         model: input.model_for(ModelRole::Fix),
                         round,
                         context: generated.context.clone(),
+                        repository: None,
                     },
                     llm_options(format!("fix-{round}"), input.heartbeat_timeout()),
                 )
@@ -810,6 +922,7 @@ async fn review_loop(
             None
         };
         rounds.push(ReviewRound {
+            file: String::new(),
             round,
             code: code.clone(),
             check: latest.clone(),

@@ -188,6 +188,24 @@ impl BlobStore {
         Ok(blob)
     }
 
+    /// Keys under `prefix` (at most `limit`, in the store's order), for indexes kept as blobs.
+    pub async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<String>, BlobError> {
+        use futures::StreamExt;
+        let mut keys = Vec::new();
+        let mut listing = self.store.list(Some(&Path::from(prefix)));
+        while let Some(item) = listing.next().await {
+            let meta = item.map_err(|source| BlobError::Io {
+                uri: self.uri_of(prefix),
+                source,
+            })?;
+            keys.push(meta.location.to_string());
+            if keys.len() >= limit {
+                break;
+            }
+        }
+        Ok(keys)
+    }
+
     /// Reads a blob and checks its hash.
     pub async fn get(&self, blob: &BlobRef) -> Result<Bytes, BlobError> {
         let data = self.get_uri(&blob.uri).await?;

@@ -6,6 +6,9 @@ use crate::prelude::*;
 /// the findings for FixCode. An answer that is not the JSON asked for gets one repair request,
 /// then the run's own error stands as the finding.
 pub async fn diagnose_failure(d: Call<'_>, input: DiagnoseFailureInput) -> Out<Diagnosis> {
+    if let Some(known) = contract_diagnosis(&input.report) {
+        return Ok(known);
+    }
     let code = d.text(&input.code).await?;
     let context = match &input.context {
         Some(c) => Some(d.text(c).await?),
@@ -51,9 +54,39 @@ pub async fn diagnose_failure(d: Call<'_>, input: DiagnoseFailureInput) -> Out<D
                 .into_iter()
                 .rev()
                 .collect(),
+            file: String::new(),
         }],
         usage: LlmUsage::default(),
     });
     diagnosis.usage = usage;
     Ok(diagnosis)
+}
+
+/// The training harness's own verdicts need no model: a model over its budget is a
+/// hyperparameter fix (shrink the architecture's size-like hyperparameters, not the code), a
+/// broken contract a code fix of what the harness named.
+fn contract_diagnosis(report: &ExecutionReport) -> Option<Diagnosis> {
+    let (kind, rule) = match report.classification {
+        Classification::OverBudget => ("hyperparameters", "over-budget"),
+        Classification::Contract => ("code", "contract"),
+        _ => return None,
+    };
+    let said = report
+        .trial
+        .as_ref()
+        .and_then(|t| t.error.clone())
+        .unwrap_or_else(|| report.stderr_tail.chars().take(600).collect());
+    let finding: Finding = serde_json::from_value(serde_json::json!({
+        "rule": rule,
+        "severity": "error",
+        "line": 0,
+        "message": said,
+    }))
+    .ok()?;
+    Some(Diagnosis {
+        kind: kind.to_owned(),
+        summary: said,
+        findings: vec![finding],
+        usage: LlmUsage::default(),
+    })
 }

@@ -7,7 +7,9 @@ pub mod answer_snippet;
 pub mod diagnose_failure;
 pub mod fix_code;
 pub mod generate_code;
+pub mod generate_file;
 pub mod judge_paper;
+pub mod plan_repository;
 pub mod recommend_dataset;
 pub mod review_code;
 pub mod summarize_chunk;
@@ -38,6 +40,11 @@ crate::group::activity_group! {
     AnswerSnippet => heartbeating answer_snippet::answer_snippet(AnswerSnippetInput) -> SnippetAnswer;
     /// FixCode: the whole fixed file.
     FixCode => heartbeating fix_code::fix_code(FixCodeInput) -> CodeRef;
+    /// PlanRepository: the repository's plan (components, files with interfaces, config, entry
+    /// point), checked; one repair request for an answer that is not a valid plan.
+    PlanRepository => heartbeating plan_repository::plan_repository(PlanRepositoryInput) -> RepoPlanRef;
+    /// GenerateFile: one file of the plan, grounded in the paper's passages for it.
+    GenerateFile => heartbeating generate_file::generate_file(GenerateFileInput) -> FileRef;
 }
 
 #[cfg(test)]
@@ -118,6 +125,7 @@ pub(crate) mod tests {
             target: "cpu".into(),
             model: None,
             round: 1,
+            repository: None,
             context: None,
         }
     }

@@ -3,6 +3,8 @@
 //! Each activity is a plain `async fn` in its own file, returning [`Classified`]; the methods
 //! here are one-line delegates that the Temporal worker registers (`#[activities]`).
 
+pub mod apply_plan_edits;
+pub mod assemble_repository;
 pub mod check_batch_inference;
 pub mod check_code;
 pub mod collect_batch_inference;
@@ -61,6 +63,11 @@ crate::group::activity_group! {
     RecordEval => plain record_eval::record_eval(RecordEvalInput) -> String;
     /// NotifySlack: a paper's event in its Slack thread (nothing when Slack is off).
     NotifySlack => plain notify::notify_slack(NotifySlackInput) -> NotifySlackOutput;
+    /// ApplyPlanEdits: a user's edits to the plan (a JSON merge patch), checked like a plan.
+    ApplyPlanEdits => plain apply_plan_edits::apply_plan_edits(ApplyPlanEditsInput) -> RepoPlanRef;
+    /// AssembleRepository: the files with `config.yaml`, `requirements.txt` and `README.md`
+    /// rendered from the plan, as one bundle.
+    AssembleRepository => plain assemble_repository::assemble_repository(AssembleRepositoryInput) -> RepositoryRef;
     /// RecordResults: the results directory and the paper's status.
     RecordResults => heartbeating record_results::record_results(RecordResultsInput) -> ResultsRef;
     /// RecordSearch: a search's trials, `best.json` and curve under `<paper>/<run>/search/`.

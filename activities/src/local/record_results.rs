@@ -20,5 +20,25 @@ pub async fn record_results(d: Call<'_>, input: RecordResultsInput) -> Out<Resul
                 .unwrap_or_default(),
         })
         .await?;
+    // An accepted repository (it ran, no blocking findings) becomes code examples for the
+    // repositories of later papers (see PlanRepository).
+    if let Some(repo) = &input.repository
+        && input.outcome == "succeeded"
+        && input
+            .executions
+            .last()
+            .is_some_and(|e| e.report.classification == Classification::Ok)
+    {
+        let bundle: RepoBundle = serde_json::from_str(&d.text(&repo.bundle).await?)
+            .map_err(|e| permanent("InvalidRepository", e.to_string()))?;
+        for (path, text) in bundle.files.iter().filter(|(p, _)| p.ends_with(".py")) {
+            d.blobs
+                .put(
+                    &format!("examples/{}/{path}", input.paper.paper_id),
+                    text.clone(),
+                )
+                .await?;
+        }
+    }
     Ok(out)
 }

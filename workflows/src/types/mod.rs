@@ -18,6 +18,7 @@ mod eval;
 mod notify;
 mod paper_batch;
 mod paper_to_code;
+mod repository;
 mod search;
 
 pub use common::*;
@@ -28,4 +29,5 @@ pub use kinds::*;
 pub use notify::*;
 pub use paper_batch::*;
 pub use paper_to_code::*;
+pub use repository::*;
 pub use search::*;

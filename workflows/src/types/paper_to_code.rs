@@ -58,6 +58,18 @@ pub struct PaperToCodeInput {
     /// whose chunk (index and text) is in the paper's plan and summarises the rest on demand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summaries: Option<BlobRef>,
+    /// Plan a repository (files, `config.yaml`, entry point `train.py`) and write it file by
+    /// file (default true); `false` writes one `code.py` as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<bool>,
+    /// Wait in stage `awaiting-approval` for the `approve_plan` signal (optionally with edits)
+    /// or `reject_plan` before writing the files. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approve_plan: Option<bool>,
+    /// How long the plan waits for approval before the paper fails with
+    /// `PlanApprovalTimedOut`, seconds. Default 86400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_timeout_secs: Option<u64>,
     /// Tune the hyperparameters after the code ran: `{"trials": 6, "parallel": 2, "metric":
     /// "val_accuracy", "direction": "maximize", "seed": 0}` (each optional), a
     /// `SearchHyperparameters` child over the training contract.
@@ -73,6 +85,11 @@ pub struct PaperToCodeInput {
 }
 
 impl PaperToCodeInput {
+    /// Whether the reduce side plans a repository (default) rather than writing one file.
+    pub fn planned_repository(&self) -> bool {
+        self.repository.unwrap_or(true)
+    }
+
     /// The model this input names for `role`: `models[role]`, else `summary_model` or
     /// `code_model`; `None` for the worker's configured one.
     pub fn model_for(&self, role: ModelRole) -> Option<String> {
@@ -347,6 +364,9 @@ pub struct Finding {
     pub line: u32,
     /// What is wrong and what to do.
     pub message: String,
+    /// The repository file it is in; empty for single-file code.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub file: String,
 }
 
 impl Finding {
@@ -368,6 +388,10 @@ pub struct CheckCodeInput {
     /// The dataset the code must train on (or the synthetic fallback); none: not checked.
     #[serde(default)]
     pub dataset: Option<String>,
+    /// A planned repository (a `RepoBundle` blob): every file is checked, and the repository as
+    /// a whole (imports between files, the run contract); `code` is then its entry point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<BlobRef>,
 }
 
 /// What `CheckCode` returns.
@@ -404,6 +428,25 @@ pub struct ReviewCodeInput {
     /// The paper context to open the prompt with (GenerateCode's), cached by the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<BlobRef>,
+    /// When the code is one file of a planned repository: which, the plan and the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<RepoFileContext>,
+}
+
+/// A file of a planned repository, for its review or fix: the plan, the paper's passages it was
+/// written from, and the other files (their interfaces go into the prompt).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepoFileContext {
+    /// The file's path.
+    pub path: String,
+    /// The plan.
+    pub plan: BlobRef,
+    /// The paper's passages the file was written from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grounding: Option<BlobRef>,
+    /// The repository's other files.
+    #[serde(default)]
+    pub others: Vec<RepoFile>,
 }
 
 /// What `ReviewCode` returns.
@@ -435,6 +478,9 @@ pub struct FixCodeInput {
     /// The paper context to open the prompt with (GenerateCode's), cached by the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<BlobRef>,
+    /// When the code is one file of a planned repository: which, the plan and the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<RepoFileContext>,
 }
 
 /// One review round as it happened.
@@ -450,6 +496,9 @@ pub struct ReviewRound {
     pub review: Option<ReviewRef>,
     /// The fixed code, when a fix was made.
     pub fixed: Option<CodeRef>,
+    /// The repository file reviewed; empty for single-file code.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub file: String,
 }
 
 /// When a stage started and ended, in milliseconds since the Unix epoch of workflow time.
@@ -497,6 +546,20 @@ pub struct RecordResultsInput {
     pub timings: Vec<StageTiming>,
     /// `succeeded` or `succeeded-with-findings`.
     pub outcome: String,
+    /// The planned repository, when one was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<RepositoryRecord>,
+}
+
+/// What RecordResults keeps of a planned repository.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepositoryRecord {
+    /// The final bundle.
+    pub bundle: BlobRef,
+    /// The plan.
+    pub plan: BlobRef,
+    /// Each file's passages of the paper (its grounding), by path.
+    pub grounding: Vec<RepoFile>,
 }
 
 /// What `RecordResults` returns.
@@ -540,6 +603,19 @@ pub struct Progress {
     /// Model usage and cost per role (`summary`, `code`, `review`, …), cached answers at $0.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub by_role: std::collections::BTreeMap<String, LlmUsage>,
+    /// Files of the planned repository.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub files_total: u32,
+    /// Files written so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub files_done: u32,
+    /// Why the last `approve_plan` edits were refused (the plan still waits).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub plan_problem: String,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 lenient_input!(PaperToCodeInput, "PaperToCode");
