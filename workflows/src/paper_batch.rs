@@ -202,6 +202,15 @@ pub fn summary_text(workflow_id: &str, summary: &BatchSummary) -> String {
     for (reason, n) in summary.failed.iter().take(5) {
         text.push_str(&format!(" · {n}× {reason}"));
     }
+    for job in &summary.batch_inference {
+        text.push_str(&format!(
+            " · batch inference {}: {} of {} chunks",
+            job.status, job.summarised, job.records
+        ));
+        if let Some(why) = &job.fallback {
+            text.push_str(&format!(" (on demand: {why})"));
+        }
+    }
     if summary.standin {
         text.push_str(" · model answers were the stand-in's templates, not generation");
     }
@@ -230,4 +239,50 @@ fn failed(ctx: &WorkflowContext<PaperBatch>, error: &str) -> String {
     let reason: String = error.chars().take(120).collect();
     ctx.state_mut(|s| *s.summary.failed.entry(reason.clone()).or_default() += 1);
     format!("failed: {reason}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slack_summary_says_how_the_batch_job_went() {
+        let mut summary = BatchSummary {
+            selected: 5,
+            completed: 5,
+            ..Default::default()
+        };
+        assert!(!summary_text("b", &summary).contains("batch inference"));
+        summary.batch_inference.push(BatchInferenceReport {
+            status: "Failed".into(),
+            records: 10,
+            fallback: Some("the job ended Failed".into()),
+            ..Default::default()
+        });
+        let text = summary_text("b", &summary);
+        assert!(
+            text.contains(
+                "batch inference Failed: 0 of 10 chunks (on demand: the job ended Failed)"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn poll_intervals_are_bounded() {
+        let input = |n| PaperBatchInput {
+            batch_poll_secs: Some(n),
+            ..Default::default()
+        };
+        assert!(batch_input_problem(&input(0)).is_some());
+        assert!(batch_input_problem(&input(3601)).is_some());
+        assert!(batch_input_problem(&input(60)).is_none());
+        assert!(batch_input_problem(&PaperBatchInput::default()).is_none());
+        let bad: PaperBatchInput = serde_json::from_str(r#"{"llm_mode": "cheap"}"#).unwrap();
+        let why = bad.invalid_input.unwrap();
+        assert!(why.contains("llm_mode") && why.contains("cheap"), "{why}");
+        let good: PaperBatchInput = serde_json::from_str(r#"{"llm_mode": "batch"}"#).unwrap();
+        assert_eq!(good.llm_mode(), LlmMode::Batch);
+        assert_eq!(PaperBatchInput::default().llm_mode(), LlmMode::OnDemand);
+    }
 }
