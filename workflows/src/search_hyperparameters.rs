@@ -5,8 +5,10 @@
 //! `annapurna-exec-<target>`, where the execution venv with Optuna is) turns the trials so far
 //! into the next suggestion; `ExecuteCode` (same queue) runs the training harness with it; a run
 //! over the model-size budget is a hyperparameter fix (the size-like hyperparameters halved, run
-//! again, at most [`MAX_SHRINKS`] times); any other failure is recorded and told to the optimiser
-//! as failed. Trial 1 runs `config.yaml`'s defaults (the paper's own values) as the baseline.
+//! again, at most [`MAX_SHRINKS`] times); the first code failure of the search (an exception, a
+//! broken contract) is a code fix: `FixCode` (`annapurna-llm`) repairs the entry file, which every
+//! later trial runs, and the trial runs again; any other failure is recorded and told to the
+//! optimiser as failed. Trial 1 runs `config.yaml`'s defaults (the paper's own values) as the baseline.
 //! At the end `RecordSearch` (`annapurna`) writes `<paper>/<run>/search/`: a record per trial,
 //! `best.json`, the search curve.
 //!
@@ -23,7 +25,7 @@ use temporalio_workflow::{
     join_all,
 };
 
-use crate::activities::{ExecActivities, LocalActivities};
+use crate::activities::{ExecActivities, LlmActivities, LocalActivities};
 use crate::names::exec_task_queue;
 use crate::types::*;
 
@@ -43,6 +45,10 @@ pub struct SearchHyperparameters {
     next: u32,
     /// The search space, once `SuggestTrials` has read it.
     space: Vec<SpaceParam>,
+    /// The entry file the trials run (FixCode's, once it has repaired it).
+    code: BlobRef,
+    /// Whether the search's one code fix has been made.
+    code_fixed: bool,
 }
 
 #[workflow_methods]
@@ -51,6 +57,7 @@ impl SearchHyperparameters {
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: SearchHyperparametersInput) -> Self {
         Self {
+            code: input.code.clone(),
             progress: SearchProgress {
                 trials: input.search.trials,
                 metric: input.search.metric.clone(),
@@ -61,6 +68,7 @@ impl SearchHyperparameters {
             running: Default::default(),
             next: 1,
             space: Vec::new(),
+            code_fixed: false,
         }
     }
 
@@ -165,6 +173,7 @@ async fn lane(
             return Ok(());
         };
         // Trial 1 is the paper's defaults: the baseline every suggestion is compared with.
+        let mut suggest_ms = 0;
         let suggested = if number == 1 {
             Hyperparameters::new()
         } else {
@@ -198,6 +207,7 @@ async fn lane(
                     s.space = answer.space.clone();
                 }
             });
+            suggest_ms = answer.millis;
             answer.suggestions.into_iter().next().unwrap_or_default()
         };
         ctx.state_mut(|s| {
@@ -205,7 +215,8 @@ async fn lane(
             s.progress.running = s.running.len() as u32;
         });
         show_details(ctx);
-        let record = run_trial(ctx, input, number, suggested).await?;
+        let mut record = run_trial(ctx, input, number, suggested).await?;
+        record.suggest_ms = suggest_ms;
         ctx.state_mut(|s| {
             s.running.remove(&number);
             s.progress.running = s.running.len() as u32;
@@ -276,6 +287,7 @@ async fn run_trial(
         size: None,
         runs: 0,
         fixes: Vec::new(),
+        suggest_ms: 0,
     };
     let mut current = suggested;
     loop {
@@ -306,7 +318,7 @@ async fn run_trial(
                 ExecActivities::execute_code,
                 ExecuteCodeInput {
                     paper_id: input.paper_id.clone(),
-                    code: input.code.clone(),
+                    code: ctx.state(|s| s.code.clone()),
                     target: input.target.clone(),
                     timeout_secs: input.timeout_secs,
                     attempt: record.runs,
@@ -369,8 +381,78 @@ async fn run_trial(
                     None => return Ok(record),
                 }
             }
+            Classification::CodeError | Classification::Contract
+                if !ctx.state(|s| s.code_fixed) =>
+            {
+                ctx.state_mut(|s| s.code_fixed = true);
+                let said = record.error.clone().unwrap_or_default();
+                match fix_code(ctx, input, number, &said, &report.stderr_tail).await? {
+                    Some(fixed) => {
+                        record.fixes.push(format!(
+                            "code (FixCode, the search's one repair): {}",
+                            last_line(&said)
+                        ));
+                        ctx.state_mut(|s| s.code = fixed);
+                    }
+                    None => return Ok(record),
+                }
+            }
             _ => return Ok(record),
         }
+    }
+}
+
+/// The search's one code fix: `FixCode` on the entry file with what the run said; the fixed
+/// file, or `None` when the fix failed (the trial is then recorded as failed).
+async fn fix_code(
+    ctx: &WorkflowContext<SearchHyperparameters>,
+    input: &SearchHyperparametersInput,
+    number: u32,
+    said: &str,
+    stderr_tail: &str,
+) -> Result<Option<BlobRef>, ActivityExecutionError> {
+    let code = ctx.state(|s| s.code.clone());
+    let message: String = format!("{said}\n{stderr_tail}")
+        .chars()
+        .take(2_000)
+        .collect();
+    // Built from JSON so that fields the input gains later keep their defaults.
+    let Ok(fix) = serde_json::from_value::<FixCodeInput>(serde_json::json!({
+        "paper_id": input.paper_id,
+        "code": code,
+        "findings": [{
+            "rule": "trial-failed",
+            "severity": "error",
+            "line": 0,
+            "message": format!(
+                "a hyperparameter-search trial failed; keep the training contract (train_model, load_data, the metrics' keys): {message}"
+            ),
+        }],
+        "target": input.target,
+        "model": null,
+        "round": 200 + number,
+    })) else {
+        return Ok(None);
+    };
+    let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
+        .activity_id(format!("fix-trial-{number}"))
+        .task_queue(crate::names::LLM_TASK_QUEUE.to_owned())
+        .heartbeat_timeout(Duration::from_secs(input.heartbeat_secs.max(5)))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .maximum_interval(Duration::from_secs(10))
+                .maximum_attempts(10)
+                .build(),
+        )
+        .build();
+    match ctx
+        .execute_activity(LlmActivities::fix_code, fix, options)
+        .await
+    {
+        Ok(fixed) => Ok(Some(fixed.code)),
+        Err(e @ ActivityExecutionError::Cancelled(_)) => Err(e),
+        Err(_) => Ok(None),
     }
 }
 
@@ -534,6 +616,7 @@ mod tests {
             size: None,
             runs: 1,
             fixes: vec![],
+            suggest_ms: 0,
         }
     }
 

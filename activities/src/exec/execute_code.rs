@@ -18,7 +18,19 @@ pub async fn execute_code(
 ) -> Out<ExecutionReport> {
     let bundle = match &input.repository {
         Some(blob) => {
-            Some(read_bundle(&d.text(blob).await?).map_err(|e| permanent("InvalidRepository", e))?)
+            let mut bundle =
+                read_bundle(&d.text(blob).await?).map_err(|e| permanent("InvalidRepository", e))?;
+            // `code` is the entry file as it is to run: a repair of the entry (the search's code
+            // fix) replaces the bundle's.
+            let entry = &bundle.files[&bundle.entry];
+            if sha256_hex(entry.as_bytes()) != input.code.sha256 {
+                let fixed = d.text(&input.code).await?;
+                bundle.files.insert(bundle.entry.clone(), fixed);
+                bundle
+                    .validate()
+                    .map_err(|e| permanent("InvalidRepository", e))?;
+            }
+            Some(bundle)
         }
         None => None,
     };

@@ -39,7 +39,8 @@ pub struct ExecuteCodeInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
     /// A multi-file repository (a JSON [`RepoBundle`]): every file is written into the work
-    /// directory and `entry` runs there; `code` is then the entry file, for diagnosis.
+    /// directory and `entry` runs there; `code` is then the entry file as it is to run (when it
+    /// differs from the bundle's, a repair of the entry, it replaces that file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<BlobRef>,
     /// Run the training contract through the executor's harness instead of the entry point:

@@ -176,6 +176,9 @@ pub struct TrialRecord {
     /// The hyperparameter fixes made (each a shrink of the size-like hyperparameters).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fixes: Vec<String>,
+    /// Milliseconds the optimiser took to suggest it (0 for trial 1, the defaults).
+    #[serde(default)]
+    pub suggest_ms: u64,
 }
 
 /// What `SearchHyperparameters` returns.
