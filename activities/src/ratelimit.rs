@@ -37,10 +37,6 @@ pub struct ModelLimit {
 /// Share of the configured quota the worker aims at: a margin for what the worker cannot see
 /// (a count of workers that lags, answers in flight that settle above their reservation).
 const TARGET_SHARE: f64 = 0.98;
-/// Share of what the account holds that the workers' grants add up to: the rest is room for
-/// answers in flight that settle above their reservation (output × burndown) and for debts of
-/// other workers that the estimate does not see.
-const BURST_SHARE: f64 = 0.95;
 /// After a decrease, further throttles within this long are answers to the old pace.
 const DECREASE_HOLD: Duration = Duration::from_secs(2);
 /// Smallest share of the quota AIMD goes down to.
@@ -189,7 +185,7 @@ impl State {
             return;
         }
         self.burst_granted = true;
-        let (workers, share) = (self.workers, self.fraction * BURST_SHARE);
+        let (workers, share) = (self.workers, self.fraction * TARGET_SHARE);
         for (bucket, per_minute) in [
             (&mut self.requests, self.limit.rpm),
             (&mut self.tokens, self.limit.tpm),
@@ -568,15 +564,15 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
-        // Two alike: the worker alone may use 95% of the account's minute (57,000) beside its
-        // pace, at twice its pace at the most: 30 s give 58,800, where the pace gives 29,400.
+        // Two alike: the worker alone may use 98% of the account's minute, at twice its pace
+        // at the most: 30 s give 58,800, where the pace gives 29,400.
         alone.set_workers(1);
         let taken = taken_in(&alone, 30, 500).await;
         assert!((54_000..=60_000).contains(&taken), "{taken}");
 
         // Three workers that each spent 11,000 in their first ~11.2 s (33,000 of the account's
-        // 60,000 + ~11,200 refilled): each may use a third of 95% of the ~38,200 left (~12,100)
-        // beside its pace (a third of 980/s): ~31,700 in a minute.
+        // 60,000 + ~11,200 refilled): each may use a third of 98% of the ~38,200 left (~12,500)
+        // beside its pace (a third of 980/s): ~32,100 in a minute.
         let shared = one(0, 60_000);
         for _ in 0..11 {
             shared.acquire("m", 1_000).await;

@@ -1,6 +1,7 @@
 //! Bedrock's batch inference jobs, enough for `PaperBatch`'s `llm_mode: "batch"` through the
 //! real `aws-sdk-bedrock` client: `CreateModelInvocationJob` (`POST /model-invocation-job`),
-//! `GetModelInvocationJob` (`GET /model-invocation-job/{jobIdentifier}`) and
+//! `GetModelInvocationJob` (`GET /model-invocation-job/{jobIdentifier}`),
+//! `StopModelInvocationJob` (`POST /model-invocation-job/{jobIdentifier}/stop`) and
 //! `ListModelInvocationJobs` (`GET /model-invocation-jobs`), over an S3-compatible store (moto in
 //! the tests). A job reads its JSONL input (`{"recordId", "modelInput"}`, Converse request
 //! bodies) from S3, answers each summary record with the stand-in's template (marked as such;
@@ -63,7 +64,7 @@ impl Default for BatchOptions {
 pub struct BatchStats {
     /// Jobs created.
     pub jobs: u64,
-    /// Jobs by final status (`Completed`, `Failed`).
+    /// Jobs by final status (`Completed`, `Failed`, `Stopped`).
     pub by_status: BTreeMap<String, u64>,
     /// Records read from the jobs' inputs.
     pub records: u64,
@@ -106,6 +107,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(options: &BatchOptions) -> Route
     Router::new()
         .route("/model-invocation-job", post(create))
         .route("/model-invocation-job/{job}", get(describe))
+        .route("/model-invocation-job/{job}/stop", post(stop))
         .route("/model-invocation-jobs", get(list))
         .route("/_standin/batch", get(stats))
         .with_state(state)
@@ -253,6 +255,44 @@ async fn describe(State(b): State<Arc<Batches>>, Path(ident): Path<String>) -> R
     }
 }
 
+/// `POST /model-invocation-job/{jobIdentifier}/stop`: a job not yet ended stops (its output is
+/// never written); an ended one cannot be stopped.
+async fn stop(State(b): State<Arc<Batches>>, Path(ident): Path<String>) -> Response {
+    let arn = {
+        let jobs = b.jobs.lock().unwrap();
+        match find(&jobs, &ident) {
+            Some(job) if matches!(job.status.as_str(), "Submitted" | "InProgress") => {
+                job.arn.clone()
+            }
+            Some(job) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "ValidationException",
+                    &format!("the job is {} and cannot be stopped", job.status),
+                );
+            }
+            None => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "ResourceNotFoundException",
+                    &format!("no batch inference job {ident}"),
+                );
+            }
+        }
+    };
+    set_status(&b, &arn, "Stopped", None);
+    Json(json!({})).into_response()
+}
+
+/// Whether the job was stopped.
+fn stopped(b: &Batches, arn: &str) -> bool {
+    b.jobs
+        .lock()
+        .unwrap()
+        .get(arn)
+        .is_some_and(|j| j.status == "Stopped")
+}
+
 /// `GET /model-invocation-jobs`.
 async fn list(State(b): State<Arc<Batches>>) -> Response {
     let jobs = b.jobs.lock().unwrap();
@@ -262,10 +302,14 @@ async fn list(State(b): State<Arc<Batches>>) -> Response {
 
 fn set_status(b: &Batches, arn: &str, status: &str, message: Option<String>) {
     if let Some(job) = b.jobs.lock().unwrap().get_mut(arn) {
+        // A stopped job stays stopped.
+        if job.status == "Stopped" {
+            return;
+        }
         job.status = status.to_owned();
         job.message = message;
     }
-    if matches!(status, "Completed" | "Failed") {
+    if matches!(status, "Completed" | "Failed" | "Stopped") {
         *b.stats
             .lock()
             .unwrap()
@@ -301,6 +345,9 @@ fn store_of(options: &BatchOptions, uri: &str) -> Result<(BlobStore, String), St
 async fn run(b: Arc<Batches>, arn: String, id: String) {
     let step = Duration::from_millis(b.options.batch_step_ms);
     tokio::time::sleep(step).await;
+    if stopped(&b, &arn) {
+        return;
+    }
     let job = match b.jobs.lock().unwrap().get(&arn) {
         Some(j) => j.clone(),
         None => return,
@@ -335,6 +382,9 @@ async fn run(b: Arc<Batches>, arn: String, id: String) {
     }
     set_status(&b, &arn, "InProgress", None);
     tokio::time::sleep(step).await;
+    if stopped(&b, &arn) {
+        return;
+    }
     let mut out = String::new();
     let (mut ok, mut failed, mut tokens_in, mut tokens_out) = (0u64, 0u64, 0u64, 0u64);
     for line in records {

@@ -166,6 +166,31 @@ async fn five_papers_summarised_by_one_batch_job_at_half_the_price() {
         batch.completed, job.records, job.wait_ms, job.checks, summary.cost_microusd, full
     );
     stack.record_history("batch/inference", "batch-inference.json");
+
+    // A batch cancelled while it waits stops its job: nobody will read the answers.
+    stack.start_with_cli("PaperBatch", "batch/cancelled", &batch_input(&ids, "batch"));
+    wait_for(&stack, "a second job", |s| s["jobs"] == 2).await;
+    stack.temporal(&["workflow", "cancel", "--workflow-id", "batch/cancelled"]);
+    let why = stack.failure::<PaperBatch>("batch/cancelled", 120).await;
+    assert!(why.to_lowercase().contains("cancel"), "{why}");
+    wait_for(&stack, "the job stopped", |s| {
+        s["by_status"]["Stopped"] == 1
+    })
+    .await;
+    assert_eq!(batch_stats(&stack)["by_status"]["Completed"], 1);
+}
+
+/// Polls the stand-in's batch counts until `until` holds (at most 2 minutes).
+async fn wait_for(stack: &Stack, what: &str, until: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let stats = batch_stats(stack);
+        if until(&stats) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {stats}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,6 +68,12 @@ impl LocalActivities {
         unimplemented!()
     }
 
+    /// Stop a batch inference job whose batch was cancelled.
+    #[activity(name = "StopBatchInference")]
+    pub fn stop_batch_inference(input: BatchJobRef) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
     /// Read a feed (arXiv, OpenReview); each entry stored as a blob.
     #[activity(name = "FetchFeed")]
     pub fn fetch_feed(input: FetchFeedInput) -> Result<Vec<FeedItemRef>, ActivityError> {
@@ -232,7 +238,8 @@ pub mod defs {
     pub use super::llm_activities::{GenerateFile, PlanRepository};
     pub use super::local_activities::{ApplyPlanEdits, AssembleRepository};
     pub use super::local_activities::{
-        CheckBatchInference, CollectBatchInference, ReadBatchSummaries, SubmitBatchInference,
+        CheckBatchInference, CollectBatchInference, ReadBatchSummaries, StopBatchInference,
+        SubmitBatchInference,
     };
     pub use super::local_activities::{
         CheckCode, DownloadPaper, FetchFeed, LoadPaper, NotifySlack, PlanChunks, PrepareEvalTask,

@@ -91,6 +91,8 @@ pub mod activity {
     pub const COLLECT_BATCH_INFERENCE: &str = "CollectBatchInference";
     /// Read a paper's summaries made by a batch inference job.
     pub const READ_BATCH_SUMMARIES: &str = "ReadBatchSummaries";
+    /// Stop a batch inference job (its batch was cancelled).
+    pub const STOP_BATCH_INFERENCE: &str = "StopBatchInference";
     /// Read a feed (arXiv, OpenReview).
     pub const FETCH_FEED: &str = "FetchFeed";
     /// Download a feed entry's PDF and store the paper.

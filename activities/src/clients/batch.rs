@@ -1,5 +1,5 @@
 //! Bedrock batch inference: the control-plane calls (`CreateModelInvocationJob`,
-//! `GetModelInvocationJob`) behind [`BatchJobs`], the real one over `aws-sdk-bedrock`, and the
+//! `GetModelInvocationJob`, `StopModelInvocationJob`) behind [`BatchJobs`], the real one over `aws-sdk-bedrock`, and the
 //! JSONL records of a Converse-type job: `{"recordId", "modelInput"}` in, where `modelInput` is
 //! a Converse request body, and `{"recordId", "modelInput", "modelOutput" | "error"}` out, where
 //! `modelOutput` is a Converse response body. Bedrock writes the output of `<input>.jsonl` as
@@ -106,6 +106,8 @@ pub trait BatchJobs: Send + Sync {
     async fn create(&self, job: &NewJob) -> Result<String, BatchError>;
     /// How the job `arn` stands.
     async fn get(&self, arn: &str) -> Result<JobState, BatchError>;
+    /// Stops the job `arn`.
+    async fn stop(&self, arn: &str) -> Result<(), BatchError>;
     /// True when the endpoint is the stand-in (answers are templates).
     fn standin(&self) -> bool;
 }
@@ -193,6 +195,16 @@ impl BatchJobs for BedrockBatch {
                 .to_owned(),
             message: out.message().map(str::to_owned),
         })
+    }
+
+    async fn stop(&self, arn: &str) -> Result<(), BatchError> {
+        self.client
+            .stop_model_invocation_job()
+            .job_identifier(arn)
+            .send()
+            .await
+            .map_err(|e| classify("StopModelInvocationJob", e))?;
+        Ok(())
     }
 
     fn standin(&self) -> bool {

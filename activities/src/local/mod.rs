@@ -19,6 +19,7 @@ pub mod record_judgement;
 pub mod record_results;
 pub mod record_search;
 pub mod select_papers;
+pub mod stop_batch_inference;
 pub mod submit_batch_inference;
 
 use crate::notify;
@@ -45,6 +46,8 @@ crate::group::activity_group! {
     CollectBatchInference => heartbeating collect_batch_inference::collect_batch_inference(BatchJobRef) -> Vec<PresummarizedPaper>;
     /// ReadBatchSummaries: a paper's summaries from its batch's job.
     ReadBatchSummaries => plain read_batch_summaries::read_batch_summaries(BlobRef) -> Vec<PresummarizedChunk>;
+    /// StopBatchInference: `StopModelInvocationJob` for a job whose batch was cancelled.
+    StopBatchInference => plain stop_batch_inference::stop_batch_inference(BatchJobRef) -> ();
     /// FetchFeed: the feed's entries, each stored as a blob (malformed ones too, with their
     /// problem, so that the report can name them).
     FetchFeed => heartbeating fetch_feed::fetch_feed(FetchFeedInput) -> Vec<FeedItemRef>;

@@ -8,14 +8,16 @@
 //! chunk's summary as `SummarizeChunk` would; each `PaperToCode` child then gets its summaries
 //! (`PaperToCodeInput::summaries`) and summarises only the chunks the job did not answer.
 //! When there is no job (fewer records than the job minimum, no S3 location, the service
-//! refused) or the job fails, the papers summarise on demand, and the summary says why.
-//! Activity ids: `batch-submit`, `batch-check-<n>`, `batch-collect`.
+//! refused) or the job fails, the papers summarise on demand, and the summary says why. When the
+//! batch is cancelled while it waits, `StopBatchInference` stops the job.
+//! Activity ids: `batch-submit`, `batch-check-<n>`, `batch-collect`, `batch-stop`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use temporalio_workflow::{
-    ActivityExecutionError, TimerResult, WorkflowContext, WorkflowTermination,
+    ActivityExecutionError, TimerResult, WorkflowCancellationToken, WorkflowContext,
+    WorkflowTermination,
 };
 
 use super::{PaperBatch, now_ms};
@@ -32,6 +34,21 @@ pub const MAX_POLL_SECS: u64 = 600;
 /// The next pause between checks: 1.5× the last, at most [`MAX_POLL_SECS`].
 pub fn next_poll_secs(last: u64) -> u64 {
     (last * 3).div_ceil(2).clamp(1, MAX_POLL_SECS)
+}
+
+/// Stops the job of a cancelled batch (`StopBatchInference`, outside the workflow's
+/// cancellation, a few tries): nobody will read its answers.
+async fn stop(ctx: &WorkflowContext<PaperBatch>, job: &BatchJobRef) {
+    let mut options = activity(
+        None,
+        "batch-stop".to_owned(),
+        Duration::from_secs(60),
+        Retry::quick(3),
+    );
+    options.cancellation_token = Some(WorkflowCancellationToken::new());
+    let _ = ctx
+        .execute_activity(LocalActivities::stop_batch_inference, job.clone(), options)
+        .await;
 }
 
 /// What a failed activity says, shortened for the summary.
@@ -86,6 +103,7 @@ pub(super) async fn map_phase(
     let mut pause = u64::from(input.batch_poll_secs()).max(1);
     let status = loop {
         if let TimerResult::Cancelled = ctx.timer(Duration::from_secs(pause)).await {
+            stop(ctx, &job).await;
             return Err(WorkflowTermination::cancelled());
         }
         report.checks += 1;
@@ -104,7 +122,10 @@ pub(super) async fn map_phase(
         match checked {
             Ok(status) if status.done => break Ok(status),
             Ok(status) => report.status = status.status,
-            Err(e @ ActivityExecutionError::Cancelled(_)) => return Err(e.into()),
+            Err(e @ ActivityExecutionError::Cancelled(_)) => {
+                stop(ctx, &job).await;
+                return Err(e.into());
+            }
             Err(e) => break Err(reason(&e)),
         }
         pause = next_poll_secs(pause);
