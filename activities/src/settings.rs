@@ -115,6 +115,12 @@ pub struct BatchSettings {
     /// records per batch inference job" (100 by default). A batch with fewer summarises on
     /// demand.
     pub min_records: u32,
+    /// Most records a job may have (Bedrock's quota "Records per batch inference job", 50,000
+    /// by default). A batch with more summarises on demand: give it fewer `papers_per_run`.
+    pub max_records: u32,
+    /// Largest input file, bytes (Bedrock's quota "Batch inference input file size", 1 GB by
+    /// default). A batch whose records are larger summarises on demand.
+    pub max_input_bytes: u64,
     /// Hours a job may run before Bedrock stops it (24 to 168).
     pub timeout_hours: u32,
 }
@@ -125,6 +131,8 @@ impl Default for BatchSettings {
             s3_uri: String::new(),
             role_arn: String::new(),
             min_records: 100,
+            max_records: 50_000,
+            max_input_bytes: 1_000_000_000,
             timeout_hours: 24,
         }
     }

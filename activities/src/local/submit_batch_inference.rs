@@ -138,6 +138,21 @@ pub async fn submit_batch_inference(
             ),
         ));
     }
+    let (maximum, max_bytes) = (
+        d.settings.batch.max_records,
+        d.settings.batch.max_input_bytes,
+    );
+    if records > maximum || lines.len() as u64 > max_bytes {
+        return Ok(skipped(
+            records,
+            format!(
+                "the batch has {records} chunk records in {} bytes; a Bedrock batch inference job \
+                 takes at most {maximum} records in {max_bytes} bytes (models.batch.max-records, \
+                 max-input-bytes): give the batch fewer papers_per_run",
+                lines.len()
+            ),
+        ));
+    }
     let role_arn = match d.settings.batch.role_arn.as_str() {
         "" if jobs.standin() => STANDIN_ROLE.to_owned(),
         "" => {
