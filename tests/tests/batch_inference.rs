@@ -23,15 +23,19 @@ const PAPERS: [&str; 5] = [
 const MIN_RECORDS: &str = "3";
 
 /// A stack whose blobs are in moto's S3 and whose stand-in runs batch jobs over it with
-/// `standin_args` besides; moto's process with it.
-async fn s3_stack(standin_args: &[&str]) -> (Stack, Proc, tempfile::TempDir) {
+/// `standin_args` besides; moto's process with it. The worker keeps to [`MIN_RECORDS`], the
+/// stand-in (as Bedrock) to `service_minimum`.
+async fn s3_stack(
+    service_minimum: &str,
+    standin_args: &[&str],
+) -> (Stack, Proc, tempfile::TempDir) {
     let scratch = tempfile::tempdir().unwrap();
     let (moto, s3) = start_moto(scratch.path(), "annapurna");
     let mut args = vec![
         "--batch-s3-endpoint",
         &s3,
         "--batch-min-records",
-        MIN_RECORDS,
+        service_minimum,
     ];
     args.extend_from_slice(standin_args);
     let stack = Stack::start_with_env(
@@ -87,7 +91,7 @@ fn on_demand_summaries(stack: &Stack) -> u64 {
 async fn five_papers_summarised_by_one_batch_job_at_half_the_price() {
     // Each job step takes 3 s, long enough to kill the worker and restart the server while the
     // batch waits for its job.
-    let (mut stack, _moto, _scratch) = s3_stack(&["--batch-step-ms", "3000"]).await;
+    let (mut stack, _moto, _scratch) = s3_stack(MIN_RECORDS, &["--batch-step-ms", "3000"]).await;
     let ids = add_papers(&stack, &PAPERS);
     stack.start_with_cli("PaperBatch", "batch/inference", &batch_input(&ids, "batch"));
 
@@ -195,7 +199,8 @@ async fn wait_for(stack: &Stack, what: &str, until: impl Fn(&serde_json::Value) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_batches_and_failed_jobs_fall_back_to_on_demand() {
-    let (stack, _moto, _scratch) = s3_stack(&["--batch-step-ms", "200", "--batch-fail"]).await;
+    let (stack, _moto, _scratch) =
+        s3_stack(MIN_RECORDS, &["--batch-step-ms", "200", "--batch-fail"]).await;
     let ids = add_papers(&stack, &PAPERS[..4]);
 
     // A mode that is neither is refused, naming the field.
@@ -264,4 +269,23 @@ async fn small_batches_and_failed_jobs_fall_back_to_on_demand() {
         "{summary:#?}"
     );
     assert!(summary.calls > 0, "{summary:#?}");
+}
+
+/// The service keeps to its own minimum: a job the worker thinks big enough but Bedrock's quota
+/// is higher for fails validation, and the papers go on demand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_under_the_services_minimum_fails_and_the_papers_go_on_demand() {
+    let (stack, _moto, _scratch) = s3_stack("1000", &["--batch-step-ms", "200"]).await;
+    let ids = add_papers(&stack, &PAPERS[..3]);
+    stack.start_with_cli("PaperBatch", "batch/minimum", &batch_input(&ids, "batch"));
+    let batch: BatchSummary = stack.result::<PaperBatch>("batch/minimum", 600).await;
+    assert_eq!(batch.completed, 3, "{batch:#?}");
+    let report = &batch.batch_inference[0];
+    assert_eq!(report.status, "Failed", "{report:#?}");
+    let why = report.fallback.as_deref().unwrap_or_default();
+    assert!(why.contains("minimum number of records"), "{why}");
+    let summary = &batch.by_role["summary"];
+    assert_eq!(summary.batch_calls, 0);
+    assert_eq!(u64::from(summary.calls), on_demand_summaries(&stack));
+    assert!(u64::from(summary.calls) >= u64::from(report.records));
 }
