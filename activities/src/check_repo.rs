@@ -11,8 +11,27 @@ use crate::check::{CheckError, check_python, run_python_json};
 /// The cross-file checker run by the interpreter.
 const REPO_CHECKER: &str = include_str!("repo_checker.py");
 
-/// Findings of whole-repository rules that a single file may rightly lack.
-const REPOSITORY_RULES: [&str; 2] = ["no-metrics-output", "dataset-mismatch"];
+/// Rules of the whole repository that a single file may rightly break (a model file prints no
+/// METRICS and imports no torch_xla): reported once, on the entry point, only when every file
+/// breaks them; with what to say then.
+const REPOSITORY_RULES: [(&str, &str); 4] = [
+    (
+        "no-metrics-output",
+        "no file prints `METRICS: {json}` lines: the entry point must print one per epoch (at least epoch and loss)",
+    ),
+    (
+        "dataset-mismatch",
+        "no file trains on the recommended dataset (or the synthetic fallback)",
+    ),
+    (
+        "xla-import-missing",
+        "no file imports torch_xla: Trainium code must (`import torch_xla.core.xla_model as xm`)",
+    ),
+    (
+        "xla-device-missing",
+        "no file takes the device from `xm.xla_device()`",
+    ),
+];
 
 /// The top-level module names of the repository's Python files (`model`, `layers`).
 fn local_modules(bundle: &RepoBundle) -> Vec<String> {
@@ -38,18 +57,18 @@ pub async fn check_repository(
     let locals = local_modules(bundle);
     let mut findings: Vec<Finding> = Vec::new();
     // Per rule of the whole repository: whether some file satisfies it.
-    let mut satisfied = [false; 2];
+    let mut satisfied = [false; REPOSITORY_RULES.len()];
     let mut python_files = 0;
     for (path, text) in bundle.files.iter().filter(|(p, _)| p.ends_with(".py")) {
         python_files += 1;
         let report = check_python(python, ruff, text, target, dataset).await?;
-        for (i, rule) in REPOSITORY_RULES.iter().enumerate() {
+        for (i, (rule, _)) in REPOSITORY_RULES.iter().enumerate() {
             if !report.findings.iter().any(|f| f.rule == *rule) {
                 satisfied[i] = true;
             }
         }
         for mut f in report.findings {
-            if REPOSITORY_RULES.contains(&f.rule.as_str()) {
+            if REPOSITORY_RULES.iter().any(|(r, _)| *r == f.rule) {
                 continue;
             }
             // The single-file check cannot know the repository's own modules.
@@ -63,20 +82,13 @@ pub async fn check_repository(
         }
     }
     if python_files > 0 {
-        for (i, rule) in REPOSITORY_RULES.iter().enumerate() {
-            if !satisfied[i] && (i == 0 || !dataset.is_empty()) {
-                let message = if i == 0 {
-                    "no file prints `METRICS: {json}` lines: the entry point must print one per epoch (at least epoch and loss)".to_owned()
-                } else {
-                    format!(
-                        "no file trains on the recommended dataset `{dataset}` (or the synthetic fallback)"
-                    )
-                };
+        for (i, (rule, message)) in REPOSITORY_RULES.iter().enumerate() {
+            if !satisfied[i] {
                 findings.push(Finding {
                     rule: (*rule).to_owned(),
                     severity: Severity::Error,
                     line: 0,
-                    message,
+                    message: (*message).to_owned(),
                     file: bundle.entry.clone(),
                 });
             }
@@ -163,6 +175,36 @@ mod tests {
             .map(|f| (f.rule.as_str(), f.file.as_str()))
             .collect();
         assert_eq!(rules, vec![("no-metrics-output", "train.py")]);
+        // On Trainium the model file needs no torch_xla of its own; the entry point has it.
+        let trn_train = TRAIN
+            .replace(
+                "import torch\n",
+                "import torch\nimport torch_xla.core.xla_model as xm\n",
+            )
+            .replace(
+                "net = Net(8)",
+                "device = xm.xla_device()\n    net = Net(8).to(device)",
+            )
+            .replace(
+                "        loss = net(x).sum()\n",
+                "        loss = net(x.to(device)).sum()\n        xm.mark_step()\n",
+            );
+        let trn = bundle(&[("model.py", MODEL), ("train.py", &trn_train)]);
+        let report = check_repository(&s.python, &s.ruff, &trn, "trainium", "")
+            .await
+            .unwrap();
+        assert!(!report.is_blocking(), "{:?}", report.findings);
+        let plain = bundle(&[("model.py", MODEL), ("train.py", TRAIN)]);
+        let report = check_repository(&s.python, &s.ruff, &plain, "trainium", "")
+            .await
+            .unwrap();
+        let xla: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.rule == "xla-import-missing" || f.rule == "xla-device-missing")
+            .map(|f| f.file.as_str())
+            .collect();
+        assert_eq!(xla, ["train.py", "train.py"], "{:?}", report.findings);
         let cuda = bundle(&[
             (
                 "model.py",

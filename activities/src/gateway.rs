@@ -235,23 +235,24 @@ impl Deps {
         )
     }
 
-    /// An answer that must parse (JSON of a required shape): one repair request when the first
-    /// does not; `None` when neither does.
+    /// An answer that must parse (JSON of a required shape), continued when it stops at the
+    /// token limit (a plan or review cut short is not malformed, only unfinished); one repair
+    /// request when the first does not parse; `None` when neither does.
     pub(crate) async fn converse_json<T>(
         &self,
         request: &mut LlmRequest,
         usage: &mut LlmUsage,
         parse: impl Fn(&str) -> Option<T>,
     ) -> Result<Option<T>, Classified> {
-        let first = self.converse(request, usage).await?;
-        if let Some(parsed) = parse(&first.text) {
+        let first = self.converse_whole(request.clone(), usage).await?;
+        if let Some(parsed) = parse(&first) {
             return Ok(Some(parsed));
         }
-        request.messages.push((Role::Assistant, first.text.clone()));
+        request.messages.push((Role::Assistant, first.clone()));
         request
             .messages
-            .push((Role::User, prompts::review_repair(&first.text)));
-        Ok(parse(&self.converse(request, usage).await?.text))
+            .push((Role::User, prompts::review_repair(&first)));
+        Ok(parse(&self.converse_whole(request.clone(), usage).await?))
     }
 
     /// A whole answer: continued while it stops at the token limit (at most

@@ -199,21 +199,39 @@ pub async fn write(
             ));
         }
     }
-    steps.push((
-        "GenerateCode".into(),
-        ModelRole::Code,
-        &input.generated.usage,
-    ));
+    match &input.repository {
+        // A repository: the plan, then each file.
+        Some(repo) if !repo.usage.is_empty() => {
+            for (name, usage) in &repo.usage {
+                steps.push((name.clone(), ModelRole::Code, usage));
+            }
+        }
+        _ => steps.push((
+            "GenerateCode".into(),
+            ModelRole::Code,
+            &input.generated.usage,
+        )),
+    }
     for r in &input.rounds {
+        // A repository's rounds review one file each: `ReviewCode 1 model.py`.
+        let file = if r.file.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", r.file)
+        };
         if let Some(v) = &r.review {
             steps.push((
-                format!("ReviewCode {}", r.round),
+                format!("ReviewCode {}{file}", r.round),
                 ModelRole::Review,
                 &v.usage,
             ));
         }
         if let Some(f) = &r.fixed {
-            steps.push((format!("FixCode {}", r.round), ModelRole::Fix, &f.usage));
+            steps.push((
+                format!("FixCode {}{file}", r.round),
+                ModelRole::Fix,
+                &f.usage,
+            ));
         }
     }
     let usage: Vec<serde_json::Value> = steps

@@ -141,7 +141,8 @@ async fn every_real_paper_end_to_end() {
 }
 
 /// The plain Temporal CLI starts a paper exactly as the README says, and with the stand-in
-/// writing broken code, the review round finds it (truncated code) and the fix repairs it.
+/// writing broken code, the review round finds it (truncated code in the repository's entry point)
+/// and the fix repairs it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temporal_cli_start_and_review_fix_round() {
     let stack = Stack::start(&["--broken-code"]).await;
@@ -157,13 +158,14 @@ async fn temporal_cli_start_and_review_fix_round() {
         "the stand-in was told to write broken code"
     );
     assert!(py_compiles(&dir.join("code.py")), "the fix must compile");
-    let round = read_json(&dir.join("review/round-1.json"));
+    // The planned repository's entry point was written broken; its own review round found it.
+    let round = read_json(&dir.join("review/round-1-train.py.json"));
     assert_eq!(
         round["static_findings"][0]["rule"], "truncated-code",
         "{round}"
     );
     assert!(round["fixed_code"].is_object());
-    let diff = std::fs::read_to_string(dir.join("review/round-1.diff")).unwrap();
+    let diff = std::fs::read_to_string(dir.join("review/round-1-train.py.diff")).unwrap();
     assert!(
         diff.contains("-") && diff.contains("+") && diff.contains("flush=True)"),
         "{diff}"

@@ -124,6 +124,17 @@ async fn a_paper_becomes_a_planned_repository_that_runs() {
     );
     // Each file reviewed once (the stand-in's review finds nothing), its findings by file.
     assert!(dir.join("review/round-1-model.py.json").is_file());
+    // It ran clean: its files are code examples for later papers' repositories.
+    let examples = stack.dir.path().join("blobs/examples").join(&id);
+    assert!(
+        examples.join("model.py").is_file(),
+        "{:?}",
+        files_under(&stack.dir.path().join("blobs"))
+    );
+    assert!(
+        !examples.join("config.yaml").exists(),
+        "only Python files are examples"
+    );
     assert_eq!(count_events(&stack, workflow_id, "PlanRepository"), 1);
     assert_eq!(count_events(&stack, workflow_id, "GenerateFile"), 3);
     assert_eq!(count_events(&stack, workflow_id, "GenerateCode"), 0);

@@ -1,6 +1,7 @@
-//! The review loop on a Trainium target: the stand-in writes code with a missing import and
-//! without `xm.mark_step()`; the static checks find both, the fix repairs both, the next round is
-//! clean and the loop stops.
+//! The review loop on a Trainium target: the stand-in writes the repository's entry point with a
+//! missing import and without `xm.mark_step()`; the static checks find both, the fix repairs both,
+//! the next round is clean and the loop stops. The model and data files need no torch_xla of
+//! their own: the Trainium rules hold for the repository as a whole.
 
 use annapurna_tests::{Stack, paper_input, read_json, strings_of, wait_result};
 use temporalio_client::WorkflowQueryOptions;
@@ -33,21 +34,25 @@ async fn trainium_defects_are_found_fixed_and_the_loop_stops() {
     let dir = Stack::path_of(&out.results);
     let read_json = |name: &str| read_json(&dir.join(name));
 
-    let round1 = read_json("review/round-1.json");
+    let round1 = read_json("review/round-1-train.py.json");
     let rules = strings_of(&round1["static_findings"], "rule");
     assert!(rules.contains(&"missing-import"), "{rules:?}");
     assert!(rules.contains(&"xla-mark-step-missing"), "{rules:?}");
     assert!(round1["fixed_code"].is_object(), "round 1 must fix");
-    let diff = std::fs::read_to_string(dir.join("review/round-1.diff")).unwrap();
+    let diff = std::fs::read_to_string(dir.join("review/round-1-train.py.diff")).unwrap();
     assert!(diff.contains("+import json"), "{diff}");
     assert!(diff.contains("+        xm.mark_step()"), "{diff}");
 
+    // The other files were reviewed in round 1 and needed no fix.
+    let model = read_json("review/round-1-model.py.json");
+    assert!(model["fixed_code"].is_null(), "{model}");
+    assert!(!dir.join("review/round-2-model.py.json").exists());
     // Round 2 reviews the fixed code, finds nothing blocking, fixes nothing: the loop stops.
-    let round2 = read_json("review/round-2.json");
+    let round2 = read_json("review/round-2-train.py.json");
     assert_none_blocking(&round2["static_findings"], &round2);
     assert!(round2["fixed_code"].is_null());
     assert!(
-        !dir.join("review/round-3.json").exists(),
+        !dir.join("review/round-3-train.py.json").exists(),
         "the loop must stop after a clean round"
     );
     let check = read_json("check.json");

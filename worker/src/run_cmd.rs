@@ -145,8 +145,13 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
                     } else {
                         format!(" on {}", p.waiting_on_queue)
                     };
+                    let files = if p.files_total > 0 {
+                        format!(", files {}/{}", p.files_done, p.files_total)
+                    } else {
+                        String::new()
+                    };
                     stage.set_message(format!(
-                        "{workflow_id}: {}{waiting} (review round {}/{}, tokens {} in / {} out, ≈ ${:.4})",
+                        "{workflow_id}: {}{waiting} (review round {}/{}{files}, tokens {} in / {} out, ≈ ${:.4})",
                         p.stage, p.review_round, p.review_rounds, p.input_tokens, p.output_tokens,
                         p.cost_microusd as f64 / 1e6
                     ));

@@ -47,7 +47,18 @@ pub fn current_details(p: &Progress) -> String {
                 p.chunks_done, p.chunks_total
             )
         }
+        "generating" if p.files_total > 0 => format!(
+            "writing the planned repository: {} of {} files",
+            p.files_done, p.files_total
+        ),
         "generating" => "generating the code from the summaries".to_owned(),
+        "awaiting-approval" if !p.plan_problem.is_empty() => format!(
+            "waiting for approve_plan or reject_plan; the last edits were refused: {}",
+            one_line(&p.plan_problem, 200)
+        ),
+        "awaiting-approval" => {
+            "waiting for the plan's approval (signal approve_plan or reject_plan)".to_owned()
+        }
         "reviewing" if p.review_round > 0 => format!(
             "reviewing: round {} of {}",
             p.review_round,

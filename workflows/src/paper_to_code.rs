@@ -482,6 +482,13 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
                             code: f.grounding.clone(),
                         })
                         .collect(),
+                    usage: std::iter::once(("PlanRepository".to_owned(), r.plan.usage.clone()))
+                        .chain(
+                            r.files
+                                .iter()
+                                .map(|f| (format!("GenerateFile {}", f.path), f.usage.clone())),
+                        )
+                        .collect(),
                 }),
             },
             local_options(

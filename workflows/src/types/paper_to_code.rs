@@ -560,6 +560,9 @@ pub struct RepositoryRecord {
     pub plan: BlobRef,
     /// Each file's passages of the paper (its grounding), by path.
     pub grounding: Vec<RepoFile>,
+    /// What writing it cost, by step: `PlanRepository`, then `GenerateFile <path>` per file.
+    #[serde(default)]
+    pub usage: Vec<(String, LlmUsage)>,
 }
 
 /// What `RecordResults` returns.
