@@ -76,7 +76,11 @@ impl SearchHyperparameters {
     #[run(name = "SearchHyperparameters")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<SearchOutput> {
         let input = ctx.state(|s| s.input.clone());
-        if let Some(problem) = input.search.problem() {
+        if let Some(problem) = input
+            .invalid_input
+            .as_ref()
+            .or(input.search.problem().as_ref())
+        {
             return Err(crate::paper_to_code::invalid_input(&problem));
         }
         if Target::parse(&input.target).is_none() {

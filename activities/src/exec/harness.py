@@ -33,7 +33,9 @@ EXIT_CONTRACT = 3
 EXIT_OVER_BUDGET = 4
 REPORT = os.path.join("output", "trial.json")
 MAX_LIST = 1000
-MAX_EXTRA_KEYS = 50
+# Extra metrics keys are kept smaller: the report stays far below what ExecuteCode reads back.
+MAX_EXTRA_LIST = 100
+MAX_EXTRA_KEYS = 20
 
 
 class ContractError(Exception):
@@ -74,14 +76,14 @@ def finite(value, what):
     return number
 
 
-def number_list(value, what, required=True):
+def number_list(value, what, required=True, keep=MAX_LIST):
     if hasattr(value, "tolist"):
         value = value.tolist()
     if not isinstance(value, (list, tuple)):
         raise ContractError(f"{what} must be a list of numbers, one per epoch")
     if required and not value:
         raise ContractError(f"{what} is empty")
-    return [finite(v, f"{what}[{i}]") for i, v in enumerate(value)][-MAX_LIST:]
+    return [finite(v, f"{what}[{i}]") for i, v in enumerate(value)][-keep:]
 
 
 def validate_metrics(metrics):
@@ -110,7 +112,7 @@ def validate_metrics(metrics):
             continue
         try:
             if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
-                out[key] = number_list(value, f"metrics[{key!r}]", required=False)
+                out[key] = number_list(value, f"metrics[{key!r}]", False, MAX_EXTRA_LIST)
             else:
                 out[key] = finite(value, f"metrics[{key!r}]")
         except ContractError:
@@ -270,7 +272,8 @@ def main():
     report["wall_seconds"] = time.perf_counter() - started
     os.makedirs("output", exist_ok=True)
     with open(REPORT, "w", encoding="utf-8") as f:
-        json.dump(report, f)
+        # config.yaml's values may be YAML types JSON lacks (dates): they are reported as text.
+        json.dump(report, f, default=str)
     line = {"trial": spec.get("number", 0), "status": report["status"]}
     for key in ("train_seconds", "wall_seconds", "peak_memory_mb"):
         if key in report:
@@ -282,7 +285,7 @@ def main():
             line[key] = value[-1]
     if "size" in report:
         line["params"] = report["size"]["params"]
-    print("METRICS: " + json.dumps(line), flush=True)
+    print("METRICS: " + json.dumps(line, default=str), flush=True)
     sys.stderr.flush()
     # Whatever the code registered to run at exit does not change the report or the status.
     os._exit(code)

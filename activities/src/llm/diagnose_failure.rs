@@ -90,3 +90,56 @@ fn contract_diagnosis(report: &ExecutionReport) -> Option<Diagnosis> {
         usage: LlmUsage::default(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(classification: Classification, harness_said: Option<&str>) -> ExecutionReport {
+        let blob = BlobRef {
+            uri: "file:///x".into(),
+            sha256: "0".into(),
+            bytes: 0,
+        };
+        ExecutionReport {
+            exit_code: Some(4),
+            signal: None,
+            killed: None,
+            wall_ms: 1,
+            cpu_ms: 1,
+            peak_rss_kib: 1,
+            metrics: vec![],
+            stdout: blob.clone(),
+            stderr: blob,
+            stderr_tail: "training contract: …".into(),
+            artifacts: vec![],
+            classification,
+            sandbox: "bubblewrap".into(),
+            trial: harness_said.map(|e| TrialReport {
+                status: "over-budget".into(),
+                error: Some(e.into()),
+                ..TrialReport::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn the_harness_verdicts_need_no_model() {
+        let over = contract_diagnosis(&report(
+            Classification::OverBudget,
+            Some("the model is over the budget: 706 parameters > max_params 400"),
+        ))
+        .unwrap();
+        assert_eq!(over.kind, "hyperparameters");
+        assert_eq!(over.findings[0].rule, "over-budget");
+        assert!(over.findings[0].message.contains("max_params 400"));
+        assert_eq!(over.usage, LlmUsage::default());
+        let broken = contract_diagnosis(&report(Classification::Contract, None)).unwrap();
+        assert_eq!(broken.kind, "code");
+        assert!(broken.summary.contains("training contract"));
+        assert_eq!(
+            contract_diagnosis(&report(Classification::CodeError, None)),
+            None
+        );
+    }
+}

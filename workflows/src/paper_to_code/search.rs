@@ -47,6 +47,7 @@ pub fn search_input(
     repository: Option<BlobRef>,
 ) -> SearchHyperparametersInput {
     SearchHyperparametersInput {
+        invalid_input: None,
         paper_id: paper_id.to_owned(),
         results_dir,
         repository,

@@ -109,7 +109,12 @@ impl SearchSpec {
 
 /// Input of `SearchHyperparameters`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SearchHyperparametersInput {
+    /// Set when the JSON given was not this input: what is wrong and where; the workflow then
+    /// fails at once with `InvalidInput` (see `lenient.rs`). Never serialized.
+    #[serde(skip)]
+    pub invalid_input: Option<String>,
     /// The paper's id.
     pub paper_id: String,
     /// Where the search's files go: `<results dir>/search/` (`<paper-id>/<run-id>`).
@@ -132,6 +137,30 @@ pub struct SearchHyperparametersInput {
     /// Heartbeat timeout of a trial, seconds: a killed executor's trial is retried after it.
     pub heartbeat_secs: u64,
 }
+
+impl Default for SearchHyperparametersInput {
+    fn default() -> Self {
+        let none = BlobRef {
+            uri: String::new(),
+            sha256: String::new(),
+            bytes: 0,
+        };
+        Self {
+            invalid_input: None,
+            paper_id: String::new(),
+            results_dir: String::new(),
+            repository: None,
+            code: none,
+            target: "cpu".into(),
+            search: SearchSpec::default(),
+            budget: ModelBudget::default(),
+            timeout_secs: 900,
+            heartbeat_secs: 30,
+        }
+    }
+}
+
+lenient_input!(SearchHyperparametersInput, "SearchHyperparameters");
 
 /// How a trial ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,5 +344,13 @@ mod tests {
         let spec: SearchSpec = serde_json::from_str(r#"{"metric": "a b; rm"}"#).unwrap();
         assert!(spec.problem().unwrap().starts_with("search.metric"));
         assert!(serde_json::from_str::<SearchSpec>(r#"{"direction": "up"}"#).is_err());
+    }
+
+    #[test]
+    fn a_search_input_that_is_not_one_names_the_field() {
+        let bad: SearchHyperparametersInput =
+            serde_json::from_str(r#"{"paper_id": "p", "search": {"trials": "six"}}"#).unwrap();
+        let why = bad.invalid_input.unwrap();
+        assert!(why.contains("search.trials"), "{why}");
     }
 }
