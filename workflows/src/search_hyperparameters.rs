@@ -81,7 +81,7 @@ impl SearchHyperparameters {
             .as_ref()
             .or(input.search.problem().as_ref())
         {
-            return Err(crate::paper_to_code::invalid_input(&problem));
+            return Err(crate::paper_to_code::invalid_input(problem));
         }
         if Target::parse(&input.target).is_none() {
             return Err(crate::paper_to_code::invalid_input(&format!(
