@@ -40,6 +40,10 @@ def top_level(tree):
     return found
 
 
+def bad(where, why):
+    add("contract-search-space", "error", 0, f"{where}: {why}", "config.yaml")
+
+
 def check_config(text):
     """config.yaml's hyperparameters and search space; returns the names they declare."""
     names = set()
@@ -85,37 +89,36 @@ def check_config(text):
     seen = set()
     for i, p in enumerate(space):
         where = f"search_space[{i}]"
-        bad = lambda why: add("contract-search-space", "error", 0, f"{where}: {why}", "config.yaml")  # noqa: E731
         if not isinstance(p, dict):
-            bad("must be a mapping {name, type, ...}")
+            bad(where, "must be a mapping {name, type, ...}")
             continue
         name, kind = p.get("name"), p.get("type")
         if not isinstance(name, str) or not NAME.match(name):
-            bad(f"name must be a Python identifier; got {name!r:.60}")
+            bad(where, f"name must be a Python identifier; got {name!r:.60}")
             continue
         if name in seen:
-            bad(f"{name} appears twice")
+            bad(where, f"{name} appears twice")
         seen.add(name)
         names.add(name)
         where = f"search_space[{i}] ({name})"
         if kind in ("float", "int"):
             low, high = p.get("low"), p.get("high")
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
-                bad("low and high must be numbers")
+                bad(where, "low and high must be numbers")
             elif not (math.isfinite(low) and math.isfinite(high) and low < high):
-                bad("low must be below high")
+                bad(where, "low must be below high")
             elif p.get("log") and low <= 0:
-                bad("a log scale needs low > 0")
+                bad(where, "a log scale needs low > 0")
             elif kind == "int" and (int(low) != low or int(high) != high):
-                bad("an int range needs whole low and high")
+                bad(where, "an int range needs whole low and high")
         elif kind == "categorical":
             choices = p.get("choices")
             if not isinstance(choices, list) or not 0 < len(choices) <= 100:
-                bad("choices must be a list of 1 to 100 values")
+                bad(where, "choices must be a list of 1 to 100 values")
             elif not all(c is None or isinstance(c, (str, int, float, bool)) for c in choices):
-                bad("choices must be strings, numbers or booleans")
+                bad(where, "choices must be strings, numbers or booleans")
         else:
-            bad(f"type must be float, int or categorical; got {kind!r:.40}")
+            bad(where, f"type must be float, int or categorical; got {kind!r:.40}")
     return names
 
 
