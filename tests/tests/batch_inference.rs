@@ -89,9 +89,9 @@ fn on_demand_summaries(stack: &Stack) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_papers_summarised_by_one_batch_job_at_half_the_price() {
-    // Each job step takes 3 s, long enough to kill the worker and restart the server while the
-    // batch waits for its job.
-    let (mut stack, _moto, _scratch) = s3_stack(MIN_RECORDS, &["--batch-step-ms", "3000"]).await;
+    // Each job step takes 5 s, long enough to kill the worker and restart the server while the
+    // batch waits for its job, and to cancel a batch before its job ends.
+    let (mut stack, _moto, _scratch) = s3_stack(MIN_RECORDS, &["--batch-step-ms", "5000"]).await;
     let ids = add_papers(&stack, &PAPERS);
     stack.start_with_cli("PaperBatch", "batch/inference", &batch_input(&ids, "batch"));
 
@@ -118,7 +118,9 @@ async fn five_papers_summarised_by_one_batch_job_at_half_the_price() {
     assert!(job.records >= 5, "at least a chunk per paper: {job:#?}");
     assert_eq!(job.summarised, job.records, "{job:#?}");
     assert_eq!(job.fallback, None, "{job:#?}");
-    assert!(job.checks >= 2 && job.wait_ms > 0, "{job:#?}");
+    // At least one check, after at least one timer (how many depends on how long the restarts
+    // took against the job's 10 s).
+    assert!(job.checks >= 1 && job.wait_ms >= 1_000, "{job:#?}");
 
     // One job, every record answered by it, not one summary asked for on demand.
     let jobs = batch_stats(&stack);
