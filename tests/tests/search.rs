@@ -206,6 +206,7 @@ async fn six_trials_two_at_a_time_record_the_best() {
         best.map(|b| b.1),
         "{curve}"
     );
+    stack.record_history("search-six", "search-six-trials.json");
     let p = progress(&handle).await.expect("the progress query answers");
     assert_eq!((p.done, p.running, p.failed), (6, 0, 0), "{p:?}");
     assert_eq!(p.best_trial.map(u64::from), best.map(|b| b.0));
@@ -400,6 +401,8 @@ async fn paper_to_code_searches_after_the_code_ran_and_refuses_a_bad_search() {
         started.elapsed().as_secs_f64()
     );
     assert_eq!(out.execution, "ok", "{out:?}");
+    stack.record_history("paper-search", "paper-with-search.json");
+    stack.record_history("paper-search/search", "paper-with-search-child.json");
     let search: SearchOutput = stack
         .result::<SearchHyperparameters>("paper-search/search", 60)
         .await;

@@ -26,6 +26,8 @@ pub fn replayer() -> anyhow::Result<WorkflowReplayer> {
         .context("registering EvaluateSuite for replay")?
         .register_workflow::<workflows::CompleteCode>()
         .context("registering CompleteCode for replay")?
+        .register_workflow::<workflows::SearchHyperparameters>()
+        .context("registering SearchHyperparameters for replay")?
         .build();
     WorkflowReplayer::new(options).context("creating the replayer")
 }
