@@ -78,7 +78,13 @@ pub async fn run(
 ) -> Option<SearchOutput> {
     let results_dir = format!("{paper_id}/{}", ctx.run_id());
     let child_input = search_input(input, paper_id, results_dir, code, repository);
-    let options = ChildWorkflowOptions::workflow_id(format!("{}/search", ctx.workflow_id()));
+    let child_id = format!("{}/search", ctx.workflow_id());
+    // The Web UI's current details (never in the history) say where the trials are followed.
+    ctx.set_current_details(format!(
+        "searching hyperparameters: {} trials, {} at a time, in child workflow {child_id} (query `progress` there)",
+        child_input.search.trials, child_input.search.parallel
+    ));
+    let options = ChildWorkflowOptions::workflow_id(child_id);
     let child = ctx
         .start_child_workflow(SearchHyperparameters::run, child_input, options)
         .await
