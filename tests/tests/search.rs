@@ -468,3 +468,33 @@ async fn a_failing_trial_gets_the_searchs_one_code_fix() {
     assert_eq!(fixes, vec!["fix-trial-1"], "{attempts:?}");
     assert_eq!(stack.standin_stats()["by_kind"]["fix-code"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn annapurna_run_takes_a_search() {
+    let stack = Stack::start(&[]).await;
+    let paper = stack.example_paper();
+    let paper = paper.to_str().unwrap();
+    let bad = stack.annapurna(&["run", paper, "--search", r#"{"parallel": 0}"#]);
+    assert!(!bad.status.success());
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(said.contains("search.parallel"), "{said}");
+    let out = stack.annapurna_ok(&[
+        "run",
+        paper,
+        "--follow",
+        "--search",
+        r#"{"trials": 2, "parallel": 2, "seed": 1}"#,
+        "--max-params",
+        "100000",
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    let dir = said
+        .lines()
+        .find_map(|l| l.strip_prefix("search:  "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_else(|| panic!("no search line: {said}"));
+    let dir = Stack::path_of(dir);
+    assert_eq!(trial_files(&dir).len(), 2, "{}", dir.display());
+    let search = read_json(&dir.join("search.json"));
+    assert_eq!(search["budget"]["max_params"], 100000, "{search}");
+}

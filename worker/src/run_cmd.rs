@@ -37,6 +37,16 @@ pub struct RunArgs {
     /// (default: worker.executor-wait-secs).
     #[arg(long)]
     pub executor_wait_secs: Option<u64>,
+    /// Tune the hyperparameters once the code has run: a search as JSON, e.g.
+    /// `{"trials": 6, "parallel": 2, "metric": "val_accuracy", "direction": "maximize", "seed": 0}`.
+    #[arg(long, value_parser = parse_search)]
+    pub search: Option<workflows::types::SearchSpec>,
+    /// The model-size budget, MB at 32 bits per parameter (a trial over it is shrunk).
+    #[arg(long)]
+    pub max_model_mb: Option<f64>,
+    /// The parameter budget.
+    #[arg(long)]
+    pub max_params: Option<u64>,
     /// The Web UI's address, for the link printed at the end.
     #[arg(
         long,
@@ -44,6 +54,16 @@ pub struct RunArgs {
         env = "ANNAPURNA_WEB_UI"
     )]
     pub web_ui: String,
+}
+
+/// `--search`'s JSON, checked as the workflow checks it.
+fn parse_search(text: &str) -> Result<workflows::types::SearchSpec, String> {
+    let spec: workflows::types::SearchSpec =
+        serde_json::from_str(text).map_err(|e| format!("not a search: {e}"))?;
+    match spec.problem() {
+        Some(problem) => Err(problem),
+        None => Ok(spec),
+    }
 }
 
 /// Starts (and with `--follow`, follows) a paper's run.
@@ -69,6 +89,9 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
         max_chunk_tokens: args.max_chunk_tokens,
         parallel_chunks: args.parallel_chunks,
         review_rounds: args.review_rounds,
+        search: args.search.clone(),
+        max_model_mb: args.max_model_mb,
+        max_params: args.max_params,
         executor_wait_secs: Some(
             args.executor_wait_secs
                 .unwrap_or(config.worker.executor_wait_secs),
@@ -174,6 +197,12 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<()> {
         "outcome: {}\nresults: {}\nWeb UI:  {link}",
         output.outcome, output.results
     );
+    if args.search.is_some() || args.max_model_mb.is_some() || args.max_params.is_some() {
+        eprintln!(
+            "search:  {}/search (trials/, best.json, curve.csv)",
+            output.results.trim_end_matches('/')
+        );
+    }
     Ok(())
 }
 
