@@ -498,3 +498,28 @@ async fn annapurna_run_takes_a_search() {
     let search = read_json(&dir.join("search.json"));
     assert_eq!(search["budget"]["max_params"], 100000, "{search}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_with_a_path_out_of_its_directory_fails_the_search_naming_it() {
+    let stack = Stack::start(&[]).await;
+    let mut hostile = fixture(|_, t| t);
+    hostile
+        .files
+        .insert("../../escaped.py".into(), "print('out')\n".into());
+    let one = SearchSpec {
+        trials: 1,
+        parallel: 1,
+        ..SearchSpec::default()
+    };
+    let handle = start(&stack, "search-hostile", &hostile, one, Default::default()).await;
+    let failure = annapurna_tests::wait_failure(&handle, 120).await;
+    assert!(failure.contains("../../escaped.py"), "{failure}");
+    let attempts = attempts_by_activity(&stack, "search-hostile");
+    assert_eq!(
+        attempts["trial-1"],
+        vec![1],
+        "refused at once, not retried: {attempts:?}"
+    );
+    assert!(!stack.dir.path().join("escaped.py").exists());
+    assert!(!Path::new("/tmp/escaped.py").exists());
+}

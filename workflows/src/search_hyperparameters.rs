@@ -340,6 +340,8 @@ async fn run_trial(
         let report = match report {
             Ok(r) => r,
             Err(e @ ActivityExecutionError::Cancelled(_)) => return Err(e),
+            // The repository or the executor itself is unusable: every trial would fail alike.
+            Err(e) if fails_every_trial(&e) => return Err(e),
             Err(e) => {
                 record.error = Some(crate::paper_to_code::failure_reason(&e, 500));
                 record.classification = Classification::Environment;
@@ -457,6 +459,18 @@ async fn fix_code(
         Ok(fixed) => Ok(Some(fixed.code)),
         Err(e @ ActivityExecutionError::Cancelled(_)) => Err(e),
         Err(_) => Ok(None),
+    }
+}
+
+/// Whether `ExecuteCode` failed for a reason no other trial escapes: a repository that is
+/// refused (`InvalidRepository`: a path that climbs out, too many files) or an executor that
+/// cannot sandbox (`SandboxUnavailable`).
+fn fails_every_trial(e: &ActivityExecutionError) -> bool {
+    match e.cause() {
+        Some(temporalio_common::error::IncomingError::Application(a)) => a
+            .type_name()
+            .is_some_and(|t| ["InvalidRepository", "SandboxUnavailable"].contains(&t)),
+        _ => false,
     }
 }
 
