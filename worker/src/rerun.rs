@@ -22,7 +22,9 @@ use workflows::types::PaperToCodeInput;
 /// stage's first activity. The stages are `workflows::Stage::ALL`, the same list the workflow
 /// and its `PaperStage` search attribute use.
 pub fn reset_point(events: &[HistoryEvent], stage: &str) -> anyhow::Result<i64> {
-    let Some(activity) = Stage::parse(stage).and_then(Stage::first_activity) else {
+    let Some((parsed, activity)) =
+        Stage::parse(stage).and_then(|s| s.first_activity().map(|a| (s, a)))
+    else {
         bail!(
             "unknown stage {stage:?}; use one of {}",
             Stage::ALL
@@ -37,7 +39,7 @@ pub fn reset_point(events: &[HistoryEvent], stage: &str) -> anyhow::Result<i64> 
         .iter()
         .find_map(|e| match &e.attributes {
             Some(Attributes::ActivityTaskScheduledEventAttributes(a))
-                if a.activity_type.as_ref().is_some_and(|t| t.name == *activity) =>
+                if a.activity_type.as_ref().is_some_and(|t| parsed.opened_by(&t.name)) =>
             {
                 Some(a.workflow_task_completed_event_id)
             }

@@ -212,13 +212,21 @@ impl Stage {
             Stage::Planning => activity::PLAN_CHUNKS,
             Stage::Summarizing => activity::SUMMARIZE_CHUNK,
             Stage::Generating => activity::GENERATE_CODE,
-            Stage::AwaitingApproval => activity::APPLY_PLAN_EDITS,
+            // Waiting on signals opens with no activity: a rerun starts from `generating`.
+            Stage::AwaitingApproval => return None,
             Stage::Reviewing => activity::CHECK_CODE,
             Stage::WaitingForExecutor => activity::PROBE_EXECUTOR,
             Stage::Executing => activity::EXECUTE_CODE,
             Stage::Recording => activity::RECORD_RESULTS,
             Stage::Done => return None,
         })
+    }
+
+    /// Whether an activity named `name` opens the stage: its first activity, or for
+    /// `generating` also `PlanRepository` (the planned repository's first step).
+    pub fn opened_by(self, name: &str) -> bool {
+        self.first_activity() == Some(name)
+            || (self == Stage::Generating && name == activity::PLAN_REPOSITORY)
     }
 
     /// The pinned name.
