@@ -2,7 +2,7 @@
 //! ([`check_python`]: parser, ruff, the target's rules) with each finding naming its file; the
 //! run contract (METRICS lines, the dataset) over the repository as a whole; and the cross-file
 //! checks of `repo_checker.py` (names imported from a repository file that it does not define,
-//! repository modules that do not exist).
+//! repository modules that do not exist); and the training contract (`check::check_contract`).
 
 use workflows::types::{CheckReport, Finding, RepoBundle, Severity};
 
@@ -96,6 +96,9 @@ pub async fn check_repository(
     }
     let input = serde_json::json!({"files": bundle.files}).to_string();
     findings.extend(run_python_json(python, REPO_CHECKER, &[], &input).await?);
+    // The training contract the executor's harness calls (`train_model`, `load_data` or
+    // `make_loaders`, config.yaml's search space), so the review loop fixes what would fail a trial.
+    findings.extend(crate::check::check_contract(python, bundle).await?);
     findings.sort_by_key(|f| (!f.is_blocking(), f.file.clone(), f.line));
     Ok(CheckReport { findings })
 }
@@ -106,6 +109,14 @@ mod tests {
 
     fn settings() -> crate::settings::Settings {
         crate::settings::Settings::default()
+    }
+
+    /// No blocking finding but the training contract's (these small repositories have none).
+    fn no_blocking(report: &CheckReport) -> bool {
+        !report
+            .findings
+            .iter()
+            .any(|f| f.is_blocking() && !f.rule.starts_with("contract-"))
     }
 
     fn bundle(files: &[(&str, &str)]) -> RepoBundle {
@@ -128,7 +139,16 @@ mod tests {
         let report = check_repository(&s.python, &s.ruff, &good, "cpu", "synthetic")
             .await
             .unwrap();
-        assert!(!report.is_blocking(), "{:?}", report.findings);
+        assert!(no_blocking(&report), "{:?}", report.findings);
+        // It has no training contract (no train_model, no config.yaml): found, on its files.
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.rule.starts_with("contract-") && f.is_blocking()),
+            "{:?}",
+            report.findings
+        );
 
         let renamed = bundle(&[
             ("model.py", &MODEL.replace("class Net", "class Network")),
@@ -174,6 +194,10 @@ mod tests {
             .iter()
             .map(|f| (f.rule.as_str(), f.file.as_str()))
             .collect();
+        let rules: Vec<(&str, &str)> = rules
+            .into_iter()
+            .filter(|(r, _)| !r.starts_with("contract-"))
+            .collect();
         assert_eq!(rules, vec![("no-metrics-output", "train.py")]);
         // On Trainium the model file needs no torch_xla of its own; the entry point has it.
         let trn_train = TRAIN
@@ -193,7 +217,7 @@ mod tests {
         let report = check_repository(&s.python, &s.ruff, &trn, "trainium", "")
             .await
             .unwrap();
-        assert!(!report.is_blocking(), "{:?}", report.findings);
+        assert!(no_blocking(&report), "{:?}", report.findings);
         let plain = bundle(&[("model.py", MODEL), ("train.py", TRAIN)]);
         let report = check_repository(&s.python, &s.ruff, &plain, "trainium", "")
             .await

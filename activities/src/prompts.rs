@@ -37,11 +37,13 @@ pub enum Task {
     PlanRepository,
     /// Write one file of a planned repository, answer code.
     GenerateFile,
+    /// Say what the most similar stored papers suggest, answer Markdown.
+    RelatedWork,
 }
 
 impl Task {
     /// Every kind.
-    pub const ALL: [Task; 10] = [
+    pub const ALL: [Task; 11] = [
         Task::Summarize,
         Task::Generate,
         Task::Review,
@@ -52,6 +54,7 @@ impl Task {
         Task::AnswerSnippet,
         Task::PlanRepository,
         Task::GenerateFile,
+        Task::RelatedWork,
     ];
 
     /// The pinned name, as in the `annapurna-task:` line and the stand-in's statistics.
@@ -67,6 +70,7 @@ impl Task {
             Task::AnswerSnippet => "answer-snippet",
             Task::PlanRepository => "plan-repository",
             Task::GenerateFile => "generate-file",
+            Task::RelatedWork => "related-work",
         }
     }
 
@@ -159,6 +163,14 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         (
             "fix_file.user",
             include_str!("../templates/fix_file.user.j2"),
+        ),
+        (
+            "related_work.system",
+            include_str!("../templates/related_work.system.j2"),
+        ),
+        (
+            "related_work.user",
+            include_str!("../templates/related_work.user.j2"),
         ),
         (
             "answer_snippet.system",
@@ -360,11 +372,12 @@ pub fn plan_repository(
     context: &str,
     sections: &[String],
     examples: &[(String, String)],
+    related_work: &str,
     max_files: usize,
 ) -> (String, String) {
     render(
         "plan_repository",
-        context! { target, context, sections => sections.to_vec(), examples => examples.to_vec(), max_files },
+        context! { target, context, sections => sections.to_vec(), examples => examples.to_vec(), related_work, max_files },
     )
 }
 
@@ -418,6 +431,18 @@ pub fn fix_file(
     render(
         "fix_file",
         context! { target, plan, path, code, others => others.to_vec(), findings => findings_text(findings) },
+    )
+}
+
+/// What the most similar stored papers suggest: `related` holds (id, title, opening).
+pub fn related_work(
+    title: &str,
+    summaries: &[String],
+    related: &[(String, String, String)],
+) -> (String, String) {
+    render(
+        "related_work",
+        context! { title, summaries => summaries.to_vec(), related => related.to_vec() },
     )
 }
 

@@ -158,6 +158,28 @@ pub async fn write(
             put(format!("repo/{path}"), data).await?;
         }
         put("plan.json".into(), blobs.get(&repo.plan).await?.to_vec()).await?;
+        if let Some(related) = &repo.related_work {
+            // The papers found, the terms, and the advice the plan took in.
+            let advice = match &related.advice {
+                Some(a) => blobs.get_text(a).await?,
+                None => "No stored paper matched the method's terms.".to_owned(),
+            };
+            let found: Vec<String> = related
+                .related
+                .iter()
+                .map(|r| format!("- {} (`{}`, {} terms)", r.title, r.paper_id, r.matched))
+                .collect();
+            let text = format!(
+                "# Related work\n\nSearched for: {}\n\n{}\n\n## What they suggest\n\n{advice}\n",
+                related.terms.join(", "),
+                if found.is_empty() {
+                    "None found.".to_owned()
+                } else {
+                    found.join("\n")
+                },
+            );
+            put("related_work.md".into(), text.into_bytes()).await?;
+        }
         for g in &repo.grounding {
             put(
                 format!("grounding/{}.md", g.path.replace('/', "-")),

@@ -357,6 +357,7 @@ impl Shared {
                 fenced(&code)
             }
             Some(Task::PlanRepository) => crate::repo_templates::plan(first_user),
+            Some(Task::RelatedWork) => crate::repo_templates::related_work(first_user),
             Some(Task::GenerateFile) => crate::repo_templates::file(
                 first_user,
                 &self.options.defects,

@@ -58,6 +58,27 @@ pub fn plan(user: &str) -> String {
     .to_string()
 }
 
+/// The template advice from related papers: names the papers the prompt carried.
+pub fn related_work(user: &str) -> String {
+    let titles: Vec<String> = user
+        .split("<related-paper ")
+        .skip(1)
+        .filter_map(|p| p.split("title=\"").nth(1))
+        .filter_map(|t| t.split('"').next())
+        .map(|t| t.chars().filter(|c| !c.is_control()).take(150).collect())
+        .collect();
+    format!(
+        "{STANDIN_MARKER}: template advice from the Bedrock stand-in; no model read these papers.\n\n{}\n",
+        titles
+            .iter()
+            .map(|t| format!(
+                "- {t}: (template) compare its learning rate and width with this paper's."
+            ))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
 /// The plan in a prompt (between `<plan>` and `</plan>`), if there is one that reads.
 fn plan_in(user: &str) -> Option<Value> {
     let (_, rest) = user.split_once("<plan>")?;

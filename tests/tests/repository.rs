@@ -271,3 +271,56 @@ async fn a_plan_waits_for_approval_and_takes_edits_rejection_and_timeout() {
     let failure = wait_failure(&handle, 120).await;
     assert!(failure.contains("PlanApprovalTimedOut"), "{failure}");
 }
+
+/// `related_work: true`: the stored papers sharing the method's terms are found by full-text
+/// search, the summary model says what they suggest, and the plan takes it in; a paper on
+/// something else is not among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn related_work_from_the_store_goes_into_the_plan() {
+    let stack = Stack::start(&[]).await;
+    let id = stack.add_example();
+    let near = stack.dir.path().join("near.md");
+    std::fs::write(
+        &near,
+        "# Gated Residual Blocks on Tabular Problems\n\n## Gating residual connections\n\n\
+         We gate each residual connection with a sigmoid of the block's input and train with \
+         Adam at a learning rate of 0.003 for 40 epochs; widths of 128 to 512 work best.\n",
+    )
+    .unwrap();
+    let near_id = stack.add_paper(&near);
+    let far = stack.dir.path().join("far.md");
+    std::fs::write(
+        &far,
+        "# Phonetic Alignment of Spoken Dialects\n\n## Corpora\n\nWe align phonemes of dialect \
+         recordings with a hidden Markov aligner and report word error rates per region.\n",
+    )
+    .unwrap();
+    let far_id = stack.add_paper(&far);
+    let input = PaperToCodeInput {
+        related_work: Some(true),
+        execute: Some(false),
+        ..paper_input(&id)
+    };
+    let handle = stack.start_paper("related", input).await.unwrap();
+    let out = wait_result(&handle, 300).await;
+    assert_eq!(out.outcome, "succeeded", "{out:?}");
+    let related =
+        std::fs::read_to_string(Stack::path_of(&out.results).join("related_work.md")).unwrap();
+    assert!(related.contains(&near_id), "{related}");
+    assert!(!related.contains(&far_id), "{related}");
+    assert!(
+        !related.contains(&format!("`{id}`")),
+        "never its own related work: {related}"
+    );
+    assert!(
+        related.contains("Gated Residual Blocks on Tabular Problems"),
+        "{related}"
+    );
+    assert!(
+        related.contains("ANNAPURNA-STANDIN"),
+        "the advice says it is a template"
+    );
+    assert_eq!(stack.standin_stats()["by_kind"]["related-work"], 1);
+    assert_eq!(count_events(&stack, "related", "FindRelatedWork"), 1);
+    stack.record_history("related", "related-work.json");
+}

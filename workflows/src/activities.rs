@@ -184,6 +184,12 @@ impl LlmActivities {
         unimplemented!()
     }
 
+    /// The stored papers closest to this one and what they suggest.
+    #[activity(name = "FindRelatedWork")]
+    pub fn find_related_work(input: FindRelatedWorkInput) -> Result<RelatedWorkRef, ActivityError> {
+        unimplemented!()
+    }
+
     /// Write one file of the planned repository, grounded in the paper's passages for it.
     #[activity(name = "GenerateFile")]
     pub fn generate_file(input: GenerateFileInput) -> Result<FileRef, ActivityError> {
@@ -235,7 +241,7 @@ pub mod defs {
         AnswerSnippet, DiagnoseFailure, FixCode, GenerateCode, JudgePaper, RecommendDataset,
         ReviewCode, SummarizeChunk,
     };
-    pub use super::llm_activities::{GenerateFile, PlanRepository};
+    pub use super::llm_activities::{FindRelatedWork, GenerateFile, PlanRepository};
     pub use super::local_activities::{ApplyPlanEdits, AssembleRepository};
     pub use super::local_activities::{
         CheckBatchInference, CollectBatchInference, ReadBatchSummaries, StopBatchInference,

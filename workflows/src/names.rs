@@ -60,6 +60,8 @@ pub mod activity {
     pub const PLAN_REPOSITORY: &str = "PlanRepository";
     /// Apply a user's edits (given with the `approve_plan` signal) to the plan.
     pub const APPLY_PLAN_EDITS: &str = "ApplyPlanEdits";
+    /// The stored papers closest to a paper, and what they suggest (input `related_work`).
+    pub const FIND_RELATED_WORK: &str = "FindRelatedWork";
     /// Write one file of the planned repository, grounded in the paper's passages.
     pub const GENERATE_FILE: &str = "GenerateFile";
     /// Put the files, `config.yaml`, `requirements.txt` and `README.md` together as one bundle.

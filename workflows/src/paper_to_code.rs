@@ -489,6 +489,7 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
                                 .map(|f| (format!("GenerateFile {}", f.path), f.usage.clone())),
                         )
                         .collect(),
+                    related_work: r.related_work.clone(),
                 }),
             },
             local_options(

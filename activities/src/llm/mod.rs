@@ -5,6 +5,7 @@
 
 pub mod answer_snippet;
 pub mod diagnose_failure;
+pub mod find_related_work;
 pub mod fix_code;
 pub mod generate_code;
 pub mod generate_file;
@@ -43,6 +44,9 @@ crate::group::activity_group! {
     /// PlanRepository: the repository's plan (components, files with interfaces, config, entry
     /// point), checked; one repair request for an answer that is not a valid plan.
     PlanRepository => heartbeating plan_repository::plan_repository(PlanRepositoryInput) -> RepoPlanRef;
+    /// FindRelatedWork: the stored papers closest to this one (full-text search on its method's
+    /// terms) and what the summary model says they suggest.
+    FindRelatedWork => heartbeating find_related_work::find_related_work(FindRelatedWorkInput) -> RelatedWorkRef;
     /// GenerateFile: one file of the plan, grounded in the paper's passages for it.
     GenerateFile => heartbeating generate_file::generate_file(GenerateFileInput) -> FileRef;
 }

@@ -127,11 +127,16 @@ pub async fn plan_repository(d: Call<'_>, input: PlanRepositoryInput) -> Out<Rep
         &format!("{} {}", input.title, sections.join(" ")),
     )
     .await;
+    let related_work = match &input.related_work {
+        Some(advice) => d.text(advice).await?,
+        None => String::new(),
+    };
     let prompt = prompts::plan_repository(
         &input.target,
         &context,
         &sections,
         &examples,
+        &related_work,
         MAX_PLANNED_FILES,
     );
     let mut request = LlmRequest::single(model, prompt, d.settings.code_max_tokens, 0.2)

@@ -20,6 +20,8 @@ use crate::types::*;
 
 /// The patch id of the planned repository (histories of single-file runs replay without it).
 pub const REPOSITORY_PATCH: &str = "annapurna-planned-repository";
+/// The patch id of the related-work step before planning.
+pub const RELATED_WORK_PATCH: &str = "annapurna-related-work";
 
 /// What the user said of the plan, by signal.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +42,8 @@ pub struct Repo {
     pub files: Vec<FileRef>,
     /// The bundle of the files as they are now.
     pub assembled: RepositoryRef,
+    /// The related papers and their advice, when asked for.
+    pub related_work: Option<RelatedWorkRef>,
 }
 
 impl Repo {
@@ -101,6 +105,29 @@ pub async fn write(
 ) -> WorkflowResult<Repo> {
     let target = input.target();
     let heartbeat = input.heartbeat_timeout();
+    let related_work = if input.related_work.unwrap_or(false) && ctx.patched(RELATED_WORK_PATCH) {
+        let found = ctx
+            .execute_activity(
+                LlmActivities::find_related_work,
+                FindRelatedWorkInput {
+                    paper_id: paper.paper_id.clone(),
+                    title: paper.title.clone(),
+                    sections: chunks
+                        .chunks
+                        .iter()
+                        .flat_map(|c| c.section_titles.iter().cloned())
+                        .collect(),
+                    summaries: summaries.iter().map(|s| s.summary.clone()).collect(),
+                    model: input.model_for(ModelRole::Summary),
+                },
+                llm_options("related-work".into(), heartbeat),
+            )
+            .await?;
+        add_usage(ctx, ModelRole::Summary, &found.usage);
+        Some(found)
+    } else {
+        None
+    };
     let mut plan = ctx
         .execute_activity(
             LlmActivities::plan_repository,
@@ -112,6 +139,7 @@ pub async fn write(
                 target: target.clone(),
                 dataset: dataset.to_owned(),
                 model: input.model_for(ModelRole::Code),
+                related_work: related_work.as_ref().and_then(|r| r.advice.clone()),
             },
             llm_options("plan-repository".into(), heartbeat),
         )
@@ -173,6 +201,7 @@ pub async fn write(
         plan,
         files: written,
         assembled,
+        related_work,
     })
 }
 

@@ -66,6 +66,11 @@ pub struct PaperToCodeInput {
     /// or `reject_plan` before writing the files. Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approve_plan: Option<bool>,
+    /// Before planning, find the stored papers closest to this one (full-text search on its
+    /// method's terms) and have the summary model say what they suggest for the architecture and
+    /// hyperparameters; the plan takes it in. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related_work: Option<bool>,
     /// How long the plan waits for approval before the paper fails with
     /// `PlanApprovalTimedOut`, seconds. Default 86400.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -563,6 +568,9 @@ pub struct RepositoryRecord {
     /// What writing it cost, by step: `PlanRepository`, then `GenerateFile <path>` per file.
     #[serde(default)]
     pub usage: Vec<(String, LlmUsage)>,
+    /// The related papers found and what they suggest, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related_work: Option<RelatedWorkRef>,
 }
 
 /// What `RecordResults` returns.

@@ -58,6 +58,48 @@ pub struct PlanRepositoryInput {
     pub dataset: String,
     /// Model; `None` for the worker's default.
     pub model: Option<String>,
+    /// What the most similar stored papers suggest (`FindRelatedWork`), when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related_work: Option<BlobRef>,
+}
+
+/// Input of `FindRelatedWork`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindRelatedWorkInput {
+    /// The paper's id (never its own related work).
+    pub paper_id: String,
+    /// The paper's title.
+    pub title: String,
+    /// Its section titles (with the title, where the method's terms come from).
+    pub sections: Vec<String>,
+    /// Its chunk summaries.
+    pub summaries: Vec<BlobRef>,
+    /// Model (the summary role's); `None` for the worker's default.
+    pub model: Option<String>,
+}
+
+/// A stored paper found related.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelatedPaper {
+    /// Its id.
+    pub paper_id: String,
+    /// Its title.
+    pub title: String,
+    /// How many of the method's terms it matched.
+    pub matched: u32,
+}
+
+/// What `FindRelatedWork` returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelatedWorkRef {
+    /// The papers found, most related first (none: nothing in the store matched).
+    pub related: Vec<RelatedPaper>,
+    /// The terms searched for.
+    pub terms: Vec<String>,
+    /// The model's advice (Markdown), when there were papers to read.
+    pub advice: Option<BlobRef>,
+    /// What it cost.
+    pub usage: LlmUsage,
 }
 
 /// Input of `ApplyPlanEdits`: a user's edits to a plan (a JSON merge patch, RFC 7386).
