@@ -37,7 +37,12 @@ pub(crate) async fn passages(
     for c in chunks {
         texts.push(d.text(c).await?);
     }
-    Ok(grounding(&grounding_query(file), &texts, GROUNDING_CHARS))
+    // BM25 over a long paper's paragraphs is seconds of CPU: off the async threads, so the
+    // activity's heartbeats go on meanwhile (a 232-chunk paper timed them out).
+    let query = grounding_query(file);
+    tokio::task::spawn_blocking(move || grounding(&query, &texts, GROUNDING_CHARS))
+        .await
+        .map_err(|e| transient("GroundingFailed", e.to_string()))
 }
 
 /// GenerateFile: the file, and the passages it was written from.

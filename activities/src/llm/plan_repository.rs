@@ -88,7 +88,12 @@ pub(crate) async fn code_examples(
         return Vec::new();
     }
     let texts: Vec<String> = pool.iter().map(|(_, t)| t.clone()).collect();
-    rank(query, &texts)
+    let query = query.to_owned();
+    // Off the async threads: the activity's heartbeats go on while BM25 indexes the pool.
+    let ranked = tokio::task::spawn_blocking(move || rank(&query, &texts))
+        .await
+        .unwrap_or_default();
+    ranked
         .into_iter()
         .take(EXAMPLES)
         .map(|(_, i)| {
