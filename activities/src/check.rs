@@ -238,25 +238,7 @@ pub async fn check_contract(
         "entry": bundle.files.get(&bundle.entry),
         "config": bundle.files.get("config.yaml"),
     });
-    let err = |reason: String| CheckError::Tool {
-        tool: "python",
-        program: python.to_owned(),
-        reason,
-    };
-    let out = run_with_stdin(
-        python,
-        &["-I", "-c", CONTRACT_CHECKER],
-        &request.to_string(),
-    )
-    .await
-    .map_err(|e| err(e.to_string()))?;
-    serde_json::from_slice(&out.stdout).map_err(|_| {
-        err(format!(
-            "unexpected output {:?} {:?}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    })
+    run_python_json(python, CONTRACT_CHECKER, &[], &request.to_string()).await
 }
 
 #[cfg(test)]

@@ -195,19 +195,7 @@ fn train(title: &str, target: &str, model: Option<&Value>, data: Option<&Value>)
         .filter(|c| !c.is_control())
         .take(150)
         .collect();
-    let (imports, device, step) = match target {
-        "trainium" => (
-            "import torch_xla.core.xla_model as xm\n",
-            "xm.xla_device()",
-            "        xm.optimizer_step(opt)\n        xm.mark_step()\n",
-        ),
-        "cuda" => (
-            "",
-            "torch.device(\"cuda\" if torch.cuda.is_available() else \"cpu\")",
-            "        opt.step()\n",
-        ),
-        _ => ("", "torch.device(\"cpu\")", "        opt.step()\n"),
-    };
+    let (imports, device, step) = crate::templates::target_parts(target);
     let path_of = |f: Option<&Value>, default: &str| {
         f.and_then(|f| f["path"].as_str())
             .map(module)

@@ -33,6 +33,11 @@ impl Retry {
         }
     }
 
+    /// The same pauses, `attempts` in all.
+    pub(crate) const fn with_attempts(self, attempts: u32) -> Self {
+        Retry { attempts, ..self }
+    }
+
     /// Notifications: three tries within seconds, then dropped.
     pub(crate) const NOTIFY: Retry = Retry {
         initial: Duration::from_secs(1),
@@ -49,10 +54,22 @@ pub(crate) fn activity(
     start_to_close: Duration,
     retry: Retry,
 ) -> ActivityOptions {
+    heartbeating(queue, id, start_to_close, Duration::from_secs(30), retry)
+}
+
+/// As [`activity`], with its own heartbeat timeout (how soon work lost with a dead worker is
+/// tried again).
+pub(crate) fn heartbeating(
+    queue: Option<String>,
+    id: String,
+    start_to_close: Duration,
+    heartbeat: Duration,
+    retry: Retry,
+) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(start_to_close)
         .activity_id(id)
         .maybe_task_queue(queue)
-        .heartbeat_timeout(Duration::from_secs(30))
+        .heartbeat_timeout(heartbeat)
         .retry_policy(
             RetryPolicy::builder()
                 .initial_interval(retry.initial)

@@ -809,7 +809,7 @@ async fn execute_loop(
                     round: 100 + attempt,
                     context: context.clone(),
                     repository: match (&repo, &blamed) {
-                        (Some(r), Some(path)) => Some(repository::repair_context(r, path)),
+                        (Some(r), Some(path)) => Some(r.context_for(path)),
                         _ => None,
                     },
                 },

@@ -29,6 +29,13 @@ use crate::activities::{ExecActivities, LlmActivities, LocalActivities};
 use crate::names::exec_task_queue;
 use crate::types::*;
 
+/// Trials and their fixes: 1 s to 10 s between attempts.
+const SHORT_RETRY: crate::options::Retry = crate::options::Retry {
+    initial: Duration::from_secs(1),
+    maximum: Duration::from_secs(10),
+    attempts: 1,
+};
+
 /// Reruns of one trial with shrunk hyperparameters before it is recorded as over the budget.
 pub const MAX_SHRINKS: u32 = 3;
 
@@ -301,22 +308,15 @@ async fn run_trial(
         } else {
             format!("trial-{number}-shrink-{}", record.runs - 1)
         };
-        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(
-            input.timeout_secs.saturating_add(120),
-        ))
-        .activity_id(id)
-        .task_queue(exec_task_queue(&input.target))
-        .heartbeat_timeout(Duration::from_secs(input.heartbeat_secs.max(5)))
-        .retry_policy(
-            // A killed executor's trial is retried; the code's own failures come back as a
-            // report, not an error, so attempts are only for kills and transport.
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .maximum_interval(Duration::from_secs(10))
-                .maximum_attempts(5)
-                .build(),
-        )
-        .build();
+        // A killed executor's trial is retried; the code's own failures come back as a report,
+        // not an error, so attempts are only for kills and transport.
+        let options = crate::options::heartbeating(
+            Some(exec_task_queue(&input.target)),
+            id,
+            Duration::from_secs(input.timeout_secs.saturating_add(120)),
+            Duration::from_secs(input.heartbeat_secs.max(5)),
+            SHORT_RETRY.with_attempts(5),
+        );
         let report = ctx
             .execute_activity(
                 ExecActivities::execute_code,
@@ -440,18 +440,13 @@ async fn fix_code(
     })) else {
         return Ok(None);
     };
-    let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
-        .activity_id(format!("fix-trial-{number}"))
-        .task_queue(crate::names::LLM_TASK_QUEUE.to_owned())
-        .heartbeat_timeout(Duration::from_secs(input.heartbeat_secs.max(5)))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .maximum_interval(Duration::from_secs(10))
-                .maximum_attempts(10)
-                .build(),
-        )
-        .build();
+    let options = crate::options::heartbeating(
+        Some(crate::names::LLM_TASK_QUEUE.to_owned()),
+        format!("fix-trial-{number}"),
+        Duration::from_secs(600),
+        Duration::from_secs(input.heartbeat_secs.max(5)),
+        SHORT_RETRY.with_attempts(10),
+    );
     match ctx
         .execute_activity(LlmActivities::fix_code, fix, options)
         .await

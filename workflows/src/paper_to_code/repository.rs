@@ -59,7 +59,7 @@ impl Repo {
     }
 
     /// What a review or fix of `path` sees of the repository.
-    fn context_for(&self, path: &str) -> RepoFileContext {
+    pub fn context_for(&self, path: &str) -> RepoFileContext {
         RepoFileContext {
             path: path.to_owned(),
             plan: self.plan.plan.clone(),
@@ -509,9 +509,4 @@ pub async fn repair(
         format!("recheck-{attempt}"),
     )
     .await
-}
-
-/// The context a repair's diagnosis and fix of `path` see.
-pub fn repair_context(repo: &Repo, path: &str) -> RepoFileContext {
-    repo.context_for(path)
 }
