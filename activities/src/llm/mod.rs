@@ -191,6 +191,44 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn a_plan_with_a_hostile_path_gets_one_repair_request_then_fails_naming_it() {
+        let plan =
+            |path: &str| serde_json::json!({"files": [{"path": path}], "entry": path}).to_string();
+        let input = PlanRepositoryInput {
+            paper_id: "p".into(),
+            title: "T".into(),
+            summaries: vec![],
+            chunks: vec![],
+            target: "cpu".into(),
+            dataset: "synthetic".into(),
+            model: None,
+            related_work: None,
+        };
+        // Asked again after `../x.py`, the model answers a valid plan: it is taken.
+        let f = fixture(move |req| {
+            Ok(if req.messages.len() == 1 {
+                plan("../x.py")
+            } else {
+                plan("train.py")
+            })
+        });
+        let out = env(&f)
+            .run(LlmActivities::plan_repository, input.clone())
+            .await
+            .unwrap();
+        assert_eq!(f.llm.calls(), 2);
+        assert_eq!(out.entry, "train.py");
+        // Twice hostile: PlanNotValid, saying which path.
+        let f = fixture(move |_| Ok(plan("/etc/passwd.py")));
+        let result = env(&f).run(LlmActivities::plan_repository, input).await;
+        let failure = application_failure(result.unwrap_err());
+        assert_eq!(failure.type_name(), Some("PlanNotValid"));
+        assert!(failure.is_non_retryable());
+        assert!(failure.to_string().contains("/etc/passwd.py"), "{failure}");
+        assert_eq!(f.llm.calls(), 2, "exactly one repair request");
+    }
+
+    #[tokio::test]
     async fn throttling_is_retryable_with_the_providers_delay() {
         let f = fixture(|req| {
             Err(LlmError::Throttled {
