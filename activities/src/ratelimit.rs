@@ -318,6 +318,11 @@ impl Limiters {
         self.turn.notify_waiters();
     }
 
+    /// Whether two counts of the workers in a row agreed (the shares of the minute granted).
+    pub fn count_settled(&self) -> bool {
+        self.count.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+
     /// How many workers this one shares the quotas with (itself included).
     pub fn workers(&self) -> u32 {
         self.workers.load(std::sync::atomic::Ordering::SeqCst)

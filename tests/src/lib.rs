@@ -411,7 +411,8 @@ pub fn temporal_dev_command(db: &Path, port: u16) -> Command {
     cmd.args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
         .arg("--db-filename")
         .arg(db)
-        .args(["--port", &port.to_string(), "--log-level", "warn"]);
+        .args(["--port", &port.to_string(), "--log-level", "warn"])
+        .args(["--dynamic-config-value", "matching.enableFairness=true"]);
     cmd
 }
 

@@ -7,6 +7,7 @@ use annapurna_tests::{
 };
 use prost::Message;
 use temporalio_client::WorkflowFetchHistoryOptions;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use workflows::PaperToCode;
 use workflows::names::paper_workflow_id;
 use workflows::types::{PaperToCodeInput, PaperToCodeOutput};
@@ -22,6 +23,23 @@ async fn largest_event(stack: &Stack, workflow_id: &str) -> (usize, usize) {
         .into_events()
         .await
         .unwrap();
+    // Each model call carries the paper's fairness key, so the server round-robins the model
+    // queue across papers; local work carries none.
+    let mut model_calls = 0;
+    for event in &events {
+        let Some(Attributes::ActivityTaskScheduledEventAttributes(a)) = &event.attributes else {
+            continue;
+        };
+        let queue = a.task_queue.as_ref().map(|q| q.name.as_str()).unwrap_or("");
+        let key = a.priority.as_ref().map(|p| p.fairness_key.as_str()).unwrap_or("");
+        if queue == workflows::names::LLM_TASK_QUEUE {
+            model_calls += 1;
+            assert_eq!(key, workflow_id, "{workflow_id}: a model call's fairness key");
+        } else {
+            assert_eq!(key, "", "{workflow_id}: a fairness key on {queue}");
+        }
+    }
+    assert!(model_calls > 0, "{workflow_id}: no model call in the history");
     let sizes: Vec<usize> = events.iter().map(|e| e.encoded_len()).collect();
     (sizes.iter().copied().max().unwrap_or(0), sizes.iter().sum())
 }

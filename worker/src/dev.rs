@@ -51,6 +51,10 @@ impl TemporalServer {
             "127.0.0.1",
             "--log-level",
             "warn",
+            // Each paper's model calls carry a fairness key: the queue round-robins across
+            // papers rather than first in, first out.
+            "--dynamic-config-value",
+            "matching.enableFairness=true",
         ])
         .arg("--db-filename")
         .arg(db)

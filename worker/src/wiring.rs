@@ -395,7 +395,10 @@ pub async fn run_queues(
                     // Every count, also an unchanged one: two alike settle the count.
                     deps.limiters.set_workers(n);
                 }
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                // Every second until two counts agree (until then the worker goes at its pace
+                // only, without its share of the minute the account holds), then every 5 s.
+                let every = if deps.limiters.count_settled() { 5 } else { 1 };
+                tokio::time::sleep(Duration::from_secs(every)).await;
             }
         })
     });

@@ -11,7 +11,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use temporalio_common::RetryPolicy;
+use temporalio_common::{Priority, RetryPolicy};
 use temporalio_common::error::ApplicationFailure;
 use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_macros::{workflow, workflow_methods};
@@ -57,6 +57,9 @@ pub struct PaperToCode {
     plan: Option<RepoPlanRef>,
     /// What the `approve_plan` / `reject_plan` signals said, until the workflow takes it.
     plan_decision: Option<repository::PlanDecision>,
+    /// The fairness key of this paper's model calls on `annapurna-llm` (see [`fairness_key`]);
+    /// `None` in histories from before [`LLM_FAIRNESS_PATCH`].
+    fairness: Option<String>,
 }
 
 #[workflow_methods]
@@ -76,6 +79,7 @@ impl PaperToCode {
             pipeline_done: false,
             plan: None,
             plan_decision: None,
+            fairness: None,
         }
     }
 
@@ -233,9 +237,13 @@ fn local_options(id: String, start_to_close: Duration, heartbeat: Duration) -> A
 
 /// Options for model calls on the `annapurna-llm` queue. Throttling is retried with the
 /// provider's delay (the activity sets `next_retry_delay`), so attempts are generous; bad input
-/// and refusals are non-retryable and stop at once.
-fn llm_options(id: String, heartbeat: Duration) -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
+/// and refusals are non-retryable and stop at once. Each carries the paper's fairness key.
+fn llm_options(
+    ctx: &WorkflowContext<PaperToCode>,
+    id: String,
+    heartbeat: Duration,
+) -> ActivityOptions {
+    let mut options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
         .activity_id(id)
         .task_queue(LLM_TASK_QUEUE.to_owned())
         .heartbeat_timeout(heartbeat)
@@ -249,7 +257,24 @@ fn llm_options(id: String, heartbeat: Duration) -> ActivityOptions {
                 .maximum_attempts(30)
                 .build(),
         )
-        .build()
+        .build();
+    options.priority = ctx
+        .state(|s| s.fairness.clone())
+        .map(|key| Priority::builder().fairness_key(key).build());
+    options
+}
+
+/// The patch id of a fairness key per paper on its model calls.
+pub const LLM_FAIRNESS_PATCH: &str = "annapurna-llm-fairness";
+
+/// A paper's fairness key: its workflow id, or the id's last 64 bytes (the server's limit on a
+/// key) when longer — ids differ at their end (a paper, a time).
+pub fn fairness_key(workflow_id: &str) -> String {
+    let mut start = workflow_id.len().saturating_sub(64);
+    while !workflow_id.is_char_boundary(start) {
+        start += 1;
+    }
+    workflow_id[start..].to_owned()
 }
 
 pub(crate) fn invalid_input(message: &str) -> WorkflowTermination {
@@ -290,6 +315,12 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
         )));
     }
 
+    // Each paper's model calls dispatch fairly beside other papers' (the server's round-robin
+    // across fairness keys), so a long paper's backlog does not hold short papers' calls.
+    if ctx.patched(LLM_FAIRNESS_PATCH) {
+        let key = fairness_key(ctx.workflow_id());
+        ctx.state_mut(|s| s.fairness = Some(key));
+    }
     enter(ctx, Stage::Loading);
     let paper = ctx
         .execute_activity(
@@ -333,7 +364,7 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
                 paper: paper.clone(),
                 model: input.model_for(ModelRole::Dataset),
             },
-            llm_options("dataset".into(), input.heartbeat_timeout()),
+            llm_options(ctx, "dataset".into(), input.heartbeat_timeout()),
         )
         .await?;
     add_usage(ctx, ModelRole::Dataset, &dataset.usage);
@@ -392,7 +423,7 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
                     model: input.model_for(ModelRole::Code),
                     dataset: Some(dataset.dataset.clone()),
                 },
-                llm_options("generate".into(), input.heartbeat_timeout()),
+                llm_options(ctx, "generate".into(), input.heartbeat_timeout()),
             )
             .await?;
         add_usage(ctx, ModelRole::Code, &generated.usage);
@@ -612,7 +643,7 @@ async fn summarize(
                             chunk_count: count as u32,
                             model: input.model_for(ModelRole::Summary),
                         },
-                        llm_options(format!("summarize-{index}"), input.heartbeat_timeout()),
+                        llm_options(ctx, format!("summarize-{index}"), input.heartbeat_timeout()),
                     )
                     .await;
                 match result {
@@ -788,7 +819,7 @@ async fn execute_loop(
                     model: input.model_for(ModelRole::Diagnose),
                     context: context.clone(),
                 },
-                llm_options(format!("diagnose-{attempt}"), heartbeat),
+                llm_options(ctx, format!("diagnose-{attempt}"), heartbeat),
             )
             .await?;
         add_usage(ctx, ModelRole::Diagnose, &diagnosis.usage);
@@ -813,7 +844,7 @@ async fn execute_loop(
                         _ => None,
                     },
                 },
-                llm_options(format!("repair-{attempt}"), heartbeat),
+                llm_options(ctx, format!("repair-{attempt}"), heartbeat),
             )
             .await?;
         add_usage(ctx, ModelRole::Fix, &fixed.usage);
@@ -901,7 +932,7 @@ async fn review_loop(
                     context: generated.context.clone(),
                     repository: None,
                 },
-                llm_options(format!("review-{round}"), input.heartbeat_timeout()),
+                llm_options(ctx, format!("review-{round}"), input.heartbeat_timeout()),
             )
             .await?;
         add_usage(ctx, ModelRole::Review, &review.usage);
@@ -921,7 +952,7 @@ async fn review_loop(
                         context: generated.context.clone(),
                         repository: None,
                     },
-                    llm_options(format!("fix-{round}"), input.heartbeat_timeout()),
+                    llm_options(ctx, format!("fix-{round}"), input.heartbeat_timeout()),
                 )
                 .await?;
             add_usage(ctx, ModelRole::Fix, &fixed.usage);

@@ -83,7 +83,7 @@ pub(super) async fn summarize(
                     chunk_count: count,
                     model: input.model_for(ModelRole::Summary),
                 },
-                llm_options(format!("summarize-{index}"), input.heartbeat_timeout()),
+                llm_options(ctx, format!("summarize-{index}"), input.heartbeat_timeout()),
             )
             .await;
         (index, result)

@@ -120,7 +120,7 @@ pub async fn write(
                     summaries: summaries.iter().map(|s| s.summary.clone()).collect(),
                     model: input.model_for(ModelRole::Summary),
                 },
-                llm_options("related-work".into(), heartbeat),
+                llm_options(ctx, "related-work".into(), heartbeat),
             )
             .await?;
         add_usage(ctx, ModelRole::Summary, &found.usage);
@@ -141,7 +141,7 @@ pub async fn write(
                 model: input.model_for(ModelRole::Code),
                 related_work: related_work.as_ref().and_then(|r| r.advice.clone()),
             },
-            llm_options("plan-repository".into(), heartbeat),
+            llm_options(ctx, "plan-repository".into(), heartbeat),
         )
         .await?;
     add_usage(ctx, ModelRole::Code, &plan.usage);
@@ -184,7 +184,7 @@ pub async fn write(
                     model: input.model_for(ModelRole::Code),
                     context: plan.context.clone(),
                 },
-                llm_options(format!("file-{}", file.path), heartbeat),
+                llm_options(ctx, format!("file-{}", file.path), heartbeat),
             )
         });
         for result in join_all(calls).await {
@@ -362,7 +362,7 @@ pub async fn review(
                             context: plan_context.clone(),
                             repository: Some(context.clone()),
                         },
-                        llm_options(format!("review-{round}-{path}"), heartbeat),
+                        llm_options(ctx, format!("review-{round}-{path}"), heartbeat),
                     )
                     .await?;
                 add_usage(ctx, ModelRole::Review, &review.usage);
@@ -382,7 +382,7 @@ pub async fn review(
                                 context: plan_context,
                                 repository: Some(context),
                             },
-                            llm_options(format!("fix-{round}-{path}"), heartbeat),
+                            llm_options(ctx, format!("fix-{round}-{path}"), heartbeat),
                         )
                         .await?;
                     add_usage(ctx, ModelRole::Fix, &fixed.usage);
