@@ -10,7 +10,8 @@
 //! one long paper's chunks do not starve the chunks of papers started after it. When the
 //! provider still throttles (other workers, a quota lower than configured), the worker halves
 //! its own rate and raises it back step by step (AIMD), slowly near the rate that was
-//! throttled, so workers sharing one account settle below it. Across workers, the
+//! throttled, so workers sharing one account settle below it; once their heartbeats are in,
+//! they split the account by the calls each holds ([`Limiters::set_share`]). Across workers, the
 //! `annapurna-llm` task queue's server-side rate limit (`worker.llm-activities-per-second`)
 //! bounds requests.
 
@@ -56,6 +57,8 @@ const PROBE_PER_SEC: f64 = 0.002;
 pub const WINDOW_SECS: f64 = 60.0;
 /// How much faster than its pace a worker may use what the account holds.
 const PEAK: f64 = 2.0;
+/// Smallest share of the account a worker by demand paces at.
+const MIN_SHARE: f64 = 0.01;
 /// How often a waiting call looks again when nothing wakes it.
 const RECHECK: Duration = Duration::from_millis(100);
 
@@ -146,12 +149,12 @@ struct State {
 }
 
 impl State {
-    fn new(limit: ModelLimit, workers: u32, now: Instant) -> Self {
+    fn new(limit: ModelLimit, workers: f64, now: Instant) -> Self {
         let mut s = State {
             limit,
             fraction: 1.0,
             burst_granted: false,
-            workers: f64::from(workers.max(1)),
+            workers: workers.max(1.0),
             throttled_at_fraction: None,
             decreased_at: None,
             increased_at: now,
@@ -184,12 +187,13 @@ impl State {
     /// holds now. The account's bucket started full and has refilled at the quota's pace for
     /// `elapsed`; every worker is taken to have spent as much as this one (the shares then add
     /// up to what the account holds, whoever spent more), and each takes its 1/n.
-    fn grant_burst(&mut self, elapsed: f64, now: Instant) {
+    /// `workers` is the count (a share by demand is not yet known: the start is 1/n each).
+    fn grant_burst(&mut self, workers: f64, elapsed: f64, now: Instant) {
         if self.burst_granted {
             return;
         }
         self.burst_granted = true;
-        let (workers, share) = (self.workers, self.fraction * BURST_SHARE);
+        let (workers, share) = (workers.max(1.0), self.fraction * BURST_SHARE);
         for (bucket, per_minute) in [
             (&mut self.requests, self.limit.rpm),
             (&mut self.tokens, self.limit.tpm),
@@ -250,6 +254,8 @@ pub struct Limiters {
     /// The count of workers: the last one told, and whether two in a row agreed (then each
     /// model's share of the account's minute is granted).
     count: Mutex<(Option<u32>, bool)>,
+    /// This worker's share of the account by demand ([`Limiters::set_share`]); `None`: 1/n.
+    share: Mutex<Option<f64>>,
     started: Instant,
 }
 
@@ -281,6 +287,7 @@ impl Limiters {
             turn: tokio::sync::Notify::new(),
             workers: std::sync::atomic::AtomicU32::new(1),
             count: Mutex::new((None, false)),
+            share: Mutex::new(None),
             started: Instant::now(),
         }
     }
@@ -303,19 +310,53 @@ impl Limiters {
         if !changed && !settled {
             return;
         }
+        let divisor = self.divisor();
         let now = Instant::now();
         let elapsed = now.duration_since(self.started).as_secs_f64();
         let mut all = self.states.lock().unwrap_or_else(|p| p.into_inner());
         for (model, state) in all.iter_mut() {
-            state.workers = f64::from(n);
+            state.workers = divisor;
             state.set_fraction(state.fraction, now);
             if settled {
-                state.grant_burst(elapsed, now);
+                state.grant_burst(f64::from(n), elapsed, now);
                 state.log_grant(model);
             }
         }
         drop(all);
         self.turn.notify_waiters();
+    }
+
+    /// This worker's share of the account's quotas by demand: the workers sharing the account
+    /// split it in proportion to the model calls each holds (see the worker's `llm_share`), so
+    /// that a worker whose calls are done leaves its part to those that still have calls
+    /// waiting, rather than each keeping 1/n to the end. `None`: 1/n of the count.
+    pub fn set_share(&self, share: Option<f64>) {
+        let share = share.filter(|s| s.is_finite()).map(|s| s.clamp(MIN_SHARE, 1.0));
+        {
+            let mut current = self.share.lock().unwrap_or_else(|p| p.into_inner());
+            if *current == share {
+                return;
+            }
+            *current = share;
+        }
+        tracing::debug!(share, "this worker's share of the model account");
+        let divisor = self.divisor();
+        let now = Instant::now();
+        let mut all = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        for state in all.values_mut() {
+            state.workers = divisor;
+            state.set_fraction(state.fraction, now);
+        }
+        drop(all);
+        self.turn.notify_waiters();
+    }
+
+    /// What this worker's pace divides the quotas by: 1 / its share, or the count of workers.
+    fn divisor(&self) -> f64 {
+        match *self.share.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(share) => 1.0 / share,
+            None => f64::from(self.workers().max(1)),
+        }
     }
 
     /// Whether two counts of the workers in a row agreed (the shares of the minute granted).
@@ -339,15 +380,16 @@ impl Limiters {
         let mut all = self.states.lock().unwrap_or_else(|p| p.into_inner());
         let settled = self.count.lock().unwrap_or_else(|p| p.into_inner()).1;
         let started = self.started;
+        let divisor = self.divisor();
         let state = all.entry(model.to_owned()).or_insert_with(|| {
-            let mut s = State::new(
-                limit,
-                self.workers.load(std::sync::atomic::Ordering::SeqCst),
-                now,
-            );
+            let mut s = State::new(limit, divisor, now);
             // A model first called after the count settled gets its share at once.
             if settled {
-                s.grant_burst(now.duration_since(started).as_secs_f64(), now);
+                s.grant_burst(
+                    f64::from(self.workers()),
+                    now.duration_since(started).as_secs_f64(),
+                    now,
+                );
                 s.log_grant(model);
             }
             s
@@ -418,6 +460,13 @@ impl Limiters {
                     } else {
                         s.order.push_back(key);
                     }
+                    tracing::debug!(
+                        model,
+                        tokens,
+                        waiting = s.waiting.values().map(VecDeque::len).sum::<usize>(),
+                        level = s.tokens.as_ref().map(|b| b.level.round()),
+                        "model call admitted"
+                    );
                     None
                 })
                 .flatten();
@@ -547,6 +596,32 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_share_by_demand_sets_the_pace() {
+        // 6,000 tpm over three workers: 2,000 a minute each, 98% of it (≈ 32.7 tokens/s).
+        let l = one(0, 6_000);
+        l.set_workers(3);
+        let third = taken_in(&l, 60, 100).await;
+        // Most of the calls are this worker's: half the account, half again as fast as 1/3.
+        l.set_share(Some(0.5));
+        let half = taken_in(&l, 60, 100).await;
+        // Its calls done, others' waiting: a small share leaves them the rest.
+        l.set_share(Some(0.1));
+        let tenth = taken_in(&l, 60, 100).await;
+        // No heartbeats: 1/n of the count again.
+        l.set_share(None);
+        let again = taken_in(&l, 60, 100).await;
+        assert!((1_800..=2_100).contains(&third), "a third: {third}");
+        assert!((2_800..=3_100).contains(&half), "a half: {half}");
+        assert!((500..=700).contains(&tenth), "a tenth: {tenth}");
+        assert!((1_800..=2_100).contains(&again), "a third again: {again}");
+        // A share above the whole or not a number is not taken as one.
+        l.set_share(Some(7.0));
+        assert_eq!(*l.share.lock().unwrap(), Some(1.0));
+        l.set_share(Some(f64::NAN));
+        assert_eq!(*l.share.lock().unwrap(), None);
     }
 
     /// Tokens `l` lets through in `secs` seconds, in calls of `each`.

@@ -99,8 +99,8 @@ pub struct QuotaArgs {
 /// bucket is a minute deep, full at the start).
 const WINDOW_SECS: f64 = standin::world::QUOTA_WINDOW_SECS;
 /// How long the in-process worker runs before the measurement, as a deployed one has: its
-/// count of the workers sharing the account settles (two counts alike, 5 s apart).
-const WARM_UP: Duration = Duration::from_secs(11);
+/// count of the workers sharing the account settles (two counts alike, a second apart).
+const WARM_UP: Duration = Duration::from_secs(3);
 /// Short papers of `mixed`.
 const SHORT_PAPERS: u32 = 10;
 const SHORT_CHUNKS: u32 = 5;
@@ -283,7 +283,10 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
                     .env("ANNAPURNA_STORAGE__PAPERS", d.join("papers.db"))
                     .env("ANNAPURNA_BEDROCK__STANDIN", "always")
                     .env("ANNAPURNA_BEDROCK__ENDPOINT_URL", &standin_url)
-                    .env("RUST_LOG", "info")
+                    .env(
+                        "RUST_LOG",
+                        std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+                    )
                     .stdout(file.try_clone()?)
                     .stderr(file)
                     .kill_on_drop(true)
@@ -291,6 +294,32 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
                     .context("starting a worker process")?,
             );
         }
+        // As with one worker in this process: the map starts once every worker polls the
+        // model queue (their start is not the map's).
+        let polling = Instant::now();
+        loop {
+            let seen = wiring::describe_activity_queue(&client, workflows::names::LLM_TASK_QUEUE)
+                .await
+                .map(|d| {
+                    d.pollers
+                        .iter()
+                        .map(|p| p.identity.clone())
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .len()
+                })
+                .unwrap_or(0);
+            if seen >= workers as usize {
+                break;
+            }
+            anyhow::ensure!(
+                polling.elapsed() < Duration::from_secs(120),
+                "{seen} of {workers} worker processes poll {} after two minutes (logs: {})",
+                workflows::names::LLM_TASK_QUEUE,
+                logs.display()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        tokio::time::sleep(WARM_UP).await;
         let main = map_phase(&client, &main_jobs).await?;
         for mut c in children.drain(..) {
             let _ = c.start_kill();

@@ -138,7 +138,8 @@ async fn a_paper_becomes_a_planned_repository_that_runs() {
     assert_eq!(count_events(&stack, workflow_id, "PlanRepository"), 1);
     assert_eq!(count_events(&stack, workflow_id, "GenerateFile"), 3);
     assert_eq!(count_events(&stack, workflow_id, "GenerateCode"), 0);
-    stack.record_history(workflow_id, "planned-repository.json");
+    // With each model call's fairness key (planned-repository.json is from before it).
+    stack.record_history(workflow_id, "planned-repository-fairness.json");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,9 @@ pub fn runtime_options(config: &Telemetry) -> anyhow::Result<RuntimeOptions> {
         .build();
     RuntimeOptions::builder()
         .telemetry_options(telemetry)
+        // Workers sharing a model account split it by the model calls each holds, which they
+        // read from each other's heartbeats (`wiring::llm_share`): every 2 s.
+        .heartbeat_interval(Some(crate::wiring::WORKER_HEARTBEAT))
         .build()
         .map_err(|e| anyhow::anyhow!("Temporal runtime options: {e}"))
 }

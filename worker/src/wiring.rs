@@ -290,6 +290,7 @@ pub async fn run_queues(
     let deps_for_share = deps.clone();
     let mut workers = Vec::new();
     let mut names = Vec::new();
+    let mut llm_key = None;
     if queues.main {
         let main_options = WorkerOptions::new(TASK_QUEUE)
             .register_workflow::<PaperToCode>()
@@ -326,10 +327,10 @@ pub async fn run_queues(
             Worker::new(&runtime, client.clone(), main_options)
                 .context("creating the annapurna worker")?,
         );
-        workers.push(
-            Worker::new(&runtime, client.clone(), llm_options)
-                .context("creating the annapurna-llm worker")?,
-        );
+        let llm_worker = Worker::new(&runtime, client.clone(), llm_options)
+            .context("creating the annapurna-llm worker")?;
+        llm_key = Some(llm_worker.worker_instance_key().to_string());
+        workers.push(llm_worker);
         names.extend([TASK_QUEUE.to_owned(), LLM_TASK_QUEUE.to_owned()]);
         // Feed requests and downloads: one queue per source, its pace set on the server so that
         // every ingesting worker together keeps to `sources.interval-ms` per source host.
@@ -380,11 +381,15 @@ pub async fn run_queues(
     }
     // Workers on several hosts share one account: each paces its model calls at 1/n of the
     // configured quotas, n being the workers the server sees polling the model queue.
-    let counting = queues.main.then(|| {
+    let counting = llm_key.map(|me| {
         let client = client.clone();
         let deps = deps_for_share.clone();
         tokio::spawn(async move {
             loop {
+                // Their shares by demand, when the server has the workers' heartbeats.
+                let counted = deps.limiters.workers();
+                deps.limiters
+                    .set_share(llm_share(&client, &me, counted).await);
                 if let Some(n) = llm_workers(&client).await {
                     if n != deps.limiters.workers() {
                         tracing::info!(
@@ -396,9 +401,14 @@ pub async fn run_queues(
                     deps.limiters.set_workers(n);
                 }
                 // Every second until two counts agree (until then the worker goes at its pace
-                // only, without its share of the minute the account holds), then every 5 s.
-                let every = if deps.limiters.count_settled() { 5 } else { 1 };
-                tokio::time::sleep(Duration::from_secs(every)).await;
+                // only, without its share of the minute the account holds), then as often as
+                // the workers' heartbeats.
+                let every = if deps.limiters.count_settled() {
+                    WORKER_HEARTBEAT
+                } else {
+                    Duration::from_secs(1)
+                };
+                tokio::time::sleep(every).await;
             }
         })
     });
@@ -461,6 +471,61 @@ async fn llm_workers(client: &Client) -> Option<u32> {
         .map(|p| p.identity.as_str())
         .collect();
     u32::try_from(identities.len()).ok().filter(|n| *n > 0)
+}
+
+/// How often each worker tells the server how it is doing (its slots in use among others).
+pub const WORKER_HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// This worker's share of the model account, by demand: the workers polling `annapurna-llm`
+/// (their heartbeats of the last few seconds, as `ListWorkers` gives them) split the quota in
+/// proportion to the model calls each holds, plus one each (so a worker without calls keeps a
+/// little, and equal workers get 1/n). `None` when the server keeps no heartbeats, or has none
+/// of this worker (`me`, its instance key) yet, or of fewer workers than the `counted` pollers
+/// (a worker just started that has not sent one yet would be left out of the split): then each
+/// takes 1/n of the count of pollers.
+async fn llm_share(client: &Client, me: &str, counted: u32) -> Option<f64> {
+    use temporalio_client::NamespacedClient;
+    use temporalio_protos::temporal::api::enums::v1::WorkerStatus;
+    use temporalio_protos::temporal::api::workflowservice::v1::ListWorkersRequest;
+    let request = ListWorkersRequest {
+        namespace: client.namespace(),
+        page_size: 1000,
+        query: format!("TaskQueue=\"{LLM_TASK_QUEUE}\""),
+        ..Default::default()
+    };
+    let mut service = client.connection().workflow_service();
+    let listed = service
+        .list_workers(temporalio_client::tonic::Request::new(request))
+        .await
+        .ok()?
+        .into_inner();
+    let now = std::time::SystemTime::now();
+    let fresh = WORKER_HEARTBEAT * 4;
+    #[allow(deprecated)] // `workers` lacks the slots; `workers_info` has them
+    let demand: Vec<(String, f64)> = listed
+        .workers_info
+        .into_iter()
+        .filter_map(|info| info.worker_heartbeat)
+        .filter(|hb| hb.task_queue == LLM_TASK_QUEUE && hb.status == WorkerStatus::Running as i32)
+        .filter(|hb| {
+            hb.heartbeat_time
+                .and_then(|t| std::time::SystemTime::try_from(t).ok())
+                .and_then(|t| now.duration_since(t).ok().or(Some(Duration::ZERO)))
+                .is_some_and(|age| age <= fresh)
+        })
+        .map(|hb| {
+            let used = hb
+                .activity_task_slots_info
+                .map_or(0, |s| s.current_used_slots.max(0));
+            (hb.worker_instance_key, f64::from(used))
+        })
+        .collect();
+    if demand.len() < counted as usize {
+        return None;
+    }
+    let mine = demand.iter().find(|(key, _)| key == me)?.1;
+    let total: f64 = demand.iter().map(|(_, used)| used + 1.0).sum();
+    Some((mine + 1.0) / total)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
