@@ -1,7 +1,7 @@
 //! `PaperToCode`: one paper, from text to reviewed code, as a durable workflow.
 //!
-//! Activities, in order: `LoadPaper` → `PlanChunks` → `RecommendDataset` → `SummarizeChunk` × N
-//! (in lanes, on `annapurna-llm`) → `GenerateCode` → (`CheckCode` → `ReviewCode` → `FixCode`) × rounds →
+//! Activities, in order: `LoadPaper` → `PlanChunks` → `RecommendDataset` beside `SummarizeChunk`
+//! × N (all eligible at once, on `annapurna-llm`) → `GenerateCode` → (`CheckCode` → `ReviewCode` → `FixCode`) × rounds →
 //! `CheckCode` → (`ExecuteCode` on `annapurna-exec-<target>` → `DiagnoseFailure` → `FixCode`)
 //! × repairs → `RecordResults`.
 //! Ids: the workflow id is `paper/<paper-id>` (see [`crate::names::paper_workflow_id`]); activity
@@ -264,6 +264,9 @@ fn llm_options(
     options
 }
 
+/// The patch id of the dataset recommendation beside the map rather than before it.
+pub const DATASET_BESIDE_MAP_PATCH: &str = "annapurna-dataset-beside-map";
+
 /// The patch id of a fairness key per paper on its model calls.
 pub const LLM_FAIRNESS_PATCH: &str = "annapurna-llm-fairness";
 
@@ -357,22 +360,36 @@ async fn pipeline(ctx: &WorkflowContext<PaperToCode>) -> WorkflowResult<PaperToC
         .await?;
     let chunk_count = plan.chunks.len() as u32;
 
-    let dataset = ctx
-        .execute_activity(
-            LlmActivities::recommend_dataset,
-            RecommendDatasetInput {
-                paper: paper.clone(),
-                model: input.model_for(ModelRole::Dataset),
-            },
-            llm_options(ctx, "dataset".into(), input.heartbeat_timeout()),
-        )
-        .await?;
-    add_usage(ctx, ModelRole::Dataset, &dataset.usage);
-    ctx.upsert_search_attributes([DATASET.value_set(dataset.dataset.clone())]);
-
-    enter(ctx, Stage::Summarizing);
-    progress_mut(ctx, |p| p.chunks_total = chunk_count);
-    let (summaries, failed_chunks) = summarize(ctx, &input, &paper, &plan).await?;
+    let recommend = async {
+        let dataset = ctx
+            .execute_activity(
+                LlmActivities::recommend_dataset,
+                RecommendDatasetInput {
+                    paper: paper.clone(),
+                    model: input.model_for(ModelRole::Dataset),
+                },
+                llm_options(ctx, "dataset".into(), input.heartbeat_timeout()),
+            )
+            .await?;
+        add_usage(ctx, ModelRole::Dataset, &dataset.usage);
+        ctx.upsert_search_attributes([DATASET.value_set(dataset.dataset.clone())]);
+        Ok::<_, ActivityExecutionError>(dataset)
+    };
+    // The dataset recommendation runs beside the map (the map does not need it); histories
+    // from before waited for it first.
+    let (dataset, summarized) = if ctx.patched(DATASET_BESIDE_MAP_PATCH) {
+        enter(ctx, Stage::Summarizing);
+        progress_mut(ctx, |p| p.chunks_total = chunk_count);
+        let (dataset, summarized) =
+            futures::join!(recommend, summarize(ctx, &input, &paper, &plan));
+        (dataset?, summarized?)
+    } else {
+        let dataset = recommend.await?;
+        enter(ctx, Stage::Summarizing);
+        progress_mut(ctx, |p| p.chunks_total = chunk_count);
+        (dataset, summarize(ctx, &input, &paper, &plan).await?)
+    };
+    let (summaries, failed_chunks) = summarized;
     if !enough_chunks(
         summaries.len() as u32,
         chunk_count,

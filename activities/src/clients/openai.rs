@@ -287,19 +287,41 @@ pub fn parse_reset(value: &str) -> Option<Duration> {
         total += number * scale;
         rest = &rest[unit_len..];
     }
-    Some(Duration::from_secs_f64(total))
+    // Digits enough to overflow an f64 are no duration a provider means.
+    total
+        .is_finite()
+        .then(|| Duration::from_secs_f64(total.min(MAX_RETRY_AFTER_SECS)))
 }
 
-/// The provider's delay on a throttled answer: `Retry-After` (seconds) or `retry-after-ms`
-/// first, else the reset of the exhausted `x-ratelimit-*` budget (the later of the two when the
-/// headers do not say which is exhausted).
+/// The longest delay a provider's header is taken at: a day (a bad or hostile value must not
+/// park a call for years, nor overflow a `Duration`).
+const MAX_RETRY_AFTER_SECS: f64 = 86_400.0;
+
+/// The provider's delay on a throttled answer: `Retry-After` (seconds, or an HTTP date as some
+/// proxies send it) or `retry-after-ms` first, else the reset of the exhausted `x-ratelimit-*`
+/// budget (the later of the two when the headers do not say which is exhausted).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    retry_after_at(headers, std::time::SystemTime::now())
+}
+
+/// [`retry_after`] as of `now` (an HTTP date is a moment, the delay is until then).
+fn retry_after_at(
+    headers: &reqwest::header::HeaderMap,
+    now: std::time::SystemTime,
+) -> Option<Duration> {
     let get = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
-    if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
-        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+    let finite = |x: &f64| x.is_finite();
+    if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok().filter(finite)) {
+        return Some(Duration::from_secs_f64(ms.clamp(0.0, MAX_RETRY_AFTER_SECS) / 1000.0));
     }
-    if let Some(s) = get("retry-after").and_then(|v| v.trim().parse::<f64>().ok()) {
-        return Some(Duration::from_secs_f64(s.max(0.0)));
+    if let Some(value) = get("retry-after") {
+        if let Some(s) = value.trim().parse::<f64>().ok().filter(finite) {
+            return Some(Duration::from_secs_f64(s.clamp(0.0, MAX_RETRY_AFTER_SECS)));
+        }
+        if let Ok(at) = httpdate::parse_http_date(value.trim()) {
+            let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
+            return Some(wait.min(Duration::from_secs_f64(MAX_RETRY_AFTER_SECS)));
+        }
     }
     let reset = |which: &str| get(&format!("x-ratelimit-reset-{which}")).and_then(parse_reset);
     let exhausted = |which: &str| {
@@ -487,7 +509,33 @@ mod tests {
         assert_eq!(parse_reset("1.5s"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_reset("1h2m3s"), Some(Duration::from_secs(3723)));
         assert_eq!(parse_reset("soon"), None);
+        // Bounded to a day; digits past what an f64 holds are not a duration.
+        assert_eq!(parse_reset("9000000h"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_reset(&format!("1{}s", "0".repeat(400))), None);
         assert_eq!(parse_reset(""), None);
+    }
+
+    #[test]
+    fn retry_after_as_an_http_date_is_the_time_until_then() {
+        let now = httpdate::parse_http_date("Sun, 06 Dec 2026 00:00:00 GMT").unwrap();
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "Sun, 06 Dec 2026 00:00:42 GMT".parse().unwrap());
+        assert_eq!(retry_after_at(&h, now), Some(Duration::from_secs(42)));
+        // A moment already past: try again now.
+        h.insert("retry-after", "Sat, 05 Dec 2026 23:59:00 GMT".parse().unwrap());
+        assert_eq!(retry_after_at(&h, now), Some(Duration::ZERO));
+        // Neither seconds nor a date: the x-ratelimit reset, if any.
+        h.insert("retry-after", "later".parse().unwrap());
+        h.insert("x-ratelimit-reset-tokens", "3s".parse().unwrap());
+        assert_eq!(retry_after_at(&h, now), Some(Duration::from_secs(3)));
+        // A hostile server's delay is bounded (a day), and not a number is not one.
+        h.insert("retry-after", "1e300".parse().unwrap());
+        assert_eq!(
+            retry_after_at(&h, now),
+            Some(Duration::from_secs_f64(MAX_RETRY_AFTER_SECS))
+        );
+        h.insert("retry-after", "NaN".parse().unwrap());
+        assert_eq!(retry_after_at(&h, now), Some(Duration::from_secs(3)));
     }
 
     #[test]
