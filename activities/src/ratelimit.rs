@@ -331,7 +331,9 @@ impl Limiters {
     /// that a worker whose calls are done leaves its part to those that still have calls
     /// waiting, rather than each keeping 1/n to the end. `None`: 1/n of the count.
     pub fn set_share(&self, share: Option<f64>) {
-        let share = share.filter(|s| s.is_finite()).map(|s| s.clamp(MIN_SHARE, 1.0));
+        let share = share
+            .filter(|s| s.is_finite())
+            .map(|s| s.clamp(MIN_SHARE, 1.0));
         {
             let mut current = self.share.lock().unwrap_or_else(|p| p.into_inner());
             if *current == share {

@@ -330,6 +330,11 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Whether the process has ended.
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Spawns `cmd` with stdout and stderr to `log`.
     pub fn spawn(mut cmd: Command, log: PathBuf) -> Proc {
         let out = std::fs::File::create(&log).unwrap();
@@ -419,13 +424,63 @@ pub fn temporal_dev_command(db: &Path, port: u16) -> Command {
 /// Starts a Temporal dev server with its SQLite file at `db`, headless, search attributes
 /// registered, and waits until it answers.
 pub async fn start_temporal(db: &Path, port: u16, log: PathBuf) -> (Proc, Client) {
+    let mut proc = spawn_temporal(db, port, log);
+    match answer_or_exit(port, &mut proc).await {
+        Some(client) => (proc, client),
+        None => panic!("the Temporal dev server on port {port} exited before it answered"),
+    }
+}
+
+/// As [`start_temporal`] on a free port, and the port: a server that exits before it answers
+/// (a port of its own that another test took between `free_port` and its bind) is started again
+/// on another, twice at most.
+pub async fn start_temporal_anywhere(db: &Path, log: PathBuf) -> (Proc, Client, u16) {
+    for attempt in 1..=3 {
+        let port = free_port();
+        let mut proc = spawn_temporal(db, port, log.clone());
+        if let Some(client) = answer_or_exit(port, &mut proc).await {
+            return (proc, client, port);
+        }
+        let text = proc.log_text();
+        let tail: Vec<&str> = text.lines().rev().take(60).collect();
+        eprintln!(
+            "--- the Temporal dev server (attempt {attempt}, port {port}) exited; its log ends ---"
+        );
+        for line in tail.into_iter().rev() {
+            eprintln!("{line}");
+        }
+    }
+    panic!(
+        "the Temporal dev server exited before it answered, three times (log: {})",
+        log.display()
+    )
+}
+
+fn spawn_temporal(db: &Path, port: u16, log: PathBuf) -> Proc {
     let mut cmd = temporal_dev_command(db, port);
     for sa in workflows::names::search_attribute::ALL {
         cmd.args(["--search-attribute", &format!("{sa}=Keyword")]);
     }
-    let proc = Proc::spawn(cmd, log);
-    let client = connect(port).await;
-    (proc, client)
+    Proc::spawn(cmd, log)
+}
+
+/// A client of the server `proc` on `port` once it answers (within a minute), or `None` when
+/// the process exits first.
+async fn answer_or_exit(port: u16, proc: &mut Proc) -> Option<Client> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        match Connection::connect(temporalio_client::ConnectionOptions::new(url).build()).await {
+            Ok(conn) => {
+                return Some(Client::new(conn, ClientOptions::new("default").build()).unwrap());
+            }
+            Err(_) if proc.exited() => return None,
+            Err(e) if Instant::now() > deadline => {
+                panic!("Temporal on port {port} did not answer: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
 }
 
 /// A client of the server on `port`, waiting up to a minute for it to answer.
@@ -482,10 +537,8 @@ impl Stack {
     /// for instance); `{standin}` in a value stands for the stand-in's URL.
     pub async fn start_with_env(standin_args: &[&str], env: &[(&str, &str)]) -> Stack {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let (temporal, client) = start_temporal(
+        let (temporal, client, port) = start_temporal_anywhere(
             &dir.path().join("temporal.db"),
-            port,
             dir.path().join("temporal.log"),
         )
         .await;

@@ -31,15 +31,25 @@ async fn largest_event(stack: &Stack, workflow_id: &str) -> (usize, usize) {
             continue;
         };
         let queue = a.task_queue.as_ref().map(|q| q.name.as_str()).unwrap_or("");
-        let key = a.priority.as_ref().map(|p| p.fairness_key.as_str()).unwrap_or("");
+        let key = a
+            .priority
+            .as_ref()
+            .map(|p| p.fairness_key.as_str())
+            .unwrap_or("");
         if queue == workflows::names::LLM_TASK_QUEUE {
             model_calls += 1;
-            assert_eq!(key, workflow_id, "{workflow_id}: a model call's fairness key");
+            assert_eq!(
+                key, workflow_id,
+                "{workflow_id}: a model call's fairness key"
+            );
         } else {
             assert_eq!(key, "", "{workflow_id}: a fairness key on {queue}");
         }
     }
-    assert!(model_calls > 0, "{workflow_id}: no model call in the history");
+    assert!(
+        model_calls > 0,
+        "{workflow_id}: no model call in the history"
+    );
     let sizes: Vec<usize> = events.iter().map(|e| e.encoded_len()).collect();
     (sizes.iter().copied().max().unwrap_or(0), sizes.iter().sum())
 }

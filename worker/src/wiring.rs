@@ -502,7 +502,7 @@ async fn llm_share(client: &Client, me: &str, counted: u32) -> Option<f64> {
     let now = std::time::SystemTime::now();
     let fresh = WORKER_HEARTBEAT * 4;
     #[allow(deprecated)] // `workers` lacks the slots; `workers_info` has them
-    let demand: Vec<(String, f64)> = listed
+    let demand: Vec<(String, u32)> = listed
         .workers_info
         .into_iter()
         .filter_map(|info| info.worker_heartbeat)
@@ -517,14 +517,21 @@ async fn llm_share(client: &Client, me: &str, counted: u32) -> Option<f64> {
             let used = hb
                 .activity_task_slots_info
                 .map_or(0, |s| s.current_used_slots.max(0));
-            (hb.worker_instance_key, f64::from(used))
+            (hb.worker_instance_key, used.unsigned_abs())
         })
         .collect();
+    share_by_demand(&demand, me, counted)
+}
+
+/// `me`'s share when the workers (instance key, model calls in hand) split the account by
+/// demand: (its calls + 1) ÷ (all calls + n); `None` when `me` is not among them or they are
+/// fewer than the `counted` pollers.
+fn share_by_demand(demand: &[(String, u32)], me: &str, counted: u32) -> Option<f64> {
     if demand.len() < counted as usize {
         return None;
     }
-    let mine = demand.iter().find(|(key, _)| key == me)?.1;
-    let total: f64 = demand.iter().map(|(_, used)| used + 1.0).sum();
+    let mine = f64::from(demand.iter().find(|(key, _)| key == me)?.1);
+    let total: f64 = demand.iter().map(|(_, used)| f64::from(*used) + 1.0).sum();
     Some((mine + 1.0) / total)
 }
 
@@ -576,4 +583,47 @@ where
         println!("{}", serde_json::to_string_pretty(&result)?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share_by_demand;
+
+    fn workers(calls: &[u32]) -> Vec<(String, u32)> {
+        calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("w{i}"), *c))
+            .collect()
+    }
+
+    #[test]
+    fn workers_split_the_account_by_the_calls_they_hold() {
+        // Equal calls, or none: 1/n each.
+        let even = workers(&[27, 27, 27]);
+        assert!((share_by_demand(&even, "w1", 3).unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        let idle = workers(&[0, 0, 0]);
+        assert!((share_by_demand(&idle, "w0", 3).unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        // At the end, a worker whose calls are done keeps a little; the busiest takes most.
+        let end = workers(&[0, 3, 2]);
+        assert!((share_by_demand(&end, "w0", 3).unwrap() - 1.0 / 8.0).abs() < 1e-9);
+        assert!((share_by_demand(&end, "w1", 3).unwrap() - 4.0 / 8.0).abs() < 1e-9);
+        let sum: f64 = (0..3)
+            .map(|i| share_by_demand(&end, &format!("w{i}"), 3).unwrap())
+            .sum();
+        assert!(
+            (sum - 1.0).abs() < 1e-9,
+            "the shares add up to the account: {sum}"
+        );
+        // Alone: the whole account.
+        assert_eq!(share_by_demand(&workers(&[40]), "w0", 1), Some(1.0));
+    }
+
+    #[test]
+    fn no_share_by_demand_while_a_polling_worker_has_sent_no_heartbeat() {
+        // Three poll, two heartbeats in: the third would be left out, so 1/n of the count.
+        assert_eq!(share_by_demand(&workers(&[5, 5]), "w0", 3), None);
+        // This worker's own heartbeat not in yet.
+        assert_eq!(share_by_demand(&workers(&[5, 5, 5]), "w9", 3), None);
+    }
 }

@@ -11,9 +11,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use temporalio_common::{Priority, RetryPolicy};
 use temporalio_common::error::ApplicationFailure;
 use temporalio_common::search_attributes::SearchAttributeKey;
+use temporalio_common::{Priority, RetryPolicy};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_workflow::{
     ActivityExecutionError, ActivityOptions, SyncWorkflowContext, WorkflowContext,

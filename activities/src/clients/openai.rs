@@ -311,8 +311,12 @@ fn retry_after_at(
 ) -> Option<Duration> {
     let get = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
     let finite = |x: &f64| x.is_finite();
-    if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok().filter(finite)) {
-        return Some(Duration::from_secs_f64(ms.clamp(0.0, MAX_RETRY_AFTER_SECS) / 1000.0));
+    if let Some(ms) =
+        get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok().filter(finite))
+    {
+        return Some(Duration::from_secs_f64(
+            ms.clamp(0.0, MAX_RETRY_AFTER_SECS) / 1000.0,
+        ));
     }
     if let Some(value) = get("retry-after") {
         if let Some(s) = value.trim().parse::<f64>().ok().filter(finite) {
@@ -519,10 +523,16 @@ mod tests {
     fn retry_after_as_an_http_date_is_the_time_until_then() {
         let now = httpdate::parse_http_date("Sun, 06 Dec 2026 00:00:00 GMT").unwrap();
         let mut h = reqwest::header::HeaderMap::new();
-        h.insert("retry-after", "Sun, 06 Dec 2026 00:00:42 GMT".parse().unwrap());
+        h.insert(
+            "retry-after",
+            "Sun, 06 Dec 2026 00:00:42 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after_at(&h, now), Some(Duration::from_secs(42)));
         // A moment already past: try again now.
-        h.insert("retry-after", "Sat, 05 Dec 2026 23:59:00 GMT".parse().unwrap());
+        h.insert(
+            "retry-after",
+            "Sat, 05 Dec 2026 23:59:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after_at(&h, now), Some(Duration::ZERO));
         // Neither seconds nor a date: the x-ratelimit reset, if any.
         h.insert("retry-after", "later".parse().unwrap());
