@@ -274,9 +274,40 @@ pub async fn wait_outcome<W: HasWorkflowDefinition>(
     secs: u64,
 ) -> Result<W::Output, WorkflowGetResultError> {
     let options = WorkflowGetResultOptions::default();
-    tokio::time::timeout(Duration::from_secs(secs), handle.get_result(options))
+    match tokio::time::timeout(Duration::from_secs(secs), handle.get_result(options)).await {
+        Ok(outcome) => outcome,
+        Err(_) => panic!(
+            "{} did not finish in {secs} s; its history ends:\n{}",
+            handle.info().workflow_id,
+            history_tail(handle, 25).await
+        ),
+    }
+}
+
+/// The last `n` events of `handle`'s history, one a line (what a hung workflow waits for).
+pub async fn history_tail<W: HasWorkflowDefinition>(handle: &Handle<W>, n: usize) -> String {
+    let events = match handle
+        .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
+        .into_events()
         .await
-        .unwrap_or_else(|_| panic!("{} did not finish in {secs} s", handle.info().workflow_id))
+    {
+        Ok(events) => events,
+        Err(e) => return format!("(no history: {e})"),
+    };
+    let skip = events.len().saturating_sub(n);
+    events[skip..]
+        .iter()
+        .map(|e| {
+            let what = format!("{:?}", e.attributes);
+            let what: String = what.chars().take(300).collect();
+            format!(
+                "{} {} {what}",
+                e.event_id,
+                e.event_time.map(|t| t.to_string()).unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The result of `handle`'s workflow, waiting at most `secs`; panics when it runs on or fails.
