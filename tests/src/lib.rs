@@ -495,22 +495,39 @@ fn spawn_temporal(db: &Path, port: u16, log: PathBuf) -> Proc {
     Proc::spawn(cmd, log)
 }
 
-/// A client of the server `proc` on `port` once it answers (within a minute), or `None` when
-/// the process exits first.
+/// A client of the server `proc` on `port` once it answers as Temporal's frontend (within a
+/// minute), or `None` when the process exits first. Whatever else listens on the port (another
+/// test's server's internal service, when this one could not bind it) is not taken for it.
 async fn answer_or_exit(port: u16, proc: &mut Proc) -> Option<Client> {
+    use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-        match Connection::connect(temporalio_client::ConnectionOptions::new(url).build()).await {
+        let options = temporalio_client::ConnectionOptions::new(url).build();
+        let problem = match Connection::connect(options).await {
             Ok(conn) => {
-                return Some(Client::new(conn, ClientOptions::new("default").build()).unwrap());
+                let mut service = conn.workflow_service();
+                let request =
+                    temporalio_client::tonic::Request::new(GetSystemInfoRequest::default());
+                match service.get_system_info(request).await {
+                    Ok(_) if !proc.exited() => {
+                        return Some(
+                            Client::new(conn, ClientOptions::new("default").build()).unwrap(),
+                        );
+                    }
+                    Ok(_) => "another process answers on the port".to_owned(),
+                    Err(e) => e.to_string(),
+                }
             }
-            Err(_) if proc.exited() => return None,
-            Err(e) if Instant::now() > deadline => {
-                panic!("Temporal on port {port} did not answer: {e}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            Err(e) => e.to_string(),
+        };
+        if proc.exited() {
+            return None;
         }
+        if Instant::now() > deadline {
+            panic!("Temporal on port {port} did not answer: {problem}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
