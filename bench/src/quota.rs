@@ -298,17 +298,8 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
         // model queue (their start is not the map's).
         let polling = Instant::now();
         loop {
-            let seen = wiring::describe_activity_queue(&client, workflows::names::LLM_TASK_QUEUE)
-                .await
-                .map(|d| {
-                    d.pollers
-                        .iter()
-                        .map(|p| p.identity.clone())
-                        .collect::<std::collections::BTreeSet<_>>()
-                        .len()
-                })
-                .unwrap_or(0);
-            if seen >= workers as usize {
+            let seen = wiring::llm_workers(&client).await.unwrap_or(0);
+            if seen >= workers {
                 break;
             }
             anyhow::ensure!(

@@ -284,13 +284,21 @@ pub async fn wait_outcome<W: HasWorkflowDefinition>(
     }
 }
 
-/// The last `n` events of `handle`'s history, one a line (what a hung workflow waits for).
-pub async fn history_tail<W: HasWorkflowDefinition>(handle: &Handle<W>, n: usize) -> String {
-    let events = match handle
+use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
+
+/// Every event of `handle`'s history.
+pub async fn history_events<W: HasWorkflowDefinition>(
+    handle: &Handle<W>,
+) -> Result<Vec<HistoryEvent>, temporalio_client::errors::WorkflowInteractionError> {
+    handle
         .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
         .into_events()
         .await
-    {
+}
+
+/// The last `n` events of `handle`'s history, one a line (what a hung workflow waits for).
+pub async fn history_tail<W: HasWorkflowDefinition>(handle: &Handle<W>, n: usize) -> String {
+    let events = match history_events(handle).await {
         Ok(events) => events,
         Err(e) => return format!("(no history: {e})"),
     };
@@ -528,21 +536,6 @@ async fn answer_or_exit(port: u16, proc: &mut Proc) -> Option<Client> {
             panic!("Temporal on port {port} did not answer: {problem}");
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// A client of the server on `port`, waiting up to a minute for it to answer.
-pub async fn connect(port: u16) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-        match Connection::connect(temporalio_client::ConnectionOptions::new(url).build()).await {
-            Ok(conn) => return Client::new(conn, ClientOptions::new("default").build()).unwrap(),
-            Err(e) if Instant::now() > deadline => {
-                panic!("Temporal on port {port} did not answer: {e}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
     }
 }
 

@@ -134,13 +134,8 @@ async fn ten_worker_kills_lose_nothing_and_pay_at_most_once_per_kill() {
 /// The attempt of `workflow_id`'s dataset recommendation that completed.
 async fn dataset_attempts(stack: &Stack, workflow_id: &str) -> u32 {
     use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-    let events = stack
-        .client
-        .get_workflow_handle::<PaperToCode>(workflow_id)
-        .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
-        .into_events()
-        .await
-        .unwrap();
+    let handle = stack.client.get_workflow_handle::<PaperToCode>(workflow_id);
+    let events = annapurna_tests::history_events(&handle).await.unwrap();
     let scheduled: Vec<i64> = events
         .iter()
         .filter_map(|e| match &e.attributes {

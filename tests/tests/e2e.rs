@@ -2,11 +2,11 @@
 //! SDK client against the Bedrock stand-in, a real SQLite file and blob directory.
 
 use annapurna_tests::{
-    Stack, files_under, paper_input, py_compiles, read_json, real_papers, source_input, strings_of,
-    wait_failure, wait_result,
+    Stack, files_under, history_events, paper_input, py_compiles, read_json, real_papers,
+    source_input, strings_of, wait_failure, wait_result,
 };
 use prost::Message;
-use temporalio_client::WorkflowFetchHistoryOptions;
+use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use workflows::PaperToCode;
 use workflows::names::paper_workflow_id;
@@ -18,15 +18,17 @@ const PAYLOAD_LIMIT: usize = 256 * 1024;
 
 async fn largest_event(stack: &Stack, workflow_id: &str) -> (usize, usize) {
     let handle = stack.client.get_workflow_handle::<PaperToCode>(workflow_id);
-    let events = handle
-        .fetch_history(WorkflowFetchHistoryOptions::default())
-        .into_events()
-        .await
-        .unwrap();
-    // Each model call carries the paper's fairness key, so the server round-robins the model
-    // queue across papers; local work carries none.
+    let events = history_events(&handle).await.unwrap();
+    assert_fairness_keys(&events, workflow_id);
+    let sizes: Vec<usize> = events.iter().map(|e| e.encoded_len()).collect();
+    (sizes.iter().copied().max().unwrap_or(0), sizes.iter().sum())
+}
+
+/// Each model call carries the paper's fairness key, so the server round-robins the model
+/// queue across papers; local work carries none.
+fn assert_fairness_keys(events: &[HistoryEvent], workflow_id: &str) {
     let mut model_calls = 0;
-    for event in &events {
+    for event in events {
         let Some(Attributes::ActivityTaskScheduledEventAttributes(a)) = &event.attributes else {
             continue;
         };
@@ -50,8 +52,6 @@ async fn largest_event(stack: &Stack, workflow_id: &str) -> (usize, usize) {
         model_calls > 0,
         "{workflow_id}: no model call in the history"
     );
-    let sizes: Vec<usize> = events.iter().map(|e| e.encoded_len()).collect();
-    (sizes.iter().copied().max().unwrap_or(0), sizes.iter().sum())
 }
 
 /// Every real paper: added with the CLI (twice: same id, no duplicate), run through PaperToCode

@@ -463,7 +463,7 @@ pub async fn describe_activity_queue(
 
 /// How many worker processes poll `annapurna-llm`, by the server's list of recent pollers (their
 /// identities); `None` when the server cannot say.
-async fn llm_workers(client: &Client) -> Option<u32> {
+pub async fn llm_workers(client: &Client) -> Option<u32> {
     let described = describe_activity_queue(client, LLM_TASK_QUEUE).await.ok()?;
     let identities: std::collections::BTreeSet<&str> = described
         .pollers
