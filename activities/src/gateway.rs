@@ -55,6 +55,9 @@ impl CachedAnswer {
     }
 }
 
+/// How often a late call looks again for idle quota to send its second request with.
+const HEDGE_RECHECK: Duration = Duration::from_millis(250);
+
 impl Deps {
     /// One model call through the answer cache: the key covers the prompt version, the provider
     /// and model and the whole request, so a retried or replayed activity reuses the answer
@@ -111,7 +114,8 @@ impl Deps {
             return Err(permanent(kind, message));
         }
         self.limiters.acquire(&request.model, estimate).await;
-        let response = match self.llm.converse(request).await {
+        let (answer, hedged) = self.converse_or_hedge(request, estimate).await;
+        let response = match answer {
             Ok(r) => {
                 // Bedrock settles at input + cache write + output × the model's burndown.
                 let burndown = crate::catalogue::resolve(&self.settings.catalogue, &request.model)
@@ -119,6 +123,8 @@ impl Deps {
                 let used = r.input_tokens + r.cache_write_tokens + r.output_tokens * burndown;
                 self.limiters.settle(&request.model, estimate, used);
                 self.limiters.succeeded(&request.model);
+                self.limiters
+                    .answered_in(&request.model, request.max_tokens, r.latency);
                 crate::metrics::model_call(&model, "ok", r.latency.as_secs_f64());
                 r
             }
@@ -149,6 +155,13 @@ impl Deps {
         );
         usage.calls += 1;
         usage.cost_microusd += self.settings.call_cost_microusd(&request.model, &response);
+        if hedged {
+            // The request left unanswered: what the provider charges for it is not published;
+            // it is counted as the answer's cost (the same prompt, at most as long an answer).
+            usage.hedged_calls += 1;
+            usage.cost_microusd += self.settings.call_cost_microusd(&request.model, &response);
+            crate::metrics::model_call(&model, "abandoned", 0.0);
+        }
         usage.input_tokens += response.input_tokens;
         usage.output_tokens += response.output_tokens;
         usage.cache_read_tokens += response.cache_read_tokens;
@@ -174,6 +187,70 @@ impl Deps {
             )
             .await?;
         Ok(response)
+    }
+
+    /// Sends `request` (its quota reserved: `estimate` tokens) and waits for the answer; when
+    /// the answer is late (past [`Limiters::hedge_after`]) and quota nobody waits for holds a
+    /// second reservation, sends it again and takes the first answer. True when a second request
+    /// went out and was left unanswered: its reservation stays spent, as the provider's does. A
+    /// request that fails while the other runs is settled as refused (no quota) and the other's
+    /// answer taken.
+    ///
+    /// [`Limiters::hedge_after`]: crate::ratelimit::Limiters::hedge_after
+    async fn converse_or_hedge(
+        &self,
+        request: &LlmRequest,
+        estimate: u64,
+    ) -> (Result<LlmResponse, LlmError>, bool) {
+        let first = self.llm.converse(request);
+        tokio::pin!(first);
+        let late = self
+            .settings
+            .hedge
+            .then(|| self.limiters.hedge_after(&request.model, request.max_tokens))
+            .flatten();
+        let Some(late) = late else {
+            return (first.await, false);
+        };
+        let wake = tokio::time::sleep(late);
+        tokio::pin!(wake);
+        loop {
+            tokio::select! {
+                answer = &mut first => return (answer, false),
+                () = &mut wake => {}
+            }
+            if self.limiters.take_idle(&request.model, estimate) {
+                break;
+            }
+            wake.as_mut()
+                .reset(tokio::time::Instant::now() + HEDGE_RECHECK);
+        }
+        tracing::info!(
+            model = request.model,
+            late_s = late.as_secs_f64(),
+            "a late model call sent again with quota nobody waits for"
+        );
+        let second = self.llm.converse(request);
+        tokio::pin!(second);
+        let (answer, first_answered) = tokio::select! {
+            answer = &mut first => (answer, true),
+            answer = &mut second => (answer, false),
+        };
+        match answer {
+            Ok(answer) => (Ok(answer), true),
+            Err(e) => {
+                self.limiters.settle(&request.model, estimate, 0);
+                if matches!(e, LlmError::Throttled { .. }) {
+                    self.limiters.throttled(&request.model);
+                }
+                let other = if first_answered {
+                    second.await
+                } else {
+                    first.await
+                };
+                (other, false)
+            }
+        }
     }
 
     /// Keeps an answer that came another way (a batch inference job's) under `key` (see
@@ -309,4 +386,146 @@ pub(crate) fn answer_cache_key(request: &LlmRequest) -> (String, String) {
 /// Equal bytes, compared in time that does not depend on where they differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::clients::blobs::BlobStore;
+    use crate::clients::llm::LlmClient;
+    use crate::ratelimit::ModelLimit;
+    use crate::settings::{DEFAULT_SUMMARY_MODEL, Settings};
+
+    /// A model whose first answer takes `first` and every later one 10 ms.
+    struct SlowFirst {
+        first: Duration,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl LlmClient for SlowFirst {
+        async fn converse(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            let took = if n == 0 {
+                self.first
+            } else {
+                Duration::from_millis(10)
+            };
+            tokio::time::sleep(took).await;
+            Ok(LlmResponse {
+                text: format!("answer {n} to {}", request.messages[0].1),
+                input_tokens: 1_000,
+                output_tokens: 500,
+                cache_read_tokens: 0,
+                cache_write_tokens: 0,
+                truncated: false,
+                latency: took,
+                standin: false,
+            })
+        }
+    }
+
+    /// Dependencies over `llm` in a scratch directory, the summary model under a quota with room
+    /// to spare.
+    fn deps(llm: Arc<SlowFirst>, hedge: bool) -> (tempfile::TempDir, Deps) {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            hedge,
+            limits: [(
+                DEFAULT_SUMMARY_MODEL.to_owned(),
+                ModelLimit {
+                    rpm: 60_000,
+                    tpm: 100_000_000,
+                },
+            )]
+            .into(),
+            ..Settings::default()
+        };
+        let deps = Deps::new(
+            BlobStore::open(dir.path().join("blobs").to_str().unwrap()).unwrap(),
+            BlobStore::open(dir.path().join("results").to_str().unwrap()).unwrap(),
+            crate::clients::papers::SqlitePaperStore::open(&dir.path().join("papers.db"))
+                .unwrap()
+                .into(),
+            llm,
+            settings,
+        );
+        (dir, deps)
+    }
+
+    /// Twenty answers of 20 ms seen: a call running past ~20 ms is late.
+    fn seen_answers(deps: &Deps) {
+        for _ in 0..20 {
+            deps.limiters
+                .answered_in(DEFAULT_SUMMARY_MODEL, 1_000, Duration::from_millis(20));
+        }
+    }
+
+    fn ask(text: &str) -> LlmRequest {
+        LlmRequest::single(
+            DEFAULT_SUMMARY_MODEL.to_owned(),
+            ("Summarise.".into(), text.into()),
+            1_000,
+            0.0,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_late_call_is_sent_again_and_the_first_answer_taken() {
+        let llm = Arc::new(SlowFirst {
+            first: Duration::from_secs(30),
+            calls: AtomicUsize::new(0),
+        });
+        let (_dir, deps) = deps(llm.clone(), true);
+        // Let the pace fill the buckets with room for both reservations.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        seen_answers(&deps);
+        let mut usage = LlmUsage::default();
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            deps.converse(&ask("chunk one"), &mut usage),
+        )
+        .await
+        .expect("the second request answers long before the first")
+        .unwrap();
+        assert_eq!(answer.text, "answer 1 to chunk one");
+        assert_eq!(llm.calls.load(Ordering::SeqCst), 2);
+        assert_eq!((usage.calls, usage.hedged_calls), (1, 1), "{usage:?}");
+        // Both requests are paid: the one left at the answer's cost.
+        let one = deps
+            .settings
+            .call_cost_microusd(DEFAULT_SUMMARY_MODEL, &answer);
+        assert!(one > 0);
+        assert_eq!(usage.cost_microusd, 2 * one);
+        // Tokens are the answer's only.
+        assert_eq!((usage.input_tokens, usage.output_tokens), (1_000, 500));
+    }
+
+    #[tokio::test]
+    async fn no_second_request_without_hedging_or_before_answers_are_known() {
+        for (hedge, seen) in [(false, true), (true, false)] {
+            let llm = Arc::new(SlowFirst {
+                first: Duration::from_millis(400),
+                calls: AtomicUsize::new(0),
+            });
+            let (_dir, deps) = deps(llm.clone(), hedge);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if seen {
+                seen_answers(&deps);
+            }
+            let mut usage = LlmUsage::default();
+            let answer = deps
+                .converse(&ask("chunk two"), &mut usage)
+                .await
+                .unwrap();
+            assert_eq!(answer.text, "answer 0 to chunk two", "hedge {hedge}, seen {seen}");
+            assert_eq!(llm.calls.load(Ordering::SeqCst), 1);
+            assert_eq!(usage.hedged_calls, 0);
+        }
+    }
 }

@@ -42,6 +42,11 @@ const TARGET_SHARE: f64 = 0.98;
 /// answers in flight that settle above their reservation (output × burndown) and for debts of
 /// other workers that the estimate does not see.
 const BURST_SHARE: f64 = 0.95;
+/// The same two for a worker alone on the model queue: its debts are all in its own bucket,
+/// and what it cannot see is only an answer the provider has settled and the worker not yet
+/// heard of (milliseconds of one answer's debt).
+const TARGET_SHARE_ALONE: f64 = 0.995;
+const BURST_SHARE_ALONE: f64 = 0.99;
 /// After a decrease, further throttles within this long are answers to the old pace.
 const DECREASE_HOLD: Duration = Duration::from_secs(2);
 /// Smallest share of the quota AIMD goes down to.
@@ -61,6 +66,12 @@ const PEAK: f64 = 2.0;
 const MIN_SHARE: f64 = 0.01;
 /// How often a waiting call looks again when nothing wakes it.
 const RECHECK: Duration = Duration::from_millis(100);
+/// Answer times kept per model and answer budget, the latest, for [`Limiters::hedge_after`] …
+const ANSWER_SAMPLES: usize = 200;
+/// … and how many it needs before a call may be sent twice.
+const HEDGE_MIN_SAMPLES: usize = 20;
+/// The share of answers that come before a call counts as late.
+const HEDGE_QUANTILE: f64 = 0.95;
 
 tokio::task_local! {
     static FAIR_KEY: String;
@@ -135,6 +146,8 @@ struct State {
     burst_granted: bool,
     /// Workers sharing the account's quota (this one included): each paces at its share.
     workers: f64,
+    /// Whether this worker is the only one polling the model queue (its margins are smaller).
+    alone: bool,
     /// The share of the quota at the last throttle; increases slow down near it.
     throttled_at_fraction: Option<f64>,
     decreased_at: Option<Instant>,
@@ -149,12 +162,13 @@ struct State {
 }
 
 impl State {
-    fn new(limit: ModelLimit, workers: f64, now: Instant) -> Self {
+    fn new(limit: ModelLimit, workers: f64, alone: bool, now: Instant) -> Self {
         let mut s = State {
             limit,
             fraction: 1.0,
             burst_granted: false,
             workers: workers.max(1.0),
+            alone,
             throttled_at_fraction: None,
             decreased_at: None,
             increased_at: now,
@@ -170,7 +184,12 @@ impl State {
     }
 
     fn rate(&self, per_minute: u32) -> f64 {
-        per_minute as f64 * self.fraction * TARGET_SHARE / self.workers
+        let target = if self.alone {
+            TARGET_SHARE_ALONE
+        } else {
+            TARGET_SHARE
+        };
+        per_minute as f64 * self.fraction * target / self.workers
     }
 
     fn log_grant(&self, model: &str) {
@@ -193,7 +212,12 @@ impl State {
             return;
         }
         self.burst_granted = true;
-        let (workers, share) = (workers.max(1.0), self.fraction * BURST_SHARE);
+        let margin = if self.alone {
+            BURST_SHARE_ALONE
+        } else {
+            BURST_SHARE
+        };
+        let (workers, share) = (workers.max(1.0), self.fraction * margin);
         for (bucket, per_minute) in [
             (&mut self.requests, self.limit.rpm),
             (&mut self.tokens, self.limit.tpm),
@@ -257,6 +281,9 @@ pub struct Limiters {
     /// This worker's share of the account by demand ([`Limiters::set_share`]); `None`: 1/n.
     share: Mutex<Option<f64>>,
     started: Instant,
+    /// Recent answer times, seconds, by model and answer budget (`max_tokens`: a summary's and
+    /// a file's answers take very different times).
+    answers: Mutex<HashMap<(String, u32), VecDeque<f64>>>,
 }
 
 /// Removes a waiting call from its queue when its future is dropped (the activity cancelled).
@@ -289,6 +316,7 @@ impl Limiters {
             count: Mutex::new((None, false)),
             share: Mutex::new(None),
             started: Instant::now(),
+            answers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -316,6 +344,7 @@ impl Limiters {
         let mut all = self.states.lock().unwrap_or_else(|p| p.into_inner());
         for (model, state) in all.iter_mut() {
             state.workers = divisor;
+            state.alone = n == 1;
             state.set_fraction(state.fraction, now);
             if settled {
                 state.grant_burst(f64::from(n), elapsed, now);
@@ -384,7 +413,7 @@ impl Limiters {
         let started = self.started;
         let divisor = self.divisor();
         let state = all.entry(model.to_owned()).or_insert_with(|| {
-            let mut s = State::new(limit, divisor, now);
+            let mut s = State::new(limit, divisor, self.workers() <= 1, now);
             // A model first called after the count settled gets its share at once.
             if settled {
                 s.grant_burst(
@@ -552,6 +581,71 @@ impl Limiters {
         });
     }
 
+    /// A call to `model` with this answer budget was answered in `took`.
+    pub fn answered_in(&self, model: &str, max_tokens: u32, took: Duration) {
+        let mut all = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = all.entry((model.to_owned(), max_tokens)).or_default();
+        if kept.len() == ANSWER_SAMPLES {
+            kept.pop_front();
+        }
+        kept.push_back(took.as_secs_f64());
+    }
+
+    /// How long a call to `model` with this answer budget runs before it is late: the time
+    /// within which [`HEDGE_QUANTILE`] of the recent answers came. `None` while too few have
+    /// come, and for a model without a quota (its idle quota is unknown: a second request could
+    /// take what others need, a self-hosted server's capacity say).
+    pub fn hedge_after(&self, model: &str, max_tokens: u32) -> Option<Duration> {
+        self.limits.get(model)?;
+        let all = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = all.get(&(model.to_owned(), max_tokens))?;
+        if kept.len() < HEDGE_MIN_SAMPLES {
+            return None;
+        }
+        let mut sorted: Vec<f64> = kept.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let i = ((sorted.len() as f64 * HEDGE_QUANTILE) as usize).min(sorted.len() - 1);
+        Some(Duration::from_secs_f64(sorted[i]))
+    }
+
+    /// Takes one request reserving `tokens` of `model`'s quota only if nothing is waiting for it
+    /// and the buckets hold it now: quota that would otherwise stay idle (for a late call's
+    /// second request). False for a model without a quota.
+    pub fn take_idle(&self, model: &str, tokens: u64) -> bool {
+        self.with_state(model, |s, now| {
+                if !s.waiting.is_empty() {
+                    return false;
+                }
+                let tokens = tokens as f64;
+                let mut wait = Duration::ZERO;
+                if let Some(b) = &mut s.requests {
+                    b.refill(now);
+                    wait = wait.max(b.wait_for(1.0));
+                }
+                if let Some(b) = &mut s.tokens {
+                    b.refill(now);
+                    wait = wait.max(b.wait_for(tokens));
+                }
+                if !wait.is_zero() {
+                    return false;
+                }
+                if let Some(b) = &mut s.requests {
+                    b.take(1.0);
+                }
+                if let Some(b) = &mut s.tokens {
+                    b.take(tokens);
+                }
+                tracing::debug!(
+                    model,
+                    tokens,
+                    level = s.tokens.as_ref().map(|b| b.level.round()),
+                    "idle quota taken for a late call's second request"
+                );
+                true
+            })
+            .unwrap_or(false)
+    }
+
     /// The share of its quota `model` runs at now (1.0 when unthrottled or unlimited).
     pub fn share(&self, model: &str) -> f64 {
         self.with_state(model, |s, _| s.fraction).unwrap_or(1.0)
@@ -641,8 +735,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_settled_count_grants_the_share_of_the_accounts_minute() {
-        // 60,000 tpm: the account holds a minute (60,000) at the start; the pace is 98% of
-        // 1,000 tokens/s.
+        // 60,000 tpm: the account holds a minute (60,000) at the start; the pace of a worker
+        // alone is 99.5% of 1,000 tokens/s.
         let alone = one(0, 60_000);
         alone.acquire("m", 1_000).await;
         // One count is not settled (workers started together may not all poll yet): the pace.
@@ -656,11 +750,11 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
-        // Two alike: the worker alone may use 95% of the account's minute (57,000) beside its
-        // pace, at twice its pace at the most: 30 s give 58,800, where the pace gives 29,400.
+        // Two alike: the worker alone may use 99% of the account's minute (~59,400) beside its
+        // pace, at twice its pace at the most: 30 s give 59,700, where the pace gives 29,850.
         alone.set_workers(1);
         let taken = taken_in(&alone, 30, 500).await;
-        assert!((54_000..=60_000).contains(&taken), "{taken}");
+        assert!((57_000..=61_000).contains(&taken), "{taken}");
 
         // Three workers that each spent 11,000 in their first ~11.2 s (33,000 of the account's
         // 60,000 + ~11,200 refilled): each may use a third of 95% of the ~38,200 left (~12,100)
@@ -677,6 +771,42 @@ mod tests {
         shared.set_workers(3);
         let taken = taken_in(&shared, 30, 500).await;
         assert!((8_500..=10_500).contains(&taken), "{taken}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_is_late_past_the_95th_answer_and_hedged_only_with_idle_quota() {
+        let l = one(600, 0);
+        // Too few answers seen: no call is late yet.
+        for ms in 1..=19 {
+            l.answered_in("m", 1_000, Duration::from_millis(ms * 100));
+        }
+        assert_eq!(l.hedge_after("m", 1_000), None);
+        for ms in 20..=100 {
+            l.answered_in("m", 1_000, Duration::from_millis(ms * 100));
+        }
+        // 100 answers of 0.1 … 10 s: 95% came within 9.6 s.
+        assert_eq!(l.hedge_after("m", 1_000), Some(Duration::from_millis(9_600)));
+        // Another answer budget, another model, a model without a quota: nothing known.
+        assert_eq!(l.hedge_after("m", 8_000), None);
+        assert_eq!(l.hedge_after("other", 1_000), None);
+        assert!(!l.take_idle("other", 1));
+        // The bucket starts empty; at 10 requests a second, one is there after 0.1 s.
+        assert!(!l.take_idle("m", 1));
+        tokio::time::advance(Duration::from_millis(150)).await;
+        assert!(l.take_idle("m", 1));
+        assert!(!l.take_idle("m", 1), "the bucket is empty again");
+        // A call waiting for the quota comes first: the idle quota is not idle.
+        let waiting = {
+            let l = &l;
+            async move { l.acquire("m", 1).await }
+        };
+        tokio::pin!(waiting);
+        assert!(futures::poll!(waiting.as_mut()).is_pending());
+        tokio::time::advance(Duration::from_millis(50)).await;
+        assert!(!l.take_idle("m", 1), "a call waits");
+        waiting.await;
+        tokio::time::advance(Duration::from_millis(150)).await;
+        assert!(l.take_idle("m", 1), "nothing waits, the bucket holds one");
     }
 
     #[tokio::test(start_paused = true)]

@@ -75,6 +75,12 @@ pub struct Settings {
     pub datasets: Vec<String>,
     /// Per-model quotas this worker keeps to (`[models.limits."model-id"] rpm = …, tpm = …`).
     pub limits: BTreeMap<String, ModelLimit>,
+    /// Send a late model call again (a hedge): a call to a model with a quota that runs past
+    /// the time 95% of its recent answers took, once nothing waits for that quota, goes out a
+    /// second time and the first answer is taken. Both are paid (the one left is counted at
+    /// the answer's cost); the last answers of a batch no longer wait on the provider's slow
+    /// tail.
+    pub hedge: bool,
     /// Negotiated prices that replace the catalogue's, US dollars per million tokens
     /// (`[models.prices."model-id"] input = …, output = …`); an inference-profile id such as
     /// `us.anthropic.…` uses the price of the model id it contains.
@@ -344,6 +350,7 @@ impl Default for Settings {
                 .map(|s| s.to_string())
                 .collect(),
             limits: BTreeMap::new(),
+            hedge: true,
             prices: BTreeMap::new(),
             catalogue: catalogue::builtin(),
             region: "us-east-1".into(),

@@ -136,6 +136,22 @@ const CHARS_PER_TOKEN: usize = 4;
 const AUTO_CACHE_MIN_CHARS: usize = 1_024 * CHARS_PER_TOKEN;
 const AUTO_CACHE_STEP_CHARS: usize = 128 * CHARS_PER_TOKEN;
 
+/// Counts a request whose client went away before its answer (the loser of a hedged call, a
+/// worker that died) as `abandoned`: nothing settles it, so its reservation stays taken.
+struct Abandoned<'a> {
+    shared: &'a Shared,
+    task: &'a str,
+    answered: bool,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.shared.count(self.task, "abandoned");
+        }
+    }
+}
+
 impl Shared {
     /// The answer to `asked`, or the fault the options inject.
     pub(crate) async fn answer(&self, asked: Asked) -> Result<Answered, Fault> {
@@ -281,9 +297,13 @@ impl Shared {
             }
         }
         let mut answer = self.template(kind, &asked.system, &first_user);
+        // A summary's length is drawn from its prompt: the same request asked again (a retry, a
+        // hedge) runs about as long, as a model's answers to one prompt do.
+        let prompt_draw = u64::from_str_radix(&sha256_hex(first_user.as_bytes())[..16], 16)
+            .expect("hex digits");
         if kind == Some(Task::Summarize)
             && !continuation
-            && let Some(tokens) = crate::world::summary_tokens(o, n, asked.max_tokens)
+            && let Some(tokens) = crate::world::summary_tokens(o, prompt_draw, asked.max_tokens)
         {
             answer = crate::world::lengthen(answer, tokens);
         }
@@ -303,9 +323,15 @@ impl Shared {
         };
         let output_tokens = (text.len() / CHARS_PER_TOKEN + 1) as u64;
         let latency = crate::world::latency_ms(o, n, output_tokens);
+        let mut left = Abandoned {
+            shared: self,
+            task: &task,
+            answered: false,
+        };
         if latency > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(latency / 1000.0)).await;
         }
+        left.answered = true;
         let (cache_read, cache_write) = self.prompt_cache(model_id, &asked.cache);
         // Cache reads do not count; input, cache writes and output × burndown do.
         let settled = prompt_tokens.saturating_sub(cache_read) + output_tokens * burndown;

@@ -3,8 +3,9 @@
 //! median [`TTFT_MEDIAN_MS`]) plus its output tokens at [`TOKENS_PER_S`] (Haiku 4.5's published
 //! pace), the whole spread lognormally, and [`TAIL_PERCENT`]% of answers take [`TAIL_FACTOR`]×
 //! as long (the long tail providers show under load). With `--summary-tokens MIN-MAX`, each
-//! summary is drawn between MIN and MAX tokens. Draws are deterministic in the request's number,
-//! so a benchmark sees the same world every time.
+//! summary is drawn between MIN and MAX tokens. Draws are deterministic, so a benchmark sees the
+//! same world every time: a summary's length in its prompt (the same request asked twice gets
+//! an answer of the same length), an answer's time in the request's number.
 
 use crate::StandinOptions;
 
@@ -56,8 +57,8 @@ pub fn latency_ms(o: &StandinOptions, n: u64, output_tokens: u64) -> f64 {
     ms
 }
 
-/// The length, in tokens, of summary `n` when `--summary-tokens` sets a range (at most
-/// `max_tokens`, so a drawn summary is never cut).
+/// The length, in tokens, of the summary drawn as `n` (the stand-in draws it from the prompt)
+/// when `--summary-tokens` sets a range (at most `max_tokens`, so a drawn summary is never cut).
 pub fn summary_tokens(o: &StandinOptions, n: u64, max_tokens: u64) -> Option<u64> {
     let (lo, hi) = o.summary_tokens.as_deref()?.split_once('-')?;
     let (lo, hi): (u64, u64) = (lo.trim().parse().ok()?, hi.trim().parse().ok()?);

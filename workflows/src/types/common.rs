@@ -78,6 +78,10 @@ pub struct LlmUsage {
     /// half the on-demand one).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub batch_calls: u32,
+    /// Of `calls`, those sent a second time because the answer was late (a hedge): the request
+    /// left unanswered is in `cost_microusd` at the answer's cost, not in the tokens.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hedged_calls: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -104,6 +108,7 @@ impl LlmUsage {
         self.truncated |= other.truncated;
         self.cost_microusd += other.cost_microusd;
         self.batch_calls += other.batch_calls;
+        self.hedged_calls += other.hedged_calls;
     }
 }
 
