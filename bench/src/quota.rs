@@ -367,7 +367,7 @@ pub async fn quota(mut config: Config, args: QuotaArgs) -> anyhow::Result<()> {
     let throttled = delta(&["by_outcome", "over-quota"]) + delta(&["by_outcome", "throttled"]);
     let used_tokens = delta(&["quota_tokens_by_model", model.as_str()]);
     // A late call's second request that was left unanswered (a hedge): quota spent, no work.
-    let hedged = delta(&["by_outcome", "abandoned"]);
+    let hedged = delta(&["abandoned_by_kind", summarize]);
     let ok_requests = summary_requests.saturating_sub(throttled + hedged);
     let mut latencies: Vec<u64> = stats["summary_latency_ms"]
         .as_array()

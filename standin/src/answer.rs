@@ -148,6 +148,14 @@ impl Drop for Abandoned<'_> {
     fn drop(&mut self) {
         if !self.answered {
             self.shared.count(self.task, "abandoned");
+            *self
+                .shared
+                .stats
+                .lock()
+                .unwrap()
+                .abandoned_by_kind
+                .entry(self.task.to_owned())
+                .or_default() += 1;
         }
     }
 }

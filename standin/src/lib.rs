@@ -104,8 +104,12 @@ pub struct Stats {
     /// By request kind (`summarize-chunk`, `generate-code`, …).
     pub by_kind: BTreeMap<String, u64>,
     /// By outcome (`ok`, `throttled`, `over-quota`, `error`, `timeout`, `truncated`,
-    /// `failed-chunk`, `bad-request`).
+    /// `failed-chunk`, `bad-request`, `abandoned`).
     pub by_outcome: BTreeMap<String, u64>,
+    /// Requests whose client went away before the answer (a hedged call's second request, a
+    /// worker stopped), by request kind.
+    #[serde(default)]
+    pub abandoned_by_kind: BTreeMap<String, u64>,
     /// Summary requests per chunk, counted on arrival (first 16 hex of the SHA-256 of the
     /// request's text).
     pub summaries_by_chunk: BTreeMap<String, u64>,
@@ -312,6 +316,51 @@ mod tests {
         let stats = shared_stats(addr).await;
         assert_eq!(stats["requests_by_protocol"]["chat-completions"], 2);
         assert_eq!(stats["by_kind"]["review-code"], 2, "{stats}");
+    }
+
+    /// A request asked twice gets a summary of the same length (drawn from its prompt), and a
+    /// request whose client leaves before the answer is counted as abandoned, its quota not
+    /// settled.
+    #[tokio::test]
+    async fn the_same_prompt_runs_as_long_and_a_request_left_is_abandoned() {
+        use activities::clients::openai::{OpenAiLlm, ProviderConfig};
+        let options = StandinOptions {
+            summary_tokens: Some("600-1500".into()),
+            latency_per_token_ms: 1.0,
+            ..Default::default()
+        };
+        let (addr, _server) = start(([127, 0, 0, 1], 0).into(), options).await.unwrap();
+        let config = ProviderConfig {
+            base_url: format!("http://{addr}/v1"),
+            ..ProviderConfig::local()
+        };
+        let llm = OpenAiLlm::new("local", config, false).unwrap();
+        let ask = |text: &str| {
+            let prompt = activities::prompts::summarize("A Paper", 0, 2, &[], text);
+            LlmRequest::single("deepseek-coder-6.7b-instruct".into(), prompt, 2_000, 0.0)
+        };
+        let (a, b) = (ask("Some text."), ask("Other text, another summary."));
+        let first = llm.converse(&a).await.unwrap();
+        let again = llm.converse(&a).await.unwrap();
+        let other = llm.converse(&b).await.unwrap();
+        assert_eq!(first.output_tokens, again.output_tokens);
+        assert!((600..=1_501).contains(&first.output_tokens), "{first:?}");
+        assert_ne!(first.output_tokens, other.output_tokens, "another prompt, another draw");
+        let settled = shared_stats(addr).await["quota_tokens_by_model"]["deepseek-coder-6.7b-instruct"]
+            .as_u64()
+            .unwrap();
+        // ~1 ms per output token: gone after 100 ms.
+        let left = tokio::time::timeout(std::time::Duration::from_millis(100), llm.converse(&a)).await;
+        assert!(left.is_err(), "the answer takes longer than the client waits");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let stats = shared_stats(addr).await;
+        assert_eq!(stats["abandoned_by_kind"]["summarize-chunk"], 1, "{stats}");
+        assert_eq!(stats["by_outcome"]["abandoned"], 1);
+        assert_eq!(
+            stats["quota_tokens_by_model"]["deepseek-coder-6.7b-instruct"],
+            settled,
+            "nothing settles a request left"
+        );
     }
 
     async fn shared_stats(addr: SocketAddr) -> serde_json::Value {
