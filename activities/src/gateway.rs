@@ -207,7 +207,10 @@ impl Deps {
         let late = self
             .settings
             .hedge
-            .then(|| self.limiters.hedge_after(&request.model, request.max_tokens))
+            .then(|| {
+                self.limiters
+                    .hedge_after(&request.model, request.max_tokens)
+            })
             .flatten();
         let Some(late) = late else {
             return (first.await, false);
@@ -466,6 +469,11 @@ mod tests {
         }
     }
 
+    /// A call that waited for the quota (the bucket starts empty): a backlog, lately.
+    async fn backlog(deps: &Deps) {
+        deps.limiters.acquire(DEFAULT_SUMMARY_MODEL, 1).await;
+    }
+
     fn ask(text: &str) -> LlmRequest {
         LlmRequest::single(
             DEFAULT_SUMMARY_MODEL.to_owned(),
@@ -482,6 +490,7 @@ mod tests {
             calls: AtomicUsize::new(0),
         });
         let (_dir, deps) = deps(llm.clone(), true);
+        backlog(&deps).await;
         // Let the pace fill the buckets with room for both reservations.
         tokio::time::sleep(Duration::from_millis(200)).await;
         seen_answers(&deps);
@@ -507,23 +516,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn no_second_request_without_hedging_or_before_answers_are_known() {
-        for (hedge, seen) in [(false, true), (true, false)] {
+    async fn no_second_request_without_hedging_answers_known_or_a_backlog() {
+        for (hedge, seen, waited) in [
+            (false, true, true),
+            (true, false, true),
+            (true, true, false),
+        ] {
             let llm = Arc::new(SlowFirst {
                 first: Duration::from_millis(400),
                 calls: AtomicUsize::new(0),
             });
             let (_dir, deps) = deps(llm.clone(), hedge);
+            if waited {
+                backlog(&deps).await;
+            } else {
+                // The model's buckets begin now (empty), and have filled when the call comes.
+                deps.limiters.share(DEFAULT_SUMMARY_MODEL);
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
             if seen {
                 seen_answers(&deps);
             }
             let mut usage = LlmUsage::default();
-            let answer = deps
-                .converse(&ask("chunk two"), &mut usage)
-                .await
-                .unwrap();
-            assert_eq!(answer.text, "answer 0 to chunk two", "hedge {hedge}, seen {seen}");
+            let answer = deps.converse(&ask("chunk two"), &mut usage).await.unwrap();
+            assert_eq!(
+                answer.text, "answer 0 to chunk two",
+                "hedge {hedge}, seen {seen}, waited {waited}"
+            );
             assert_eq!(llm.calls.load(Ordering::SeqCst), 1);
             assert_eq!(usage.hedged_calls, 0);
         }

@@ -72,6 +72,10 @@ const ANSWER_SAMPLES: usize = 200;
 const HEDGE_MIN_SAMPLES: usize = 20;
 /// The share of answers that come before a call counts as late.
 const HEDGE_QUANTILE: f64 = 0.95;
+/// A late call is sent again only this soon after calls last waited for the quota: at the end
+/// of a backlog, where the last answers decide when the papers go on. A worker that stays
+/// below its quota does not pay for second requests.
+const HEDGE_AFTER_BACKLOG: Duration = Duration::from_secs(60);
 
 tokio::task_local! {
     static FAIR_KEY: String;
@@ -125,7 +129,11 @@ impl Bucket {
 
     fn refill(&mut self, now: Instant) {
         let dt = now.saturating_duration_since(self.at).as_secs_f64();
-        self.level = (self.level + dt * self.per_sec).min(self.cap);
+        // A level above the depth (what was granted before the pace was lowered) is kept, not
+        // refilled.
+        if self.level < self.cap {
+            self.level = (self.level + dt * self.per_sec).min(self.cap);
+        }
         self.peak = (self.peak + dt * self.peak_cap()).min(self.peak_cap());
         self.at = now;
     }
@@ -159,6 +167,8 @@ struct State {
     order: VecDeque<String>,
     waiting: HashMap<String, VecDeque<u64>>,
     next_id: u64,
+    /// When a call last had to wait for the quota.
+    backlog_at: Option<Instant>,
 }
 
 impl State {
@@ -177,6 +187,7 @@ impl State {
             order: VecDeque::new(),
             waiting: HashMap::new(),
             next_id: 0,
+            backlog_at: None,
         };
         s.requests = (limit.rpm > 0).then(|| Bucket::new(s.rate(limit.rpm), now));
         s.tokens = (limit.tpm > 0).then(|| Bucket::new(s.rate(limit.tpm), now));
@@ -228,8 +239,10 @@ impl State {
                 let refilled = per_minute as f64 / 60.0 * elapsed;
                 let account = (full + refilled - workers * b.spent).clamp(0.0, full);
                 // What the worker saved at its pace is part of what the account holds: the
-                // grant replaces it.
-                b.level = (account * share / workers).min(b.cap);
+                // grant replaces it. It is not capped by the bucket's depth: a share by demand
+                // that is small at this moment (few calls in hand yet) must not cut the
+                // worker's part of the minute.
+                b.level = account * share / workers;
             }
         }
     }
@@ -243,7 +256,9 @@ impl State {
                 b.refill(now);
                 b.per_sec = per_minute / 60.0;
                 b.cap = b.per_sec * WINDOW_SECS;
-                b.level = b.level.min(b.cap);
+                // The level stays: what the worker was granted of the account's minute is
+                // still its part when its share of the pace changes (by demand, every 2 s). A
+                // throttle empties it (see `Limiters::throttled`).
                 b.peak = b.peak.min(b.peak_cap());
             }
         }
@@ -474,6 +489,7 @@ impl Limiters {
                         wait = wait.max(b.wait_for(tokens));
                     }
                     if !wait.is_zero() {
+                        s.backlog_at = Some(now);
                         return Some(wait);
                     }
                     if let Some(b) = &mut s.requests {
@@ -521,7 +537,8 @@ impl Limiters {
         self.with_state(model, |s, now| {
             if let Some(b) = &mut s.tokens {
                 b.refill(now);
-                b.level = (b.level + reserved as f64 - used as f64).min(b.cap);
+                let ceiling = b.cap.max(b.level);
+                b.level = (b.level + reserved as f64 - used as f64).min(ceiling);
                 b.spent += used as f64 - reserved as f64;
             }
         });
@@ -608,42 +625,46 @@ impl Limiters {
         Some(Duration::from_secs_f64(sorted[i]))
     }
 
-    /// Takes one request reserving `tokens` of `model`'s quota only if nothing is waiting for it
-    /// and the buckets hold it now: quota that would otherwise stay idle (for a late call's
-    /// second request). False for a model without a quota.
+    /// Takes one request reserving `tokens` of `model`'s quota only if calls waited for it in
+    /// the last [`HEDGE_AFTER_BACKLOG`] but none waits now, and the buckets hold it: quota that
+    /// would otherwise stay idle at the end of a backlog (for a late call's second request).
+    /// False for a model without a quota.
     pub fn take_idle(&self, model: &str, tokens: u64) -> bool {
         self.with_state(model, |s, now| {
-                if !s.waiting.is_empty() {
-                    return false;
-                }
-                let tokens = tokens as f64;
-                let mut wait = Duration::ZERO;
-                if let Some(b) = &mut s.requests {
-                    b.refill(now);
-                    wait = wait.max(b.wait_for(1.0));
-                }
-                if let Some(b) = &mut s.tokens {
-                    b.refill(now);
-                    wait = wait.max(b.wait_for(tokens));
-                }
-                if !wait.is_zero() {
-                    return false;
-                }
-                if let Some(b) = &mut s.requests {
-                    b.take(1.0);
-                }
-                if let Some(b) = &mut s.tokens {
-                    b.take(tokens);
-                }
-                tracing::debug!(
-                    model,
-                    tokens,
-                    level = s.tokens.as_ref().map(|b| b.level.round()),
-                    "idle quota taken for a late call's second request"
-                );
-                true
-            })
-            .unwrap_or(false)
+            let after_backlog = s
+                .backlog_at
+                .is_some_and(|t| now.saturating_duration_since(t) <= HEDGE_AFTER_BACKLOG);
+            if !after_backlog || !s.waiting.is_empty() {
+                return false;
+            }
+            let tokens = tokens as f64;
+            let mut wait = Duration::ZERO;
+            if let Some(b) = &mut s.requests {
+                b.refill(now);
+                wait = wait.max(b.wait_for(1.0));
+            }
+            if let Some(b) = &mut s.tokens {
+                b.refill(now);
+                wait = wait.max(b.wait_for(tokens));
+            }
+            if !wait.is_zero() {
+                return false;
+            }
+            if let Some(b) = &mut s.requests {
+                b.take(1.0);
+            }
+            if let Some(b) = &mut s.tokens {
+                b.take(tokens);
+            }
+            tracing::debug!(
+                model,
+                tokens,
+                level = s.tokens.as_ref().map(|b| b.level.round()),
+                "idle quota taken for a late call's second request"
+            );
+            true
+        })
+        .unwrap_or(false)
     }
 
     /// The share of its quota `model` runs at now (1.0 when unthrottled or unlimited).
@@ -774,6 +795,27 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_small_share_by_demand_keeps_the_granted_part_of_the_minute() {
+        let l = one(0, 60_000);
+        l.acquire("m", 1).await;
+        l.set_workers(3);
+        l.set_workers(3);
+        let level = |l: &Limiters| l.with_state("m", |s, _| s.tokens.as_ref().unwrap().level);
+        // A third of 95% of the account's minute (60,000).
+        let granted = level(&l).unwrap();
+        assert!((18_500.0..19_100.0).contains(&granted), "{granted}");
+        // The worker holds few calls yet: a tenth of the pace, whose minute is 5,880 deep. Its
+        // part of what the account held stays (it was cut to the depth, the rest lost to all).
+        l.set_share(Some(0.1));
+        assert!(level(&l).unwrap() >= granted, "{:?}", level(&l));
+        tokio::time::advance(Duration::from_secs(5)).await;
+        l.settle("m", 1_000, 0);
+        assert!(level(&l).unwrap() >= granted, "no refill above it, no cut");
+        l.set_share(None);
+        assert!(level(&l).unwrap() >= granted);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_call_is_late_past_the_95th_answer_and_hedged_only_with_idle_quota() {
         let l = one(600, 0);
         // Too few answers seen: no call is late yet.
@@ -785,17 +827,21 @@ mod tests {
             l.answered_in("m", 1_000, Duration::from_millis(ms * 100));
         }
         // 100 answers of 0.1 … 10 s: 95% came within 9.6 s.
-        assert_eq!(l.hedge_after("m", 1_000), Some(Duration::from_millis(9_600)));
+        assert_eq!(
+            l.hedge_after("m", 1_000),
+            Some(Duration::from_millis(9_600))
+        );
         // Another answer budget, another model, a model without a quota: nothing known.
         assert_eq!(l.hedge_after("m", 8_000), None);
         assert_eq!(l.hedge_after("other", 1_000), None);
         assert!(!l.take_idle("other", 1));
-        // The bucket starts empty; at 10 requests a second, one is there after 0.1 s.
+        // Nothing has waited for the quota: no backlog ends, nothing is hedged, though the
+        // bucket holds a request.
         assert!(!l.take_idle("m", 1));
         tokio::time::advance(Duration::from_millis(150)).await;
-        assert!(l.take_idle("m", 1));
-        assert!(!l.take_idle("m", 1), "the bucket is empty again");
-        // A call waiting for the quota comes first: the idle quota is not idle.
+        assert!(!l.take_idle("m", 1), "below the quota: no second requests");
+        // A backlog: a call waits for the quota, and while it waits the quota is not idle.
+        l.acquire("m", 1).await;
         let waiting = {
             let l = &l;
             async move { l.acquire("m", 1).await }
@@ -805,8 +851,13 @@ mod tests {
         tokio::time::advance(Duration::from_millis(50)).await;
         assert!(!l.take_idle("m", 1), "a call waits");
         waiting.await;
+        // Its end: nothing waits, and once the bucket holds one, the quota is idle.
+        assert!(!l.take_idle("m", 1), "the bucket is empty");
         tokio::time::advance(Duration::from_millis(150)).await;
         assert!(l.take_idle("m", 1), "nothing waits, the bucket holds one");
+        // A minute after the backlog, a worker below its quota again pays for nothing more.
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert!(!l.take_idle("m", 1));
     }
 
     #[tokio::test(start_paused = true)]

@@ -75,11 +75,11 @@ pub struct Settings {
     pub datasets: Vec<String>,
     /// Per-model quotas this worker keeps to (`[models.limits."model-id"] rpm = …, tpm = …`).
     pub limits: BTreeMap<String, ModelLimit>,
-    /// Send a late model call again (a hedge): a call to a model with a quota that runs past
-    /// the time 95% of its recent answers took, once nothing waits for that quota, goes out a
-    /// second time and the first answer is taken. Both are paid (the one left is counted at
-    /// the answer's cost); the last answers of a batch no longer wait on the provider's slow
-    /// tail.
+    /// Send a late model call again (a hedge): at the end of a backlog (calls waited for the
+    /// quota within the last minute, none waits now), a call to a model with a quota that runs
+    /// past the time 95% of its recent answers took goes out a second time and the first answer
+    /// is taken. Both are paid (the one left is counted at the answer's cost); the last answers
+    /// of a map no longer wait on the provider's slow tail.
     pub hedge: bool,
     /// Negotiated prices that replace the catalogue's, US dollars per million tokens
     /// (`[models.prices."model-id"] input = …, output = …`); an inference-profile id such as

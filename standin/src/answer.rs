@@ -307,8 +307,8 @@ impl Shared {
         let mut answer = self.template(kind, &asked.system, &first_user);
         // A summary's length is drawn from its prompt: the same request asked again (a retry, a
         // hedge) runs about as long, as a model's answers to one prompt do.
-        let prompt_draw = u64::from_str_radix(&sha256_hex(first_user.as_bytes())[..16], 16)
-            .expect("hex digits");
+        let prompt_draw =
+            u64::from_str_radix(&sha256_hex(first_user.as_bytes())[..16], 16).expect("hex digits");
         if kind == Some(Task::Summarize)
             && !continuation
             && let Some(tokens) = crate::world::summary_tokens(o, prompt_draw, asked.max_tokens)

@@ -345,20 +345,27 @@ mod tests {
         let other = llm.converse(&b).await.unwrap();
         assert_eq!(first.output_tokens, again.output_tokens);
         assert!((600..=1_501).contains(&first.output_tokens), "{first:?}");
-        assert_ne!(first.output_tokens, other.output_tokens, "another prompt, another draw");
-        let settled = shared_stats(addr).await["quota_tokens_by_model"]["deepseek-coder-6.7b-instruct"]
-            .as_u64()
-            .unwrap();
+        assert_ne!(
+            first.output_tokens, other.output_tokens,
+            "another prompt, another draw"
+        );
+        let settled =
+            shared_stats(addr).await["quota_tokens_by_model"]["deepseek-coder-6.7b-instruct"]
+                .as_u64()
+                .unwrap();
         // ~1 ms per output token: gone after 100 ms.
-        let left = tokio::time::timeout(std::time::Duration::from_millis(100), llm.converse(&a)).await;
-        assert!(left.is_err(), "the answer takes longer than the client waits");
+        let left =
+            tokio::time::timeout(std::time::Duration::from_millis(100), llm.converse(&a)).await;
+        assert!(
+            left.is_err(),
+            "the answer takes longer than the client waits"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let stats = shared_stats(addr).await;
         assert_eq!(stats["abandoned_by_kind"]["summarize-chunk"], 1, "{stats}");
         assert_eq!(stats["by_outcome"]["abandoned"], 1);
         assert_eq!(
-            stats["quota_tokens_by_model"]["deepseek-coder-6.7b-instruct"],
-            settled,
+            stats["quota_tokens_by_model"]["deepseek-coder-6.7b-instruct"], settled,
             "nothing settles a request left"
         );
     }
