@@ -70,6 +70,8 @@ const RECHECK: Duration = Duration::from_millis(100);
 const ANSWER_SAMPLES: usize = 200;
 /// … and how many it needs before a call may be sent twice.
 const HEDGE_MIN_SAMPLES: usize = 20;
+/// Kinds of answer (model and answer budget) whose times are kept.
+const ANSWER_KINDS: usize = 64;
 /// The share of answers that come before a call counts as late.
 const HEDGE_QUANTILE: f64 = 0.95;
 /// A late call is sent again only this soon after calls last waited for the quota: at the end
@@ -600,8 +602,17 @@ impl Limiters {
 
     /// A call to `model` with this answer budget was answered in `took`.
     pub fn answered_in(&self, model: &str, max_tokens: u32, took: Duration) {
+        // Only what can be hedged, and a bounded number of kinds of answer (a budget fitted to
+        // each prompt's length would otherwise add one per request).
+        if !self.limits.contains_key(model) {
+            return;
+        }
         let mut all = self.answers.lock().unwrap_or_else(|p| p.into_inner());
-        let kept = all.entry((model.to_owned(), max_tokens)).or_default();
+        let key = (model.to_owned(), max_tokens);
+        if !all.contains_key(&key) && all.len() >= ANSWER_KINDS {
+            return;
+        }
+        let kept = all.entry(key).or_default();
         if kept.len() == ANSWER_SAMPLES {
             kept.pop_front();
         }

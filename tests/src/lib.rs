@@ -892,8 +892,10 @@ impl Stack {
     /// a test that waited in vain shows.
     pub fn processes(&self) -> String {
         let mut out = String::new();
-        for (name, proc) in [("worker", self.worker.as_ref()), ("temporal", Some(&self.temporal))]
-        {
+        for (name, proc) in [
+            ("worker", self.worker.as_ref()),
+            ("temporal", Some(&self.temporal)),
+        ] {
             let Some(proc) = proc else {
                 out.push_str(&format!("{name}: not running (none started)\n"));
                 continue;
@@ -901,7 +903,10 @@ impl Stack {
             // The state letter after the command in /proc/PID/stat: Z is a process that ended.
             let state = std::fs::read_to_string(format!("/proc/{}/stat", proc.pid()))
                 .ok()
-                .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim().chars().next()))
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, rest)| rest.trim().chars().next())
+                })
                 .flatten();
             let alive = matches!(state, Some(c) if c != 'Z' && c != 'X');
             let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
