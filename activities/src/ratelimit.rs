@@ -266,6 +266,30 @@ impl State {
         }
     }
 
+    /// Takes one request reserving `tokens` when both buckets hold it now (zero returned), or
+    /// says how long until they will, taking nothing.
+    fn take_or_wait(&mut self, tokens: u64, now: Instant) -> Duration {
+        let tokens = tokens as f64;
+        let mut wait = Duration::ZERO;
+        if let Some(b) = &mut self.requests {
+            b.refill(now);
+            wait = wait.max(b.wait_for(1.0));
+        }
+        if let Some(b) = &mut self.tokens {
+            b.refill(now);
+            wait = wait.max(b.wait_for(tokens));
+        }
+        if wait.is_zero() {
+            if let Some(b) = &mut self.requests {
+                b.take(1.0);
+            }
+            if let Some(b) = &mut self.tokens {
+                b.take(tokens);
+            }
+        }
+        wait
+    }
+
     fn head(&self) -> Option<u64> {
         self.order
             .front()
@@ -480,25 +504,10 @@ impl Limiters {
                     if s.head() != Some(id) {
                         return Some(RECHECK);
                     }
-                    let tokens = tokens as f64;
-                    let mut wait = Duration::ZERO;
-                    if let Some(b) = &mut s.requests {
-                        b.refill(now);
-                        wait = wait.max(b.wait_for(1.0));
-                    }
-                    if let Some(b) = &mut s.tokens {
-                        b.refill(now);
-                        wait = wait.max(b.wait_for(tokens));
-                    }
+                    let wait = s.take_or_wait(tokens, now);
                     if !wait.is_zero() {
                         s.backlog_at = Some(now);
                         return Some(wait);
-                    }
-                    if let Some(b) = &mut s.requests {
-                        b.take(1.0);
-                    }
-                    if let Some(b) = &mut s.tokens {
-                        b.take(tokens);
                     }
                     // This key goes to the back of the round.
                     let key = s.order.pop_front().expect("the head's key");
@@ -648,24 +657,8 @@ impl Limiters {
             if !after_backlog || !s.waiting.is_empty() {
                 return false;
             }
-            let tokens = tokens as f64;
-            let mut wait = Duration::ZERO;
-            if let Some(b) = &mut s.requests {
-                b.refill(now);
-                wait = wait.max(b.wait_for(1.0));
-            }
-            if let Some(b) = &mut s.tokens {
-                b.refill(now);
-                wait = wait.max(b.wait_for(tokens));
-            }
-            if !wait.is_zero() {
+            if !s.take_or_wait(tokens, now).is_zero() {
                 return false;
-            }
-            if let Some(b) = &mut s.requests {
-                b.take(1.0);
-            }
-            if let Some(b) = &mut s.tokens {
-                b.take(tokens);
             }
             tracing::debug!(
                 model,
