@@ -404,10 +404,12 @@ mod tests {
     use crate::ratelimit::ModelLimit;
     use crate::settings::{DEFAULT_SUMMARY_MODEL, Settings};
 
-    /// A model whose first answer takes `first` and every later one 10 ms.
+    /// A model whose first answer takes `first` and every later one 10 ms (throttled when
+    /// `later_throttled`).
     struct SlowFirst {
         first: Duration,
         calls: AtomicUsize,
+        later_throttled: bool,
     }
 
     #[async_trait]
@@ -420,6 +422,12 @@ mod tests {
                 Duration::from_millis(10)
             };
             tokio::time::sleep(took).await;
+            if n > 0 && self.later_throttled {
+                return Err(LlmError::Throttled {
+                    model: request.model.clone(),
+                    retry_after: None,
+                });
+            }
             Ok(LlmResponse {
                 text: format!("answer {n} to {}", request.messages[0].1),
                 input_tokens: 1_000,
@@ -488,6 +496,7 @@ mod tests {
         let llm = Arc::new(SlowFirst {
             first: Duration::from_secs(30),
             calls: AtomicUsize::new(0),
+            later_throttled: false,
         });
         let (_dir, deps) = deps(llm.clone(), true);
         backlog(&deps).await;
@@ -516,6 +525,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_second_request_that_fails_leaves_the_first_to_answer() {
+        let llm = Arc::new(SlowFirst {
+            first: Duration::from_millis(1_500),
+            calls: AtomicUsize::new(0),
+            later_throttled: true,
+        });
+        let (_dir, deps) = deps(llm.clone(), true);
+        backlog(&deps).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        seen_answers(&deps);
+        let mut usage = LlmUsage::default();
+        let answer = deps
+            .converse(&ask("chunk three"), &mut usage)
+            .await
+            .unwrap();
+        assert_eq!(answer.text, "answer 0 to chunk three");
+        assert_eq!(llm.calls.load(Ordering::SeqCst), 2, "the second went out");
+        // Nothing was left unanswered: one call, paid once.
+        let one = deps
+            .settings
+            .call_cost_microusd(DEFAULT_SUMMARY_MODEL, &answer);
+        assert_eq!((usage.calls, usage.hedged_calls), (1, 0), "{usage:?}");
+        assert_eq!(usage.cost_microusd, one);
+        // The throttle lowered the pace.
+        assert!(deps.limiters.share(DEFAULT_SUMMARY_MODEL) < 1.0);
+    }
+
+    #[tokio::test]
     async fn no_second_request_without_hedging_answers_known_or_a_backlog() {
         for (hedge, seen, waited) in [
             (false, true, true),
@@ -525,6 +562,7 @@ mod tests {
             let llm = Arc::new(SlowFirst {
                 first: Duration::from_millis(400),
                 calls: AtomicUsize::new(0),
+                later_throttled: false,
             });
             let (_dir, deps) = deps(llm.clone(), hedge);
             if waited {
