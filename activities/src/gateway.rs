@@ -114,7 +114,9 @@ impl Deps {
             return Err(permanent(kind, message));
         }
         self.limiters.acquire(&request.model, estimate).await;
+        let answering = self.limiters.answering();
         let (answer, hedged) = self.converse_or_hedge(request, estimate).await;
+        drop(answering);
         let response = match answer {
             Ok(r) => {
                 // Bedrock settles at input + cache write + output × the model's burndown.
@@ -522,6 +524,42 @@ mod tests {
         assert_eq!(usage.cost_microusd, 2 * one);
         // Tokens are the answer's only.
         assert_eq!((usage.input_tokens, usage.output_tokens), (1_000, 500));
+    }
+
+    #[tokio::test]
+    async fn a_call_counts_as_out_from_its_admission_to_its_answer_or_cancellation() {
+        let llm = Arc::new(SlowFirst {
+            first: Duration::from_secs(30),
+            calls: AtomicUsize::new(0),
+            later_throttled: false,
+        });
+        let (_dir, deps) = deps(llm.clone(), false);
+        let deps = Arc::new(deps);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(deps.limiters.in_flight(), 0);
+        let slow = {
+            let deps = deps.clone();
+            tokio::spawn(async move {
+                let mut usage = LlmUsage::default();
+                deps.converse(&ask("chunk one"), &mut usage).await.is_ok()
+            })
+        };
+        while llm.calls.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Sent, not answered: out (the worker's share by demand does not count it as waiting).
+        assert_eq!(deps.limiters.in_flight(), 1);
+        let mut usage = LlmUsage::default();
+        assert!(deps.converse(&ask("chunk two"), &mut usage).await.is_ok());
+        assert_eq!(
+            deps.limiters.in_flight(),
+            1,
+            "the answered one is no longer out"
+        );
+        // The activity cancelled while its call is out: no longer counted.
+        slow.abort();
+        assert!(slow.await.unwrap_err().is_cancelled());
+        assert_eq!(deps.limiters.in_flight(), 0);
     }
 
     #[tokio::test]

@@ -388,8 +388,9 @@ pub async fn run_queues(
             loop {
                 // Their shares by demand, when the server has the workers' heartbeats.
                 let counted = deps.limiters.workers();
+                let answering = deps.limiters.in_flight();
                 deps.limiters
-                    .set_share(llm_share(&client, &me, counted).await);
+                    .set_share(llm_share(&client, &me, counted, answering).await);
                 if let Some(n) = llm_workers(&client).await {
                     if n != deps.limiters.workers() {
                         tracing::info!(
@@ -478,12 +479,17 @@ pub const WORKER_HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// This worker's share of the model account, by demand: the workers polling `annapurna-llm`
 /// (their heartbeats of the last few seconds, as `ListWorkers` gives them) split the quota in
-/// proportion to the model calls each holds, plus one each (so a worker without calls keeps a
-/// little, and equal workers get 1/n). `None` when the server keeps no heartbeats, or has none
-/// of this worker (`me`, its instance key) yet, or of fewer workers than the `counted` pollers
-/// (a worker just started that has not sent one yet would be left out of the split): then each
+/// proportion to the model calls each holds that still wait for the quota, plus one each (so a
+/// worker without calls keeps a little, and equal workers get 1/n). A heartbeat gives only the
+/// activity slots in use, which hold the calls already sent too; those need no more of the
+/// quota, and by Little's law workers pacing alike have about as many out, so each worker takes
+/// the calls it has out itself (`answering`) off every worker's slots. Without that, a worker
+/// whose calls were all sent kept its share for as long as its answers took (~8 s), while the
+/// others still had calls waiting. `None` when the server keeps no heartbeats, or has none of
+/// this worker (`me`, its instance key) yet, or of fewer workers than the `counted` pollers (a
+/// worker just started that has not sent one yet would be left out of the split): then each
 /// takes 1/n of the count of pollers.
-async fn llm_share(client: &Client, me: &str, counted: u32) -> Option<f64> {
+async fn llm_share(client: &Client, me: &str, counted: u32, answering: u32) -> Option<f64> {
     use temporalio_client::NamespacedClient;
     use temporalio_protos::temporal::api::enums::v1::WorkerStatus;
     use temporalio_protos::temporal::api::workflowservice::v1::ListWorkersRequest;
@@ -520,19 +526,26 @@ async fn llm_share(client: &Client, me: &str, counted: u32) -> Option<f64> {
             (hb.worker_instance_key, used.unsigned_abs())
         })
         .collect();
-    share_by_demand(&demand, me, counted)
+    share_by_demand(&demand, me, counted, answering)
 }
 
 /// `me`'s share when the workers (instance key, model calls in hand) split the account by
-/// demand: (its calls + 1) ÷ (all calls + n); `None` when `me` is not among them or they are
-/// fewer than the `counted` pollers.
-fn share_by_demand(demand: &[(String, u32)], me: &str, counted: u32) -> Option<f64> {
+/// demand: (its waiting calls + 1) ÷ (all waiting calls + n), a worker's waiting calls being its
+/// calls in hand less `answering` (this worker's calls out, taken as every worker's); `None`
+/// when `me` is not among them or they are fewer than the `counted` pollers.
+fn share_by_demand(
+    demand: &[(String, u32)],
+    me: &str,
+    counted: u32,
+    answering: u32,
+) -> Option<f64> {
     if demand.len() < counted as usize {
         return None;
     }
-    let mine = f64::from(demand.iter().find(|(key, _)| key == me)?.1);
-    let total: f64 = demand.iter().map(|(_, used)| f64::from(*used) + 1.0).sum();
-    Some((mine + 1.0) / total)
+    let waiting = |used: u32| f64::from(used.saturating_sub(answering)) + 1.0;
+    let mine = waiting(demand.iter().find(|(key, _)| key == me)?.1);
+    let total: f64 = demand.iter().map(|(_, used)| waiting(*used)).sum();
+    Some(mine / total)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -601,29 +614,50 @@ mod tests {
     fn workers_split_the_account_by_the_calls_they_hold() {
         // Equal calls, or none: 1/n each.
         let even = workers(&[27, 27, 27]);
-        assert!((share_by_demand(&even, "w1", 3).unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        assert!((share_by_demand(&even, "w1", 3, 0).unwrap() - 1.0 / 3.0).abs() < 1e-9);
         let idle = workers(&[0, 0, 0]);
-        assert!((share_by_demand(&idle, "w0", 3).unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        assert!((share_by_demand(&idle, "w0", 3, 0).unwrap() - 1.0 / 3.0).abs() < 1e-9);
         // At the end, a worker whose calls are done keeps a little; the busiest takes most.
         let end = workers(&[0, 3, 2]);
-        assert!((share_by_demand(&end, "w0", 3).unwrap() - 1.0 / 8.0).abs() < 1e-9);
-        assert!((share_by_demand(&end, "w1", 3).unwrap() - 4.0 / 8.0).abs() < 1e-9);
+        assert!((share_by_demand(&end, "w0", 3, 0).unwrap() - 1.0 / 8.0).abs() < 1e-9);
+        assert!((share_by_demand(&end, "w1", 3, 0).unwrap() - 4.0 / 8.0).abs() < 1e-9);
         let sum: f64 = (0..3)
-            .map(|i| share_by_demand(&end, &format!("w{i}"), 3).unwrap())
+            .map(|i| share_by_demand(&end, &format!("w{i}"), 3, 0).unwrap())
             .sum();
         assert!(
             (sum - 1.0).abs() < 1e-9,
             "the shares add up to the account: {sum}"
         );
         // Alone: the whole account.
-        assert_eq!(share_by_demand(&workers(&[40]), "w0", 1), Some(1.0));
+        assert_eq!(share_by_demand(&workers(&[40]), "w0", 1, 0), Some(1.0));
+    }
+
+    #[test]
+    fn calls_already_sent_are_not_demand() {
+        // The end of a map: w0 has sent all it holds (its 2 slots are answers awaited), w1 and
+        // w2 still have 5 and 3 calls waiting beside their 2 out. Counting slots, w0 kept 3/17
+        // of the account while its answers came; by waiting calls it keeps 1/11.
+        let end = workers(&[2, 7, 5]);
+        let by_slots = share_by_demand(&end, "w0", 3, 0).unwrap();
+        let by_waiting = share_by_demand(&end, "w0", 3, 2).unwrap();
+        assert!((by_slots - 3.0 / 17.0).abs() < 1e-9, "{by_slots}");
+        assert!((by_waiting - 1.0 / 11.0).abs() < 1e-9, "{by_waiting}");
+        assert!((share_by_demand(&end, "w1", 3, 2).unwrap() - 6.0 / 11.0).abs() < 1e-9);
+        // Each worker takes off its own calls out: a worker with more out than another holds
+        // counts none waiting there, never fewer than none.
+        let mine = share_by_demand(&end, "w2", 3, 3).unwrap();
+        assert!((mine - 3.0 / 9.0).abs() < 1e-9, "{mine}");
+        // Workers pacing alike with many calls waiting: about 1/n each still.
+        let bulk = workers(&[22, 24, 23]);
+        let share = share_by_demand(&bulk, "w0", 3, 2).unwrap();
+        assert!((share - 21.0 / 66.0).abs() < 1e-9, "{share}");
     }
 
     #[test]
     fn no_share_by_demand_while_a_polling_worker_has_sent_no_heartbeat() {
         // Three poll, two heartbeats in: the third would be left out, so 1/n of the count.
-        assert_eq!(share_by_demand(&workers(&[5, 5]), "w0", 3), None);
+        assert_eq!(share_by_demand(&workers(&[5, 5]), "w0", 3, 0), None);
         // This worker's own heartbeat not in yet.
-        assert_eq!(share_by_demand(&workers(&[5, 5, 5]), "w9", 3), None);
+        assert_eq!(share_by_demand(&workers(&[5, 5, 5]), "w9", 3, 0), None);
     }
 }
