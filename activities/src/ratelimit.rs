@@ -11,7 +11,7 @@
 //! provider still throttles (other workers, a quota lower than configured), the worker halves
 //! its own rate and raises it back step by step (AIMD), slowly near the rate that was
 //! throttled, so workers sharing one account settle below it; once their heartbeats are in,
-//! they split the account by the calls each holds ([`Limiters::set_share`]). Across workers, the
+//! they split the account by the calls each has waiting ([`Limiters::set_share`]). Across workers, the
 //! `annapurna-llm` task queue's server-side rate limit (`worker.llm-activities-per-second`)
 //! bounds requests.
 
@@ -428,9 +428,10 @@ impl Limiters {
     }
 
     /// This worker's share of the account's quotas by demand: the workers sharing the account
-    /// split it in proportion to the model calls each holds (see the worker's `llm_share`), so
-    /// that a worker whose calls are done leaves its part to those that still have calls
-    /// waiting, rather than each keeping 1/n to the end. `None`: 1/n of the count.
+    /// split it in proportion to the model calls each has waiting for the quota (see the
+    /// worker's `llm_share` and [`Limiters::in_flight`]), so that a worker whose calls are sent
+    /// leaves its part to those that still have calls waiting, rather than each keeping 1/n to
+    /// the end. `None`: 1/n of the count.
     pub fn set_share(&self, share: Option<f64>) {
         let share = share
             .filter(|s| s.is_finite())
