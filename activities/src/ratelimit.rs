@@ -11,9 +11,9 @@
 //! provider still throttles (other workers, a quota lower than configured), the worker halves
 //! its own rate and raises it back step by step (AIMD), slowly near the rate that was
 //! throttled, so workers sharing one account settle below it; once their heartbeats are in,
-//! they split the account by the calls each has waiting ([`Limiters::set_share`]). Across workers, the
-//! `annapurna-llm` task queue's server-side rate limit (`worker.llm-activities-per-second`)
-//! bounds requests.
+//! they split the account by the calls each has waiting ([`Limiters::set_share`]). Across
+//! workers, the `annapurna-llm` task queue's server-side rate limit
+//! (`worker.llm-activities-per-second`) bounds requests.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
