@@ -131,17 +131,7 @@ impl Deps {
                 r
             }
             Err(e) => {
-                // A refused request uses no quota.
-                self.limiters.settle(&request.model, estimate, 0);
-                let throttled = matches!(e, LlmError::Throttled { .. });
-                if throttled {
-                    self.limiters.throttled(&request.model);
-                }
-                crate::metrics::model_call(
-                    &model,
-                    if throttled { "throttled" } else { "error" },
-                    0.0,
-                );
+                self.refused(request, estimate, &e);
                 return Err(self.explain(e));
             }
         };
@@ -244,10 +234,7 @@ impl Deps {
         match answer {
             Ok(answer) => (Ok(answer), true),
             Err(e) => {
-                self.limiters.settle(&request.model, estimate, 0);
-                if matches!(e, LlmError::Throttled { .. }) {
-                    self.limiters.throttled(&request.model);
-                }
+                self.refused(request, estimate, &e);
                 let other = if first_answered {
                     second.await
                 } else {
@@ -256,6 +243,21 @@ impl Deps {
                 (other, false)
             }
         }
+    }
+
+    /// A request (reserving `estimate`) that the provider refused: it used no quota, a throttle
+    /// lowers the pace, and the metrics count it.
+    fn refused(&self, request: &LlmRequest, estimate: u64, e: &LlmError) {
+        self.limiters.settle(&request.model, estimate, 0);
+        let throttled = matches!(e, LlmError::Throttled { .. });
+        if throttled {
+            self.limiters.throttled(&request.model);
+        }
+        crate::metrics::model_call(
+            &crate::clients::router::canonical(&request.model),
+            if throttled { "throttled" } else { "error" },
+            0.0,
+        );
     }
 
     /// Keeps an answer that came another way (a batch inference job's) under `key` (see
@@ -443,6 +445,14 @@ mod tests {
         }
     }
 
+    fn slow_first(first: Duration, later_throttled: bool) -> Arc<SlowFirst> {
+        Arc::new(SlowFirst {
+            first,
+            calls: AtomicUsize::new(0),
+            later_throttled,
+        })
+    }
+
     /// Dependencies over `llm` in a scratch directory, the summary model under a quota with room
     /// to spare.
     fn deps(llm: Arc<SlowFirst>, hedge: bool) -> (tempfile::TempDir, Deps) {
@@ -495,11 +505,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_late_call_is_sent_again_and_the_first_answer_taken() {
-        let llm = Arc::new(SlowFirst {
-            first: Duration::from_secs(30),
-            calls: AtomicUsize::new(0),
-            later_throttled: false,
-        });
+        let llm = slow_first(Duration::from_secs(30), false);
         let (_dir, deps) = deps(llm.clone(), true);
         backlog(&deps).await;
         // Let the pace fill the buckets with room for both reservations.
@@ -528,11 +534,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_counts_as_out_from_its_admission_to_its_answer_or_cancellation() {
-        let llm = Arc::new(SlowFirst {
-            first: Duration::from_secs(30),
-            calls: AtomicUsize::new(0),
-            later_throttled: false,
-        });
+        let llm = slow_first(Duration::from_secs(30), false);
         let (_dir, deps) = deps(llm.clone(), false);
         let deps = Arc::new(deps);
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -564,11 +566,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_second_request_that_fails_leaves_the_first_to_answer() {
-        let llm = Arc::new(SlowFirst {
-            first: Duration::from_millis(1_500),
-            calls: AtomicUsize::new(0),
-            later_throttled: true,
-        });
+        let llm = slow_first(Duration::from_millis(1_500), true);
         let (_dir, deps) = deps(llm.clone(), true);
         backlog(&deps).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -597,11 +595,7 @@ mod tests {
             (true, false, true),
             (true, true, false),
         ] {
-            let llm = Arc::new(SlowFirst {
-                first: Duration::from_millis(400),
-                calls: AtomicUsize::new(0),
-                later_throttled: false,
-            });
+            let llm = slow_first(Duration::from_millis(400), false);
             let (_dir, deps) = deps(llm.clone(), hedge);
             if waited {
                 backlog(&deps).await;

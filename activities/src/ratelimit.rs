@@ -199,13 +199,18 @@ impl State {
         s
     }
 
-    fn rate(&self, per_minute: u32) -> f64 {
-        let target = if self.alone {
-            TARGET_SHARE_ALONE
+    /// The share of the quota's pace and of the account's minute this worker aims at: smaller
+    /// margins when it is alone on the model queue.
+    fn margins(&self) -> (f64, f64) {
+        if self.alone {
+            (TARGET_SHARE_ALONE, BURST_SHARE_ALONE)
         } else {
-            TARGET_SHARE
-        };
-        per_minute as f64 * self.fraction * target / self.workers
+            (TARGET_SHARE, BURST_SHARE)
+        }
+    }
+
+    fn rate(&self, per_minute: u32) -> f64 {
+        per_minute as f64 * self.fraction * self.margins().0 / self.workers
     }
 
     fn log_grant(&self, model: &str) {
@@ -228,12 +233,7 @@ impl State {
             return;
         }
         self.burst_granted = true;
-        let margin = if self.alone {
-            BURST_SHARE_ALONE
-        } else {
-            BURST_SHARE
-        };
-        let (workers, share) = (workers.max(1.0), self.fraction * margin);
+        let (workers, share) = (workers.max(1.0), self.fraction * self.margins().1);
         for (bucket, per_minute) in [
             (&mut self.requests, self.limit.rpm),
             (&mut self.tokens, self.limit.tpm),

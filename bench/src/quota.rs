@@ -15,8 +15,8 @@
 //! minute the account holds at the start, at the quota's pace, plus one median answer),
 //! throttled share, hedged calls (late ones sent a second time, `models.hedge`: the quota they
 //! spent is not counted as work in the minimum), failed papers, p50/p95 summary latency and
-//! `config_overrides` (the settings it changed from the defaults: none). The old method (one chunk after another, 2 s apart) is
-//! the baseline.
+//! `config_overrides` (the settings it changed from the defaults: none). The old method (one
+//! chunk after another, 2 s apart) is the baseline.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

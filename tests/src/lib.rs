@@ -273,13 +273,23 @@ pub async fn wait_outcome<W: HasWorkflowDefinition>(
     handle: &Handle<W>,
     secs: u64,
 ) -> Result<W::Output, WorkflowGetResultError> {
+    wait_outcome_or(handle, secs, String::new).await
+}
+
+/// As [`wait_outcome`]; when it runs on, the panic shows `more()` after the end of the history.
+async fn wait_outcome_or<W: HasWorkflowDefinition>(
+    handle: &Handle<W>,
+    secs: u64,
+    more: impl FnOnce() -> String,
+) -> Result<W::Output, WorkflowGetResultError> {
     let options = WorkflowGetResultOptions::default();
     match tokio::time::timeout(Duration::from_secs(secs), handle.get_result(options)).await {
         Ok(outcome) => outcome,
         Err(_) => panic!(
-            "{} did not finish in {secs} s; its history ends:\n{}",
+            "{} did not finish in {secs} s; its history ends:\n{}\n{}",
             handle.info().workflow_id,
-            history_tail(handle, 25).await
+            history_tail(handle, 25).await,
+            more()
         ),
     }
 }
@@ -877,15 +887,9 @@ impl Stack {
         secs: u64,
     ) -> W::Output {
         let handle = self.client.get_workflow_handle::<W>(workflow_id);
-        let options = WorkflowGetResultOptions::default();
-        match tokio::time::timeout(Duration::from_secs(secs), handle.get_result(options)).await {
-            Ok(outcome) => outcome.unwrap_or_else(|e| panic!("{workflow_id} failed: {e:?}")),
-            Err(_) => panic!(
-                "{workflow_id} did not finish in {secs} s; its history ends:\n{}\n{}",
-                history_tail(&handle, 25).await,
-                self.processes()
-            ),
-        }
+        wait_outcome_or(&handle, secs, || self.processes())
+            .await
+            .unwrap_or_else(|e| panic!("{workflow_id} failed: {e:?}"))
     }
 
     /// Whether the stack's worker and Temporal server still run, and the ends of their logs: what
